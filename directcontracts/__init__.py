@@ -1,0 +1,95 @@
+"""Direct Contracts: fixed-price contracts with escrow for freelancers.
+
+``create_app`` is the application factory (defaults → instance/config.py →
+environment → ``test_config``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from . import config as cfg
+from .extensions import csrf, db, login_manager, mail, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. ``test_config`` overrides everything (tests)."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    app.config.from_object(cfg.Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(cfg.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    _finish_config(app)
+    cfg.check_production(app.config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "directcontracts.sqlite3")
+    if not app.config.get("SECRET_KEY") and (app.debug or app.config.get("DEMO")):
+        app.config["SECRET_KEY"] = cfg.demo_secret_key(app.instance_path)
+    if app.config["BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.config["BRAINTREE_MERCHANT_ACCOUNTS"] = cfg.parse_merchant_accounts(
+        app.config.get("BRAINTREE_MERCHANT_ACCOUNTS", ""))
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (register the tables)
+
+    @login_manager.user_loader
+    def load_member(member_id: str):
+        return db.session.get(models.Member, int(member_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from .web import admin, auth, client, dev, freelancer
+
+    for module in (auth, freelancer, client, admin, dev):
+        app.register_blueprint(module.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .web.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .web.helpers import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

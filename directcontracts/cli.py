@@ -1,0 +1,44 @@
+"""Command-line tools: ``flask --app app <command>``."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from .services import accounts, mailer
+from .services.errors import ValidationFailed
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-member")
+    @click.argument("email")
+    @click.option("--name", required=True, help="The member's name, as clients will see it.")
+    @click.option("--password", required=True, help="At least 10 characters.")
+    @click.option("--owner", is_flag=True, help="Make this member the shop owner.")
+    def create_member(email, name, password, owner):
+        """Create a member of the shop (the first one should be the --owner)."""
+        try:
+            member = accounts.create_member(email, name, password, owner=owner)
+        except ValidationFailed as exc:
+            raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        click.echo(f"Created {'owner' if member.is_owner else 'member'} {member.email}.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Create the demo owner (once) and print its login."""
+        if accounts.find_member_by_email(DEMO_EMAIL) is None:
+            accounts.create_member(DEMO_EMAIL, "Dana Demo", DEMO_PASSWORD,
+                                   owner=accounts.member_count() == 0)
+        click.echo(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+    mail_group = click.Group("mail", help="The email outbox.")
+
+    @mail_group.command("send-pending")
+    def send_pending():
+        """Send (or retry) every due email in the outbox."""
+        counts = mailer.deliver_pending(limit=500)
+        click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
+
+    app.cli.add_command(mail_group)

@@ -1,0 +1,105 @@
+"""Configuration: defaults here, then ``instance/config.py``, then the environment.
+
+Only values that differ between installations come from the environment; see
+the README's table. ``check_production`` refuses to start a real deployment
+with a development secret.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+#: Environment variables read into app.config (strings unless converted below).
+ENV_KEYS = (
+    "DATABASE_URL", "SECRET_KEY", "BASE_URL",
+    "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME",
+    "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER",
+    "BRAINTREE_ENVIRONMENT", "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY",
+    "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
+    "TEST_GATEWAY_STORE", "DEMO",
+)
+_BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO"}
+_INT_KEYS = {"MAIL_PORT"}
+
+
+class Defaults:
+    """Values every installation starts from."""
+
+    SQLALCHEMY_DATABASE_URI = None  # set from instance path in create_app
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    BASE_URL = "http://127.0.0.1:5000"
+    MAIL_SERVER = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_DEFAULT_SENDER = "Direct Contracts <no-reply@localhost>"
+    MAIL_TIMEOUT = 10
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead: a long form never expires mid-edit
+    CONTRACTS_PER_PAGE = 20
+    BRAINTREE_ENVIRONMENT = "sandbox"
+    BRAINTREE_MERCHANT_ACCOUNTS = ""
+    TEST_GATEWAY_STORE = None
+
+
+def _convert(key: str, value: str):
+    if key in _BOOL_KEYS:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if key in _INT_KEYS:
+        return int(value)
+    return value
+
+
+def from_environment(environ=os.environ) -> dict:
+    """The ENV_KEYS present in the environment, converted."""
+    out = {key: _convert(key, environ[key]) for key in ENV_KEYS if environ.get(key)}
+    if "DATABASE_URL" in out:
+        out["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(out.pop("DATABASE_URL"))
+    return out
+
+
+def normalise_db_url(url: str) -> str:
+    """Use psycopg 3 for ``postgres://`` / ``postgresql://`` URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def demo_secret_key(instance_path: str) -> str:
+    """A random key kept in ``instance/secret_key`` so demo sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def parse_merchant_accounts(value: str | dict) -> dict:
+    """"USD=acct_usd,EUR=acct_eur" → {"USD": "acct_usd", "EUR": "acct_eur"}."""
+    if isinstance(value, dict):
+        return value
+    pairs = [p.split("=", 1) for p in (value or "").split(",") if "=" in p]
+    return {k.strip().upper(): v.strip() for k, v in pairs}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe for a real deployment."""
+
+
+def check_production(config) -> None:
+    """Outside debug, testing and the demo, refuse a missing or short secret key."""
+    if config.get("TESTING") or config.get("DEBUG") or config.get("DEMO"):
+        return
+    key = config.get("SECRET_KEY")
+    if not key or len(key) < 16:
+        raise ConfigError(
+            "SECRET_KEY is not set. Set a long random SECRET_KEY in the environment "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+        )

@@ -1,0 +1,1 @@
+"""Pure domain layer: money, fees, states, ledger rules. No Flask, no SQLAlchemy."""

@@ -1,0 +1,93 @@
+"""The payment gateway port: what the services need from Braintree (or its stand-in).
+
+Adapters live in ``directcontracts.payments``; the domain only knows this
+protocol and these plain result objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from .money import Money
+
+ChargeStatus = Literal["succeeded", "declined", "rejected", "failed"]
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """The gateway's answer to a sale, or to a look-up of one by order id.
+
+    ``succeeded``: money captured (authorized and submitted for settlement).
+    ``declined``: the processor said no (``processor_code`` / ``message``).
+    ``rejected``: the gateway refused it (fraud, CVV, duplicate, validation).
+    ``failed``: anything else that certainly did not charge the client.
+    ``message`` is in plain words, fit to show the client.
+    """
+
+    status: ChargeStatus
+    order_id: str
+    transaction_id: str | None = None
+    amount: Money | None = None
+    method: Literal["card", "paypal", "other"] | None = None
+    card_brand: str | None = None
+    card_last4: str | None = None
+    paypal_email: str | None = None
+    processor_code: str | None = None
+    message: str = ""
+    gateway_status: str | None = None  # raw transaction status, e.g. "submitted_for_settlement"
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """Outcome of giving money back: ``voided`` (before settlement) or ``refunded``."""
+
+    ok: bool
+    kind: Literal["voided", "refunded"] | None = None
+    transaction_id: str | None = None  # the refund transaction, or the voided sale
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook notification."""
+
+    kind: str
+    transaction_id: str | None = None
+    order_id: str | None = None
+    raw: dict = field(default_factory=dict)
+
+
+class GatewayUnavailable(Exception):
+    """The gateway could not be reached or did not answer in time.
+
+    The outcome of the call is *unknown*: the charge may or may not have gone
+    through. Callers mark the attempt ``unknown`` and reconcile later.
+    """
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature does not verify."""
+
+
+class PaymentGateway(Protocol):
+    """What the services need from a payment gateway."""
+
+    #: "braintree" or "test"
+    name: str
+    #: True when no real money moves (test gateway, Braintree sandbox)
+    test_mode: bool
+
+    def client_token(self, currency: str) -> str:
+        """Token for the browser's Drop-in UI (test gateway: a fixed placeholder)."""
+
+    def charge(self, *, order_id: str, amount: Money, nonce: str) -> ChargeResult:
+        """Sale with submit_for_settlement; raises GatewayUnavailable on timeout/network."""
+
+    def find_by_order_id(self, order_id: str) -> ChargeResult | None:
+        """The sale made with this order id, or None if the gateway has none."""
+
+    def refund(self, transaction_id: str, amount: Money) -> RefundResult:
+        """Void the sale if not yet settled (only for the full amount), else refund ``amount``."""
+
+    def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
+        """Verify and parse a webhook; raises InvalidWebhook."""

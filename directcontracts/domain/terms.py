@@ -1,0 +1,119 @@
+"""Rules for the terms of a contract: limits on amounts, milestones and text.
+
+Validation returns field → message dicts so the web layer can show each error
+beside its field; nothing here knows about forms or HTTP.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from .fees import fee_on
+from .money import Money, MoneyError, total
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Shop limits; amounts are in major units of the contract currency."""
+
+    min_amount: Decimal = Decimal("5")
+    max_amount: Decimal = Decimal("1000000")
+    max_milestones: int = 50
+    max_title: int = 200
+    max_description: int = 5000
+    max_scope: int = 20000
+
+
+@dataclass
+class MilestoneInput:
+    """A milestone as typed, and what it parsed to."""
+
+    title: str = ""
+    amount_text: str = ""
+    due_text: str = ""
+    description: str = ""
+    amount: Money | None = None
+    due_date: date | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def check_amount(amount: Money, limits: Limits) -> str | None:
+    """Message if ``amount`` is outside the shop's limits, else None."""
+    low = Money.from_major(limits.min_amount, amount.currency)
+    high = Money.from_major(limits.max_amount, amount.currency)
+    if amount.minor <= 0:
+        return "The amount must be more than zero."
+    if amount < low:
+        return f"The minimum is {low.format()}."
+    if amount > high:
+        return f"The maximum is {high.format()}."
+    return None
+
+
+def parse_amount(text: str, currency: str, limits: Limits) -> tuple[Money | None, str | None]:
+    """Parse and limit-check an amount; returns (money, error)."""
+    try:
+        amount = Money.parse(text, currency)
+    except MoneyError as exc:
+        return None, str(exc)
+    error = check_amount(amount, limits)
+    return (None, error) if error else (amount, None)
+
+
+def check_title(title: str, limits: Limits, what: str = "title") -> str | None:
+    if not title.strip():
+        return f"Enter a {what}."
+    if len(title) > limits.max_title:
+        return f"Keep the {what} under {limits.max_title} characters (it has {len(title)})."
+    return None
+
+
+def check_text(text: str, limit: int, what: str = "description") -> str | None:
+    if len(text) > limit:
+        return f"Keep the {what} under {limit:,} characters (it has {len(text):,})."
+    return None
+
+
+def parse_milestone(
+    *, title: str, amount_text: str, due_text: str, description: str,
+    currency: str, today: date, limits: Limits,
+) -> MilestoneInput:
+    """Validate one milestone row; ``errors`` is empty when it is good."""
+    m = MilestoneInput(
+        title=(title or "").strip(), amount_text=(amount_text or "").strip(),
+        due_text=(due_text or "").strip(), description=(description or "").strip(),
+    )
+    if err := check_title(m.title, limits):
+        m.errors["title"] = err
+    m.amount, err = parse_amount(m.amount_text, currency, limits)
+    if err:
+        m.errors["amount"] = err
+    if m.due_text:
+        try:
+            m.due_date = date.fromisoformat(m.due_text)
+        except ValueError:
+            m.errors["due_date"] = "Enter the due date as YYYY-MM-DD."
+        else:
+            if m.due_date < today:
+                m.errors["due_date"] = "The due date is in the past."
+    if err := check_text(m.description, limits.max_description):
+        m.errors["description"] = err
+    return m
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the client pays, the fee the freelancer pays, and what they receive."""
+
+    total: Money
+    fee: Money
+    net: Money
+    fee_bps: int
+
+
+def summarize(amounts: list[Money], currency: str, fee_bps: int) -> Summary:
+    """Total of the milestones, the fee on it (paid by the freelancer) and the net."""
+    gross = total(amounts, currency)
+    fee = fee_on(gross, fee_bps)
+    return Summary(total=gross, fee=fee, net=gross - fee, fee_bps=fee_bps)

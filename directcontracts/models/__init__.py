@@ -1,0 +1,11 @@
+"""SQLAlchemy models (the database adapter), one module per aggregate."""
+from .base import utcnow
+from .member import Member, ShopSettings
+from .contract import ClientToken, Contract, ContractRevision, Milestone
+from .activity import Notification, TimelineEvent
+from .outbox import OutboxEmail
+
+__all__ = [
+    "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
+    "Notification", "TimelineEvent", "OutboxEmail",
+]

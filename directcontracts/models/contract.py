@@ -1,0 +1,111 @@
+"""Contracts, their milestones and the revisions sent to the client."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.money import Money
+from ..domain.states import ContractState, MilestoneState
+from ..extensions import db
+from .base import utcnow
+
+
+class Contract(db.Model):
+    """A fixed-price contract between a member and a client without an account."""
+
+    __tablename__ = "contract"
+    __table_args__ = (
+        CheckConstraint("kind IN ('single', 'milestones')", name="kind"),
+        CheckConstraint("revision >= 0", name="revision_nonneg"),
+        Index("ix_contract_member_activity", "member_id", "last_activity_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    client_name: Mapped[str] = mapped_column(String(120))
+    client_email: Mapped[str] = mapped_column(String(254))
+    client_company: Mapped[str] = mapped_column(String(120), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    kind: Mapped[str] = mapped_column(String(10), default="milestones")
+    state: Mapped[str] = mapped_column(String(20), default=ContractState.DRAFT, index=True)
+    fee_bps: Mapped[int] = mapped_column()
+    revision: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member = relationship("Member")
+    milestones: Mapped[list["Milestone"]] = relationship(
+        back_populates="contract", order_by="Milestone.position",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def live_milestones(self) -> list["Milestone"]:
+        return [m for m in self.milestones if m.state != MilestoneState.CANCELLED]
+
+    def money(self, minor: int) -> Money:
+        return Money(minor, self.currency)
+
+    @property
+    def total(self) -> Money:
+        return self.money(sum(m.amount_minor for m in self.live_milestones))
+
+
+class Milestone(db.Model):
+    """One funded-and-released unit of work. A single-amount contract has one."""
+
+    __tablename__ = "milestone"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    title: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column()
+    due_date: Mapped[date | None] = mapped_column()
+    description: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default=MilestoneState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contract: Mapped[Contract] = relationship(back_populates="milestones")
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.contract.currency)
+
+
+class ContractRevision(db.Model):
+    """What exactly was sent to the client, each time it was sent (JSON snapshot)."""
+
+    __tablename__ = "contract_revision"
+    __table_args__ = (UniqueConstraint("contract_id", "number", name="uq_revision_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    number: Mapped[int] = mapped_column()
+    snapshot: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientToken(db.Model):
+    """A client link's secret, stored only as its SHA-256 hash.
+
+    Each email that carries a link gets a fresh token, so earlier links keep
+    working; the freelancer can revoke them all ("re-send the link").
+    """
+
+    __tablename__ = "client_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()

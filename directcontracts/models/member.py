@@ -1,0 +1,65 @@
+"""Shop members (freelancers who log in) and the shop's settings."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..domain.fees import DEFAULT_FEE_BPS
+from ..domain.terms import Limits
+from ..extensions import db
+from .base import utcnow
+
+
+class Member(UserMixin, db.Model):
+    """A freelancer of the shop. The first one created is the owner."""
+
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_owner: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ShopSettings(db.Model):
+    """One row of shop-wide settings; ``ShopSettings.get()`` creates it on first use."""
+
+    __tablename__ = "shop_settings"
+    __table_args__ = (
+        CheckConstraint("fee_bps >= 0 AND fee_bps <= 10000", name="fee_range"),
+        CheckConstraint("min_amount > 0 AND max_amount >= min_amount", name="amount_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_name: Mapped[str] = mapped_column(String(120), default="Direct Contracts")
+    fee_bps: Mapped[int] = mapped_column(default=DEFAULT_FEE_BPS)
+    auto_release_days: Mapped[int] = mapped_column(default=14)
+    min_amount: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("5"))
+    max_amount: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal("1000000"))
+
+    @classmethod
+    def get(cls) -> "ShopSettings":
+        settings = db.session.get(cls, 1)
+        if settings is None:
+            settings = cls(id=1, shop_name="Direct Contracts", fee_bps=DEFAULT_FEE_BPS,
+                           auto_release_days=14, min_amount=Decimal("5"),
+                           max_amount=Decimal("1000000"))
+            db.session.add(settings)
+            db.session.flush()
+        return settings
+
+    def limits(self) -> Limits:
+        return Limits(min_amount=Decimal(self.min_amount), max_amount=Decimal(self.max_amount))

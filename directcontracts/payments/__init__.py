@@ -1,0 +1,51 @@
+"""Payment gateway adapters: Braintree for real, TestGateway offline.
+
+``make_gateway(config)`` picks one from a plain dict (Flask's ``app.config``
+works, but nothing here imports Flask). Keys:
+
+``BRAINTREE_MERCHANT_ID``, ``BRAINTREE_PUBLIC_KEY``, ``BRAINTREE_PRIVATE_KEY``
+    all three non-empty: use Braintree; otherwise the offline TestGateway.
+``BRAINTREE_ENVIRONMENT``
+    "sandbox" (default), "production", or a URL such as
+    ``http://127.0.0.1:8901`` (a local stand-in).
+``BRAINTREE_MERCHANT_ACCOUNTS``
+    optional dict currency -> merchant account id.
+``BRAINTREE_CONNECT_TIMEOUT`` / ``BRAINTREE_READ_TIMEOUT``
+    seconds, default 5 and 30.
+``TEST_GATEWAY_STORE``
+    optional path of a JSON file (e.g. under ``instance/``) where the
+    TestGateway keeps its sales, so several processes share them.
+``TEST_GATEWAY_WEBHOOK_SECRET``
+    HMAC key of the TestGateway's webhooks (default "test-webhook-secret").
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..domain.payments import PaymentGateway
+
+_CREDENTIALS = ("BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY")
+
+
+def make_gateway(config: Mapping) -> PaymentGateway:
+    """The gateway the configuration asks for (create one per process)."""
+    if all(config.get(key) for key in _CREDENTIALS):
+        # Imported here so that the offline gateway never loads the SDK.
+        from .braintree_adapter import BraintreeAdapter
+
+        return BraintreeAdapter(
+            merchant_id=config["BRAINTREE_MERCHANT_ID"],
+            public_key=config["BRAINTREE_PUBLIC_KEY"],
+            private_key=config["BRAINTREE_PRIVATE_KEY"],
+            environment=config.get("BRAINTREE_ENVIRONMENT") or "sandbox",
+            merchant_accounts=config.get("BRAINTREE_MERCHANT_ACCOUNTS") or {},
+            connect_timeout=float(config.get("BRAINTREE_CONNECT_TIMEOUT") or 5),
+            read_timeout=float(config.get("BRAINTREE_READ_TIMEOUT") or 30),
+        )
+    from .testgateway import JsonFileStore, TestGateway
+
+    store_path = config.get("TEST_GATEWAY_STORE")
+    return TestGateway(
+        store=JsonFileStore(store_path) if store_path else None,
+        webhook_secret=config.get("TEST_GATEWAY_WEBHOOK_SECRET") or "test-webhook-secret",
+    )

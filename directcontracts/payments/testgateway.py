@@ -1,0 +1,434 @@
+"""An offline payment gateway that behaves like Braintree's sandbox.
+
+Used when no Braintree credentials are configured: development, the demo and
+the service tests. It answers Braintree's documented test nonces and test
+amounts the way the sandbox does (reference: Braintree "Testing" page), so a
+flow exercised here behaves the same later against the sandbox.
+
+Test nonces (all documented by Braintree except the last two):
+
+=============================================  ===============================================
+``fake-valid-nonce``                           Visa ending 1881, approved
+``fake-valid-visa-nonce``                      Visa ending 1111, approved
+``fake-valid-mastercard-nonce``                MasterCard ending 4444, approved
+``fake-valid-amex-nonce``                      American Express ending 0005, approved
+``fake-valid-discover-nonce``                  Discover ending 0009, approved
+``fake-paypal-one-time-nonce``                 PayPal (jane.doe@paypal.com), approved
+``fake-paypal-billing-agreement-nonce``        PayPal (jane.doe@paypal.com), approved
+``fake-processor-declined-*-nonce``            processor declined, 2000 "Do Not Honor"
+``fake-processor-failure-jcb-nonce``           failed, 3000 "Processor Network Unavailable"
+``fake-gateway-rejected-fraud-nonce``          gateway rejected, reason "fraud"
+``fake-gateway-rejected-risk-thresholds-nonce``  gateway rejected, reason "risk_threshold"
+``fake-luhn-invalid-nonce``                    validation error 81715 (invalid card number)
+``fake-consumed-nonce``                        validation error 93107 (nonce already used)
+any other nonce                                validation error 91565 (unknown nonce)
+``fake-timeout-nonce`` (ours)                  the sale is recorded as succeeded, then
+                                               GatewayUnavailable is raised: the response was
+                                               lost after the charge went through
+``fake-unreachable-nonce`` (ours)              GatewayUnavailable, nothing recorded
+=============================================  ===============================================
+
+Test amounts (major units, whatever the currency, as in the sandbox):
+2000.00–2999.99 processor declined with the amount's integer part as code;
+3000.00–3000.99 failed (3000, processor network unavailable); 5001.00 gateway
+rejected (application incomplete); 5001.01 processor declined (2038) for
+PayPal only; anything else approved. A nonce with a fixed outcome (declined,
+rejected...) wins over the amount.
+
+Sales live in a pluggable store (``MemoryStore`` by default, ``JsonFileStore``
+to share them between processes), never only in this object.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import string
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from ..domain.money import Money
+from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, WebhookEvent
+from .outcomes import (
+    charge_result,
+    preferred_sale,
+    processor_text,
+    refund_message,
+    refund_plan,
+    validation_message,
+)
+
+#: Our own nonce: the sale goes through but its response is lost.
+TIMEOUT_NONCE = "fake-timeout-nonce"
+#: Our own nonce: the gateway cannot be reached; nothing happens.
+UNREACHABLE_NONCE = "fake-unreachable-nonce"
+
+PAYPAL_TEST_EMAIL = "jane.doe@paypal.com"
+
+
+@dataclass(frozen=True)
+class SandboxMethod:
+    """The payment method a test nonce stands for."""
+
+    instrument: str  # Braintree payment_instrument_type
+    card_type: str | None = None
+    bin: str | None = None
+    last4: str | None = None
+    paypal_email: str | None = None
+
+
+def _card(card_type: str, bin_: str, last4: str) -> SandboxMethod:
+    return SandboxMethod("credit_card", card_type=card_type, bin=bin_, last4=last4)
+
+
+_PAYPAL = SandboxMethod("paypal_account", paypal_email=PAYPAL_TEST_EMAIL)
+_DO_NOT_HONOR = ("processor_declined", "2000")
+
+#: nonce -> (payment method, fixed outcome as (status, code or reason) or None)
+SANDBOX_NONCES: dict[str, tuple[SandboxMethod, tuple[str, str] | None]] = {
+    "fake-valid-nonce": (_card("Visa", "401288", "1881"), None),
+    "fake-valid-visa-nonce": (_card("Visa", "411111", "1111"), None),
+    "fake-valid-mastercard-nonce": (_card("MasterCard", "555555", "4444"), None),
+    "fake-valid-amex-nonce": (_card("American Express", "378282", "0005"), None),
+    "fake-valid-discover-nonce": (_card("Discover", "601100", "0009"), None),
+    "fake-paypal-one-time-nonce": (_PAYPAL, None),
+    "fake-paypal-billing-agreement-nonce": (_PAYPAL, None),
+    "fake-processor-declined-visa-nonce": (_card("Visa", "400011", "1115"), _DO_NOT_HONOR),
+    "fake-processor-declined-mastercard-nonce": (_card("MasterCard", "510510", "5100"), _DO_NOT_HONOR),
+    "fake-processor-declined-amex-nonce": (_card("American Express", "378734", "1000"), _DO_NOT_HONOR),
+    "fake-processor-declined-discover-nonce": (_card("Discover", "601100", "9424"), _DO_NOT_HONOR),
+    "fake-processor-failure-jcb-nonce": (_card("JCB", "356600", "0505"), ("failed", "3000")),
+    "fake-gateway-rejected-fraud-nonce": (_card("Visa", "400011", "1511"), ("gateway_rejected", "fraud")),
+    "fake-gateway-rejected-risk-thresholds-nonce": (
+        _card("Visa", "400011", "1511"), ("gateway_rejected", "risk_threshold")),
+    # Ours: the sale itself is an ordinary approved one (see TestGateway.charge).
+    TIMEOUT_NONCE: (_card("Visa", "401288", "1881"), None),
+}
+
+#: nonce -> validation error (code, attribute, Braintree's message)
+INVALID_NONCES = {
+    "fake-luhn-invalid-nonce": ("81715", "number", "Credit card number is invalid."),
+    "fake-consumed-nonce": ("93107", "payment_method_nonce", "Cannot use a payment_method_nonce more than once."),
+}
+UNKNOWN_NONCE_ERROR = ("91565", "payment_method_nonce", "Unknown or expired payment_method_nonce.")
+
+
+@dataclass(frozen=True)
+class SandboxOutcome:
+    """What the sandbox does with a sale: a transaction, or validation errors.
+
+    ``status`` is the Braintree transaction status of the created sale, or
+    None when validation refused it (then ``errors`` holds
+    ``(code, attribute, message)`` triples and no transaction exists).
+    """
+
+    status: str | None
+    method: SandboxMethod | None = None
+    processor_code: str | None = None
+    processor_text: str | None = None
+    rejection_reason: str | None = None
+    errors: tuple[tuple[str, str, str], ...] = ()
+
+
+def sandbox_outcome(nonce: str, amount: Decimal, *, submit_for_settlement: bool = True) -> SandboxOutcome:
+    """The sandbox's answer to a sale of ``amount`` (major units) with ``nonce``.
+
+    Shared by the test gateway and the tests' Braintree stand-in, so the
+    rules exist once.
+    """
+    errors = []
+    if amount <= 0:
+        errors.append(("81531", "amount", "Amount must be greater than zero."))
+    entry = SANDBOX_NONCES.get(nonce)
+    if entry is None:
+        errors.append(INVALID_NONCES.get(nonce, UNKNOWN_NONCE_ERROR))
+    if errors:
+        return SandboxOutcome(status=None, errors=tuple(errors))
+
+    method, fixed = entry
+    if fixed is None:
+        fixed = _amount_outcome(amount, method)
+    if fixed is None:
+        status = "submitted_for_settlement" if submit_for_settlement else "authorized"
+        return SandboxOutcome(status=status, method=method, processor_code="1000", processor_text="Approved")
+    status, detail = fixed
+    if status == "gateway_rejected":
+        # Braintree rejects before asking the processor: no processor response.
+        return SandboxOutcome(status=status, method=method, rejection_reason=detail)
+    return SandboxOutcome(status=status, method=method, processor_code=detail, processor_text=processor_text(detail))
+
+
+def _amount_outcome(amount: Decimal, method: SandboxMethod) -> tuple[str, str] | None:
+    if Decimal("2000") <= amount < Decimal("3000"):
+        return "processor_declined", str(int(amount))
+    if Decimal("3000") <= amount < Decimal("3001"):
+        return "failed", "3000"
+    if amount == Decimal("5001.00"):
+        return "gateway_rejected", "application_incomplete"
+    if amount == Decimal("5001.01") and method.instrument == "paypal_account":
+        return "processor_declined", "2038"
+    return None
+
+
+def new_transaction_id() -> str:
+    """An id shaped like Braintree's (8 lowercase letters and digits)."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class SaleStore(Protocol):
+    """Where the test gateway keeps its transactions.
+
+    ``locked()`` gives exclusive access to one JSON-compatible dict; changes
+    made inside the ``with`` block are kept.
+    """
+
+    def locked(self) -> AbstractContextManager[dict]: ...
+
+
+class MemoryStore:
+    """Transactions in a dict of this process: enough for one-process tests."""
+
+    def __init__(self) -> None:
+        self._data: dict = {}
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def locked(self) -> Iterator[dict]:
+        with self._lock:
+            yield self._data
+
+
+class JsonFileStore:
+    """Transactions in a JSON file, shared by every process that opens it.
+
+    A sibling ``.lock`` file is held with ``fcntl.flock`` for the whole
+    read-modify-write; the data file is replaced atomically so a crash never
+    leaves half a file. (flock works between threads too: each ``locked()``
+    opens its own file description.)
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def locked(self) -> Iterator[dict]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                data = self._read()
+                before = json.dumps(data, sort_keys=True)
+                yield data
+                if json.dumps(data, sort_keys=True) != before:
+                    self._write(data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        return json.loads(text) if text.strip() else {}
+
+    def _write(self, data: dict) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, indent=1, sort_keys=True)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+# --------------------------------------------------------------------------- gateway
+
+
+class TestGateway:
+    """Offline PaymentGateway with the sandbox's behaviour (see module doc)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    name = "test"
+    test_mode = True
+
+    def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret") -> None:
+        self.store = store if store is not None else MemoryStore()
+        self._webhook_secret = webhook_secret.encode()
+
+    # -- PaymentGateway
+
+    def client_token(self, currency: str) -> str:
+        """A placeholder: there is no Drop-in to authorize offline."""
+        return "test-client-token"
+
+    def charge(self, *, order_id: str, amount: Money, nonce: str) -> ChargeResult:
+        """Sale with submit_for_settlement, following the sandbox's rules."""
+        if nonce == UNREACHABLE_NONCE:
+            raise GatewayUnavailable("test gateway: simulated unreachable gateway, nothing was recorded")
+        outcome = sandbox_outcome(nonce, amount.as_decimal())
+        if outcome.status is None:
+            return ChargeResult(
+                status="failed",
+                order_id=order_id,
+                amount=amount,
+                message=validation_message((code, message) for code, _attr, message in outcome.errors),
+            )
+        method = outcome.method
+        record = {
+            "id": new_transaction_id(),
+            "type": "sale",
+            "order_id": order_id,
+            "minor": amount.minor,
+            "currency": amount.currency,
+            "status": outcome.status,
+            "instrument": method.instrument,
+            "card_type": method.card_type,
+            "last4": method.last4,
+            "paypal_email": method.paypal_email,
+            "processor_code": outcome.processor_code,
+            "processor_text": outcome.processor_text,
+            "rejection_reason": outcome.rejection_reason,
+            "refunded_minor": 0,
+            "refund_ids": [],
+            "created_at": datetime.now(timezone.utc).isoformat(),
+        }
+        with self.store.locked() as data:
+            data.setdefault("transactions", {})[record["id"]] = record
+        if nonce == TIMEOUT_NONCE:
+            raise GatewayUnavailable("test gateway: simulated lost response (the sale went through)")
+        return _to_result(record)
+
+    def find_by_order_id(self, order_id: str) -> ChargeResult | None:
+        """The sale recorded under ``order_id`` (a succeeded one if several)."""
+        with self.store.locked() as data:
+            sales = [
+                (index, record)
+                for index, record in enumerate(data.get("transactions", {}).values())
+                if record["type"] == "sale" and record["order_id"] == order_id
+            ]
+            # Insertion order is creation order, in memory and in the JSON file.
+            chosen = preferred_sale(sales, status=lambda s: s[1]["status"], created=lambda s: s[0])
+        return _to_result(chosen[1]) if chosen else None
+
+    def refund(self, transaction_id: str, amount: Money) -> RefundResult:
+        """Void an unsettled sale for its full amount, else refund (once settled)."""
+        with self.store.locked() as data:
+            transactions = data.setdefault("transactions", {})
+            sale = transactions.get(transaction_id)
+            if sale is None:
+                return RefundResult(ok=False, message="No payment with this reference was found.")
+            if amount.currency != sale["currency"]:
+                return RefundResult(ok=False, message=f"The refund must be in the payment's currency ({sale['currency']}).")
+            if amount.minor <= 0:
+                return RefundResult(ok=False, message="The refund amount must be more than zero.")
+            plan = refund_plan(
+                kind=sale["type"],
+                status=sale["status"],
+                amount_minor=amount.minor,
+                captured_minor=sale["minor"],
+                refunded_minor=sale.get("refunded_minor", 0),
+            )
+            if plan == "void":
+                sale["status"] = "voided"
+                return RefundResult(
+                    ok=True, kind="voided", transaction_id=sale["id"],
+                    message="The payment was cancelled before it settled: the client is not charged.",
+                )
+            if plan != "refund":
+                return RefundResult(ok=False, message=refund_message([(plan, "")]))
+            credit = {
+                "id": new_transaction_id(),
+                "type": "credit",
+                "order_id": sale["order_id"],
+                "minor": amount.minor,
+                "currency": amount.currency,
+                "status": "submitted_for_settlement",
+                "refunded_transaction_id": sale["id"],
+                "created_at": datetime.now(timezone.utc).isoformat(),
+            }
+            transactions[credit["id"]] = credit
+            sale["refunded_minor"] += amount.minor
+            sale["refund_ids"].append(credit["id"])
+        return RefundResult(
+            ok=True, kind="refunded", transaction_id=credit["id"],
+            message="The refund was sent. It can take a few days to appear on the client's statement.",
+        )
+
+    def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
+        """Verify a JSON payload signed with HMAC-SHA256 (hex) and read it.
+
+        The payload is an object with ``kind`` and optionally
+        ``transaction_id`` / ``order_id``; the order id is looked up when
+        only the transaction is given.
+        """
+        expected = self.sign_webhook(payload or "")
+        if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+            raise InvalidWebhook("signature does not match the payload")
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise InvalidWebhook("payload is not JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+            raise InvalidWebhook("payload has no kind")
+        transaction_id = data.get("transaction_id")
+        order_id = data.get("order_id")
+        if transaction_id and not order_id:
+            with self.store.locked() as stored:
+                order_id = stored.get("transactions", {}).get(transaction_id, {}).get("order_id")
+        return WebhookEvent(kind=data["kind"], transaction_id=transaction_id, order_id=order_id, raw=data)
+
+    # -- test helpers
+
+    def settle(self, transaction_id: str) -> None:
+        """Mark a submitted sale (or refund) settled, as the nightly batch would."""
+        with self.store.locked() as data:
+            record = data.get("transactions", {}).get(transaction_id)
+            if record is None:
+                raise KeyError(transaction_id)
+            if record["status"] not in ("authorized", "submitted_for_settlement", "settling"):
+                raise ValueError(f"cannot settle a transaction that is {record['status']}")
+            record["status"] = "settled"
+
+    def sign_webhook(self, payload: str) -> str:
+        """The hex HMAC-SHA256 signature that ``parse_webhook`` expects."""
+        return hmac.new(self._webhook_secret, payload.encode(), hashlib.sha256).hexdigest()
+
+    def sample_webhook(self, kind: str, transaction_id: str | None = None, **extra) -> tuple[str, str]:
+        """A signed ``(signature, payload)`` pair, e.g. for ``transaction_settled``."""
+        payload = json.dumps({"kind": kind, "transaction_id": transaction_id, **extra}, sort_keys=True)
+        return self.sign_webhook(payload), payload
+
+
+def _to_result(record: dict) -> ChargeResult:
+    return charge_result(
+        status=record["status"],
+        order_id=record["order_id"],
+        transaction_id=record["id"],
+        amount=Money(record["minor"], record["currency"]),
+        instrument=record["instrument"],
+        card_brand=record["card_type"],
+        card_last4=record["last4"],
+        paypal_email=record["paypal_email"],
+        processor_code=record["processor_code"],
+        processor_response_text=record["processor_text"],
+        rejection_reason=record["rejection_reason"],
+    )

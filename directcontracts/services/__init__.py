@@ -1,0 +1,1 @@
+"""Use cases: load, authorise, apply the domain, commit once, then send mail."""

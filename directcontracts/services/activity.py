@@ -1,0 +1,54 @@
+"""Timeline entries and member notifications, added to the current transaction."""
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import Contract, Notification, TimelineEvent, utcnow
+
+
+def record(contract: Contract, kind: str, actor: str, message: str) -> TimelineEvent:
+    """Append a timeline entry and bump the contract's last activity."""
+    event = TimelineEvent(contract_id=contract.id, kind=kind, actor=actor, message=message,
+                          created_at=utcnow())
+    contract.last_activity_at = event.created_at
+    db.session.add(event)
+    return event
+
+
+def notify(contract: Contract, message: str) -> Notification:
+    """Notify the contract's freelancer of something they did not cause."""
+    note = Notification(member_id=contract.member_id, contract_id=contract.id, message=message)
+    db.session.add(note)
+    return note
+
+
+def unread_count(member_id: int) -> int:
+    """Unread notifications of a member, for the bell."""
+    return db.session.scalar(
+        db.select(db.func.count(Notification.id)).where(
+            Notification.member_id == member_id, Notification.read_at.is_(None)
+        )
+    ) or 0
+
+
+def recent_notifications(member_id: int, limit: int = 100) -> list[Notification]:
+    return list(db.session.scalars(
+        db.select(Notification).where(Notification.member_id == member_id)
+        .order_by(Notification.id.desc()).limit(limit)
+    ))
+
+
+def mark_all_read(member_id: int) -> None:
+    """Mark every unread notification of the member read."""
+    db.session.execute(
+        db.update(Notification).where(Notification.member_id == member_id,
+                                      Notification.read_at.is_(None)).values(read_at=utcnow())
+    )
+    db.session.commit()
+
+
+def timeline(contract: Contract) -> list[TimelineEvent]:
+    """The contract's history, oldest first."""
+    return list(db.session.scalars(
+        db.select(TimelineEvent).where(TimelineEvent.contract_id == contract.id)
+        .order_by(TimelineEvent.id)
+    ))

@@ -1,0 +1,386 @@
+"""The freelancer's contract builder and the sent contract's life before funding.
+
+Every public function is one use case: it loads what it needs, checks the
+member may act and the state allows it (through the domain's state machine),
+applies the change, commits once, and only then delivers queued email.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.money import SUPPORTED_CURRENCIES, Money, MoneyError
+from ..domain.states import (
+    EDITABLE_CONTRACT_STATES, ContractAction, ContractState, contract_transition,
+)
+from ..domain.terms import (
+    Limits, MilestoneInput, Summary, check_amount, check_text, check_title, parse_amount,
+    parse_milestone, summarize,
+)
+from ..extensions import db
+from ..models import Contract, ContractRevision, Member, Milestone, ShopSettings, utcnow
+from . import activity, mailer, tokens
+from .accounts import find_member_by_email, normalise_email
+from .errors import InvalidTransition, NotFound, ValidationFailed
+
+
+# ---- loading and listing -------------------------------------------------
+
+def get_for_member(contract_id: int, member: Member) -> Contract:
+    """The member's own contract; NotFound for anyone else's (no hint it exists)."""
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or contract.member_id != member.id:
+        raise NotFound("No such contract.")
+    return contract
+
+
+@dataclass
+class Page:
+    items: list[Contract]
+    page: int
+    pages: int
+    total: int
+
+
+def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
+    """The member's contracts, newest activity first, optionally of one state."""
+    query = db.select(Contract).where(Contract.member_id == member.id)
+    if state:
+        query = query.where(Contract.state == state)
+    count = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-count // per_page))
+    page = min(max(1, page), pages)
+    items = db.session.scalars(
+        query.order_by(Contract.last_activity_at.desc(), Contract.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(items=list(items), page=page, pages=pages, total=count)
+
+
+def summary_of(contract: Contract, fee_bps: int | None = None) -> Summary:
+    """Total, fee (paid by the freelancer) and net of the contract's live milestones.
+
+    A draft shows the shop's current rate (it is snapshotted when sent); a
+    sent contract keeps the rate it was sent with.
+    """
+    if fee_bps is None:
+        draft = contract.state == ContractState.DRAFT
+        fee_bps = ShopSettings.get().fee_bps if draft else contract.fee_bps
+    return summarize([m.amount for m in contract.live_milestones], contract.currency, fee_bps)
+
+
+# ---- client details ------------------------------------------------------
+
+def _client_errors(member: Member, name: str, email: str, company: str) -> tuple[dict, str]:
+    errors: dict[str, str] = {}
+    name, company = (name or "").strip(), (company or "").strip()
+    if not name:
+        errors["client_name"] = "Enter the client's name."
+    elif len(name) > 120:
+        errors["client_name"] = "Keep the name under 120 characters."
+    if len(company) > 120:
+        errors["client_company"] = "Keep the company name under 120 characters."
+    try:
+        email = normalise_email(email)
+    except ValueError as exc:
+        errors["client_email"] = str(exc)
+    else:
+        if email.lower() == member.email.lower():
+            errors["client_email"] = "That is your own email. Enter your client's email."
+        elif find_member_by_email(email):
+            errors["client_email"] = (
+                "That email belongs to a member of this shop. Direct contracts are "
+                "for clients outside the shop."
+            )
+    return errors, email
+
+
+def create_draft(member: Member, *, client_name: str, client_email: str,
+                 client_company: str = "") -> Contract:
+    """Step 1: a new draft with the client's details. Raises ValidationFailed."""
+    errors, email = _client_errors(member, client_name, client_email, client_company)
+    if errors:
+        raise ValidationFailed(errors)
+    settings = ShopSettings.get()
+    for _ in range(5):
+        contract = Contract(
+            ref=tokens.new_ref(), member_id=member.id, client_name=client_name.strip(),
+            client_email=email, client_company=(client_company or "").strip(),
+            fee_bps=settings.fee_bps, currency="USD", kind="milestones",
+            state=ContractState.DRAFT,
+        )
+        db.session.add(contract)
+        try:
+            db.session.flush()
+        except IntegrityError:  # a reference collision: try another
+            db.session.rollback()
+            continue
+        activity.record(contract, "created", "freelancer", "Draft created.")
+        db.session.commit()
+        return contract
+    raise RuntimeError("could not allocate a contract reference")
+
+
+def _require_editable(contract: Contract) -> None:
+    contract_transition(contract.state, ContractAction.EDIT)
+
+
+def update_client(contract: Contract, member: Member, *, client_name: str, client_email: str,
+                  client_company: str = "") -> Contract:
+    """Change the client's details of a draft. Raises ValidationFailed, InvalidTransition."""
+    _require_editable(contract)
+    errors, email = _client_errors(member, client_name, client_email, client_company)
+    if errors:
+        raise ValidationFailed(errors)
+    contract.client_name = client_name.strip()
+    contract.client_email = email
+    contract.client_company = (client_company or "").strip()
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+    return contract
+
+
+# ---- terms ---------------------------------------------------------------
+
+def limits() -> Limits:
+    return ShopSettings.get().limits()
+
+
+def update_terms(contract: Contract, *, title: str, scope: str, currency: str, kind: str,
+                 amount_text: str = "", due_text: str = "", today: date | None = None) -> Contract:
+    """Save title, scope, currency and kind (and the single amount). Raises ValidationFailed.
+
+    Amounts keep their value in major units when the currency changes; a
+    change that would make one unrepresentable (12.50 in JPY) or out of
+    limits is refused on the currency field, nothing lost.
+    """
+    _require_editable(contract)
+    lim, today = limits(), today or date.today()
+    title, scope = (title or "").strip(), (scope or "").strip()
+    errors: dict[str, str] = {}
+    if err := check_title(title, lim):
+        errors["title"] = err
+    if err := check_text(scope, lim.max_scope, "scope"):
+        errors["scope"] = err
+    if currency not in SUPPORTED_CURRENCIES:
+        errors["currency"] = "Choose one of the listed currencies."
+    if kind not in ("single", "milestones"):
+        errors["kind"] = "Choose a single amount or milestones."
+    live = contract.live_milestones
+    converted: dict[int, int] = {}
+    if "currency" not in errors and currency != contract.currency:
+        for number, m in enumerate(live, 1):
+            try:
+                new = Money.from_major(m.amount.as_decimal(), currency)
+            except MoneyError:
+                errors["currency"] = (f"Milestone {number} ({m.amount.format()}) has decimals "
+                                      f"that {currency} does not allow. Change it first.")
+                break
+            if err := check_amount(new, lim):
+                errors["currency"] = f"Milestone {number}: {err}"
+                break
+            converted[m.id] = new.minor
+    single = None
+    if kind == "single" and "currency" not in errors:
+        if len(live) > 1:
+            errors["kind"] = "Remove the extra milestones first: a single amount has one payment."
+        else:
+            single = parse_milestone(title=title or "Full amount", amount_text=amount_text,
+                                     due_text=due_text, description="", currency=currency,
+                                     today=today, limits=lim)
+            for field in ("amount", "due_date"):
+                if field in single.errors:
+                    errors[field] = single.errors[field]
+    if errors:
+        raise ValidationFailed(errors)
+    contract.title, contract.scope, contract.kind = title, scope, kind
+    for m in live:
+        if m.id in converted:
+            m.amount_minor = converted[m.id]
+    contract.currency = currency
+    if single is not None:
+        if live:
+            milestone = live[0]
+        else:
+            milestone = Milestone(contract=contract, position=1, title=title, amount_minor=1)
+            db.session.add(milestone)
+        milestone.title = title
+        milestone.amount_minor = single.amount.minor
+        milestone.due_date = single.due_date
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+    return contract
+
+
+def preview_summary(contract: Contract, amount_text: str) -> Summary | None:
+    """Summary for a single amount being typed (not saved); None if it does not parse."""
+    amount, _ = parse_amount(amount_text, contract.currency, limits())
+    return summarize([amount], contract.currency, ShopSettings.get().fee_bps) if amount else None
+
+
+# ---- milestones (the htmx editor) ----------------------------------------
+
+def _milestone(contract: Contract, milestone_id: int) -> Milestone:
+    for m in contract.milestones:
+        if m.id == milestone_id:
+            return m
+    raise NotFound("No such milestone.")
+
+
+def _parse(contract: Contract, form: dict, today: date | None) -> MilestoneInput:
+    return parse_milestone(
+        title=form.get("title", ""), amount_text=form.get("amount", ""),
+        due_text=form.get("due_date", ""), description=form.get("description", ""),
+        currency=contract.currency, today=today or date.today(), limits=limits(),
+    )
+
+
+def add_milestone(contract: Contract, form: dict, today: date | None = None) -> Milestone:
+    """Append a milestone. Raises ValidationFailed (with the typed values kept by the view)."""
+    _require_editable(contract)
+    lim = limits()
+    if len(contract.live_milestones) >= lim.max_milestones:
+        raise ValidationFailed({"title": f"A contract can have at most {lim.max_milestones} milestones."})
+    parsed = _parse(contract, form, today)
+    if parsed.errors:
+        raise ValidationFailed(parsed.errors)
+    position = max((m.position for m in contract.milestones), default=0) + 1
+    milestone = Milestone(contract=contract, position=position, title=parsed.title,
+                          amount_minor=parsed.amount.minor, due_date=parsed.due_date,
+                          description=parsed.description)
+    db.session.add(milestone)
+    contract.kind = "milestones"
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+    return milestone
+
+
+def update_milestone(contract: Contract, milestone_id: int, form: dict,
+                     today: date | None = None) -> Milestone:
+    """Edit a milestone in place. Raises ValidationFailed, NotFound."""
+    _require_editable(contract)
+    milestone = _milestone(contract, milestone_id)
+    parsed = _parse(contract, form, today)
+    if parsed.errors:
+        raise ValidationFailed(parsed.errors)
+    milestone.title, milestone.amount_minor = parsed.title, parsed.amount.minor
+    milestone.due_date, milestone.description = parsed.due_date, parsed.description
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+    return milestone
+
+
+def remove_milestone(contract: Contract, milestone_id: int) -> None:
+    """Delete a milestone of a draft. Raises NotFound, InvalidTransition."""
+    _require_editable(contract)
+    milestone = _milestone(contract, milestone_id)
+    contract.milestones.remove(milestone)
+    for position, m in enumerate(contract.milestones, 1):
+        m.position = position
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+
+
+def move_milestone(contract: Contract, milestone_id: int, direction: str) -> None:
+    """Swap a milestone with its neighbour ("up" or "down"); a no-op at either end."""
+    _require_editable(contract)
+    milestone = _milestone(contract, milestone_id)
+    ordered = list(contract.milestones)
+    index = ordered.index(milestone)
+    other = index - 1 if direction == "up" else index + 1
+    if direction not in ("up", "down") or not 0 <= other < len(ordered):
+        return
+    ordered[index].position, ordered[other].position = ordered[other].position, ordered[index].position
+    contract.last_activity_at = utcnow()
+    db.session.commit()
+    db.session.refresh(contract, ["milestones"])
+
+
+# ---- sending, revising, withdrawing -------------------------------------
+
+def readiness(contract: Contract, today: date | None = None) -> list[str]:
+    """What still stops the contract from being sent (empty when ready)."""
+    problems = []
+    if not contract.title:
+        problems.append("Give the contract a title (Terms).")
+    if not contract.live_milestones:
+        problems.append("Add an amount or at least one milestone (Terms).")
+    today = today or date.today()
+    for number, m in enumerate(contract.live_milestones, 1):
+        if m.due_date and m.due_date < today:
+            problems.append(f"Milestone {number}'s due date has passed; change it.")
+    return problems
+
+
+def _snapshot(contract: Contract) -> str:
+    return json.dumps({
+        "title": contract.title, "scope": contract.scope, "currency": contract.currency,
+        "kind": contract.kind, "client": [contract.client_name, contract.client_email,
+                                          contract.client_company],
+        "fee_bps": contract.fee_bps,
+        "milestones": [
+            {"id": m.id, "title": m.title, "amount_minor": m.amount_minor,
+             "due_date": m.due_date.isoformat() if m.due_date else None,
+             "description": m.description}
+            for m in contract.live_milestones
+        ],
+    }, sort_keys=True)
+
+
+def client_link(raw_token: str) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/c/{raw_token}"
+
+
+def send(contract: Contract, member: Member, today: date | None = None) -> Contract:
+    """Send (or re-send after a revision): snapshot, link token, email. Commits once.
+
+    The fee rate is snapshotted from the shop settings now, so the freelancer
+    is bound to the rate shown on the review page.
+    """
+    new_state = contract_transition(contract.state, ContractAction.SEND)
+    problems = readiness(contract, today)
+    if problems:
+        raise InvalidTransition(" ".join(problems))
+    first = contract.revision == 0
+    contract.fee_bps = ShopSettings.get().fee_bps
+    contract.state = new_state
+    contract.revision += 1
+    contract.sent_at = utcnow()
+    db.session.add(ContractRevision(contract_id=contract.id, number=contract.revision,
+                                    snapshot=_snapshot(contract)))
+    raw = tokens.issue_token(contract)
+    subject = (f"{member.name} sent you a contract: {contract.title}" if first
+               else f"{member.name} revised the contract: {contract.title}")
+    mailer.queue(contract.client_email, subject, "proposal", contract=contract,
+                 member=member, link=client_link(raw), revised=not first,
+                 summary=summary_of(contract))
+    activity.record(contract, "sent" if first else "revised", "freelancer",
+                    f"Sent to {contract.client_email}." if first
+                    else f"Revision {contract.revision} sent to {contract.client_email}.")
+    db.session.commit()
+    mailer.deliver_pending()
+    return contract
+
+
+def revise(contract: Contract, member: Member) -> Contract:
+    """Reopen a sent contract for editing; the client's link says it is being revised."""
+    contract.state = contract_transition(contract.state, ContractAction.REVISE)
+    activity.record(contract, "revising", "freelancer", "Reopened for revision.")
+    db.session.commit()
+    return contract
+
+
+def withdraw(contract: Contract, member: Member) -> Contract:
+    """Withdraw a draft or unfunded sent contract; the client is told if it was sent."""
+    contract.state = contract_transition(contract.state, ContractAction.WITHDRAW)
+    if contract.revision > 0:
+        mailer.queue(contract.client_email, f"Contract withdrawn: {contract.title}",
+                     "withdrawn", contract=contract, member=member)
+    activity.record(contract, "withdrawn", "freelancer", "Withdrawn.")
+    db.session.commit()
+    mailer.deliver_pending()
+    return contract

@@ -1,0 +1,18 @@
+"""Typed errors the services raise; views turn them into messages and status codes."""
+from ..domain.states import InvalidTransition, NotPermitted  # noqa: F401  (re-exported)
+
+
+class ServiceError(Exception):
+    """Base for errors whose message is fit to show the user."""
+
+
+class NotFound(ServiceError):
+    """No such thing, or not yours (we do not say which)."""
+
+
+class ValidationFailed(ServiceError):
+    """Input was refused; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, str], message: str = "Please correct the highlighted fields."):
+        super().__init__(message)
+        self.errors = errors

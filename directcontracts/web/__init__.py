@@ -1,0 +1,1 @@
+"""The web layer: blueprints, template helpers, htmx plumbing."""

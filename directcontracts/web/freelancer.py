@@ -1,0 +1,340 @@
+"""The freelancer's portal: the Direct Contracts list and the contract builder.
+
+Views parse the request, call one service, and choose a template and status.
+Milestone endpoints answer htmx with fragments and plain browsers with
+redirects (or the full page on a validation error), so the editor works
+without JavaScript too.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..domain.money import SUPPORTED_CURRENCIES
+from ..domain.states import ContractState
+from ..extensions import db
+from ..htmx import respond, wants_fragment
+from ..services import activity
+from ..services import contracts as svc
+from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+
+bp = Blueprint("freelancer", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page of the portal is for logged-in members."""
+
+
+def _contract(contract_id: int):
+    try:
+        return svc.get_for_member(contract_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+def _terms_page(contract, status: int = 200, *, editing: int | None = None, row_form=None,
+                row_errors=None, add_form=None, add_errors=None, terms_form=None, terms_errors=None):
+    """The terms step with the milestone editor; used for plain (no-JS) responses too."""
+    body = render_template(
+        "contracts/terms.html", contract=contract, summary=svc.summary_of(contract),
+        currencies=SUPPORTED_CURRENCIES, editing=editing, row_form=row_form or {},
+        row_errors=row_errors or {}, add_form=add_form or {}, add_errors=add_errors or {},
+        terms_form=terms_form, terms_errors=terms_errors or {},
+    )
+    return respond(body, status)
+
+
+def _back_to_terms(contract, anchor: str = "milestones"):
+    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id, _anchor=anchor), 303)
+
+
+def _refused(contract, exc: Exception):
+    """An action the state machine refused: say why, where the user is."""
+    if wants_fragment():
+        return respond(render_template("partials/_notice.html", title="Not possible",
+                                       message=str(exc)), 409)
+    flash(str(exc), "error")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+# ---- list ------------------------------------------------------------------
+
+@bp.get("/contracts")
+def contract_list():
+    """All of the member's contracts, newest activity first; ?status= filters."""
+    status = request.args.get("status") or None
+    if status and status not in ContractState.__members__.values():
+        status = None
+    page = svc.list_for_member(current_user, status, request.args.get("page", 1, type=int),
+                               current_app.config["CONTRACTS_PER_PAGE"])
+    return render_template("contracts/index.html", page=page, status=status,
+                           states=list(ContractState), summary_of=svc.summary_of)
+
+
+# ---- step 1: client --------------------------------------------------------
+
+@bp.get("/contracts/new")
+def contract_new():
+    """Step 1 of a new contract: the client's details."""
+    return render_template("contracts/client.html", contract=None, form={}, errors={})
+
+
+@bp.post("/contracts")
+def contract_create():
+    """Create the draft from the client's details, then go to the terms."""
+    try:
+        contract = svc.create_draft(current_user, client_name=request.form.get("client_name", ""),
+                                    client_email=request.form.get("client_email", ""),
+                                    client_company=request.form.get("client_company", ""))
+    except ValidationFailed as exc:
+        return respond(render_template("contracts/client.html", contract=None, form=request.form,
+                                       errors=exc.errors), 422)
+    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/client")
+def contract_client(contract_id: int):
+    """Edit the client's details of a draft."""
+    contract = _contract(contract_id)
+    form = {"client_name": contract.client_name, "client_email": contract.client_email,
+            "client_company": contract.client_company}
+    return render_template("contracts/client.html", contract=contract, form=form, errors={})
+
+
+@bp.post("/contracts/<int:contract_id>/client")
+def contract_client_update(contract_id: int):
+    """Save the client's details; on to the terms."""
+    contract = _contract(contract_id)
+    try:
+        svc.update_client(contract, current_user, client_name=request.form.get("client_name", ""),
+                          client_email=request.form.get("client_email", ""),
+                          client_company=request.form.get("client_company", ""))
+    except ValidationFailed as exc:
+        return respond(render_template("contracts/client.html", contract=contract,
+                                       form=request.form, errors=exc.errors), 422)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+
+
+# ---- step 2: terms and the milestone editor -------------------------------
+
+@bp.get("/contracts/<int:contract_id>/terms")
+def contract_terms(contract_id: int):
+    """Step 2: title, scope, currency, and a single amount or milestones."""
+    contract = _contract(contract_id)
+    if contract.state != ContractState.DRAFT:
+        return redirect(url_for("freelancer.contract_show", contract_id=contract.id))
+    return _terms_page(contract, editing=request.args.get("edit", type=int))
+
+
+@bp.post("/contracts/<int:contract_id>/terms")
+def contract_terms_update(contract_id: int):
+    """Save the terms; "Review" goes on to step 3, "Save" stays."""
+    contract = _contract(contract_id)
+    form = request.form
+    try:
+        svc.update_terms(contract, title=form.get("title", ""), scope=form.get("scope", ""),
+                         currency=form.get("currency", ""), kind=form.get("kind", ""),
+                         amount_text=form.get("amount", ""), due_text=form.get("due_date", ""))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _terms_page(contract, 422, terms_form=form, terms_errors=exc.errors)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    if form.get("next") == "review":
+        return redirect(url_for("freelancer.contract_review", contract_id=contract.id), 303)
+    flash("Terms saved.", "success")
+    return _back_to_terms(contract, "terms")
+
+
+@bp.post("/contracts/<int:contract_id>/terms/preview")
+def contract_amount_preview(contract_id: int):
+    """Live total and fee for the single amount being typed (htmx, nothing saved)."""
+    contract = _contract(contract_id)
+    summary = svc.preview_summary(contract, request.form.get("amount", ""))
+    return respond(render_template("contracts/partials/_summary.html", contract=contract,
+                                   summary=summary or svc.summary_of(contract)))
+
+
+def _row(contract, milestone, *, editing=False, form=None, errors=None, status=200, summary=False):
+    body = render_template("contracts/partials/_milestone_row.html", contract=contract,
+                           m=milestone, editing=editing, form=form or {}, errors=errors or {},
+                           oob_summary=summary, summary=svc.summary_of(contract))
+    return respond(body, status)
+
+
+@bp.post("/contracts/<int:contract_id>/milestones")
+def milestone_create(contract_id: int):
+    """Add a milestone: the new row, a fresh add form and the summary (htmx), or a redirect."""
+    contract = _contract(contract_id)
+    try:
+        milestone = svc.add_milestone(contract, request.form)
+    except ValidationFailed as exc:
+        if wants_fragment():
+            return respond(render_template("contracts/partials/_milestone_add.html", contract=contract,
+                                           add_form=request.form, add_errors=exc.errors), 422)
+        return _terms_page(contract, 422, add_form=request.form, add_errors=exc.errors)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    if not wants_fragment():
+        return _back_to_terms(contract)
+    return respond(render_template("contracts/partials/_milestone_added.html", contract=contract,
+                                   m=milestone, summary=svc.summary_of(contract)))
+
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>")
+def milestone_row(contract_id: int, milestone_id: int):
+    """One milestone row (htmx "Cancel" of an edit)."""
+    contract = _contract(contract_id)
+    if not wants_fragment():
+        return _back_to_terms(contract)
+    return _row(contract, _milestone_or_404(contract, milestone_id))
+
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/edit")
+def milestone_edit_form(contract_id: int, milestone_id: int):
+    """The row in edit mode (fragment), or the terms page with that row open."""
+    contract = _contract(contract_id)
+    milestone = _milestone_or_404(contract, milestone_id)
+    if not wants_fragment():
+        return _terms_page(contract, editing=milestone.id)
+    return _row(contract, milestone, editing=True)
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>")
+def milestone_update(contract_id: int, milestone_id: int):
+    """Save an edited row; 422 with the errors beside the fields."""
+    contract = _contract(contract_id)
+    milestone = _milestone_or_404(contract, milestone_id)
+    try:
+        svc.update_milestone(contract, milestone_id, request.form)
+    except ValidationFailed as exc:
+        if wants_fragment():
+            return _row(contract, milestone, editing=True, form=request.form, errors=exc.errors, status=422)
+        return _terms_page(contract, 422, editing=milestone.id, row_form=request.form, row_errors=exc.errors)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    if not wants_fragment():
+        return _back_to_terms(contract)
+    return _row(contract, milestone, summary=True)
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/delete")
+def milestone_delete(contract_id: int, milestone_id: int):
+    """Remove a milestone; htmx deletes the row and refreshes the summary."""
+    contract = _contract(contract_id)
+    try:
+        svc.remove_milestone(contract, milestone_id)
+    except NotFound:
+        abort(404)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    if not wants_fragment():
+        return _back_to_terms(contract)
+    return respond(render_template("contracts/partials/_summary.html", contract=contract,
+                                   summary=svc.summary_of(contract), oob=True))
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/move")
+def milestone_move(contract_id: int, milestone_id: int):
+    """Move a milestone up or down; htmx re-renders the list."""
+    contract = _contract(contract_id)
+    try:
+        svc.move_milestone(contract, milestone_id, request.form.get("direction", ""))
+    except NotFound:
+        abort(404)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    if not wants_fragment():
+        return _back_to_terms(contract)
+    return respond(render_template("contracts/partials/_milestone_list.html", contract=contract,
+                                   editing=None, form={}, errors={}))
+
+
+def _milestone_or_404(contract, milestone_id: int):
+    for m in contract.milestones:
+        if m.id == milestone_id:
+            return m
+    abort(404)
+
+
+# ---- step 3: review, send; afterwards -------------------------------------
+
+@bp.get("/contracts/<int:contract_id>/review")
+def contract_review(contract_id: int):
+    """Step 3: exactly what the client will see, plus the fee the freelancer pays."""
+    contract = _contract(contract_id)
+    return render_template("contracts/review.html", contract=contract,
+                           summary=svc.summary_of(contract), problems=svc.readiness(contract))
+
+
+@bp.post("/contracts/<int:contract_id>/send")
+def contract_send(contract_id: int):
+    """Send the contract (or its revision) to the client by email."""
+    contract = _contract(contract_id)
+    try:
+        svc.send(contract, current_user)
+    except InvalidTransition as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("freelancer.contract_review", contract_id=contract.id), 303)
+    flash(f"Sent to {contract.client_email}.", "success")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>")
+def contract_show(contract_id: int):
+    """The contract as it stands: status, milestones, timeline, and what can be done."""
+    contract = _contract(contract_id)
+    return render_template("contracts/show.html", contract=contract,
+                           summary=svc.summary_of(contract), timeline=activity.timeline(contract))
+
+
+@bp.post("/contracts/<int:contract_id>/revise")
+def contract_revise(contract_id: int):
+    """Reopen a sent contract for editing (the client is emailed when it is re-sent)."""
+    contract = _contract(contract_id)
+    try:
+        svc.revise(contract, current_user)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    flash("Edit the terms, then review and send the revision. Until then the client's "
+          "link says the proposal is being revised.", "info")
+    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/withdraw")
+def contract_withdraw_confirm(contract_id: int):
+    """Ask before withdrawing: the client's link stops offering the contract."""
+    contract = _contract(contract_id)
+    return render_template("contracts/withdraw.html", contract=contract)
+
+
+@bp.post("/contracts/<int:contract_id>/withdraw")
+def contract_withdraw(contract_id: int):
+    """Withdraw the contract; the client is told by email if it was sent."""
+    contract = _contract(contract_id)
+    try:
+        svc.withdraw(contract, current_user)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    flash("Contract withdrawn.", "success")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+# ---- notifications (the bell) ----------------------------------------------
+
+@bp.get("/notifications")
+def notification_list():
+    """The member's notifications, newest first."""
+    return render_template("notifications.html",
+                           notes=activity.recent_notifications(current_user.id))
+
+
+@bp.post("/notifications/read")
+def notification_read_all():
+    """Mark every notification read."""
+    activity.mark_all_read(current_user.id)
+    return redirect(url_for("freelancer.notification_list"), 303)

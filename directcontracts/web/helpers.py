@@ -1,0 +1,48 @@
+"""Template filters and globals: money and dates formatted with Babel."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from babel.dates import format_date, format_datetime
+from flask import Flask
+from flask_login import current_user
+
+from ..domain.fees import percent_label
+from ..domain.money import Money
+
+STATE_LABELS = {
+    "draft": "Draft", "sent": "Sent", "changes_requested": "Changes requested",
+    "declined": "Declined", "withdrawn": "Withdrawn", "active": "Active",
+    "completed": "Completed", "ended": "Ended",
+    "pending": "Awaiting funding", "funded": "Funded", "submitted": "Payment requested",
+    "released": "Released", "refunded": "Refunded", "disputed": "In dispute",
+    "split": "Settled (split)", "cancelled": "Cancelled",
+}
+
+
+def money(value, currency: str | None = None) -> str:
+    """``{{ m|money }}`` for Money, ``{{ minor|money(currency) }}`` for integers."""
+    if isinstance(value, Money):
+        return value.format()
+    return Money(int(value or 0), currency).format()
+
+
+def when(value: datetime | date | None, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_datetime(value.replace(tzinfo=UTC), fmt, tzinfo=UTC, locale="en_US") + " UTC"
+    return format_date(value, fmt, locale="en_US")
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(percent_label, "percent")
+    app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
+
+    @app.context_processor
+    def inject():
+        from ..services.activity import unread_count
+        count = unread_count(current_user.id) if current_user.is_authenticated else 0
+        return {"unread_count": count, "dev_inbox": not app.config.get("MAIL_SERVER")}

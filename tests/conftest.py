@@ -1,0 +1,137 @@
+"""Shared fixtures: app, db, client (CSRF on), login_as, outbox.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL
+is set. The schema is built once per session; every test starts from empty
+tables, whatever happened in the test before.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from directcontracts import create_app
+from directcontracts.extensions import db as _db
+from directcontracts.services import accounts
+
+PASSWORD = "correct horse battery"
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        from directcontracts.config import normalise_db_url
+        return normalise_db_url(url)
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+        "MAIL_SERVER": None,
+        "TEST_GATEWAY_STORE": None,
+    })
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db(app):
+    """An app context and empty tables for every test."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        _db.session.remove()
+        for table in reversed(_db.metadata.sorted_tables):
+            _db.session.execute(table.delete())
+        _db.session.commit()
+        _db.session.remove()
+
+
+class Client:
+    """A test client that behaves like a browser: keeps cookies, sends the CSRF token."""
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+
+    def get(self, url, htmx=False, **kw):
+        headers = kw.pop("headers", {})
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.http.get(url, headers=headers, **kw)
+
+    def csrf(self) -> str:
+        page = self.http.get("/login", follow_redirects=True)
+        match = CSRF_RE.search(page.text)
+        assert match, "every page carries the CSRF token for htmx"
+        return match.group(1)
+
+    def post(self, url, data=None, htmx=False, csrf=True, **kw):
+        data = dict(data or {})
+        headers = kw.pop("headers", {})
+        if csrf:
+            if htmx:
+                headers.setdefault("X-CSRFToken", self.csrf())
+            else:
+                data.setdefault("csrf_token", self.csrf())
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.http.post(url, data=data, headers=headers, **kw)
+
+
+@pytest.fixture
+def client(app):
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_member(db):
+    def make(email="fran@example.com", name="Fran Freelancer", owner=None):
+        if owner is None:
+            owner = accounts.member_count() == 0
+        return accounts.create_member(email, name, PASSWORD, owner=owner)
+    return make
+
+
+@pytest.fixture
+def login_as(client):
+    def login(member, c: Client | None = None):
+        c = c or client
+        response = c.post("/login", {"email": member.email, "password": PASSWORD})
+        assert response.status_code == 303, response.text
+        return c
+    return login
+
+
+@pytest.fixture
+def member(make_member):
+    return make_member()
+
+
+@pytest.fixture
+def logged_in(client, member, login_as):
+    login_as(member)
+    return client
+
+
+@pytest.fixture
+def outbox(db):
+    """The outbox rows, newest last."""
+    from directcontracts.models import OutboxEmail
+
+    def read():
+        return list(db.session.scalars(db.select(OutboxEmail).order_by(OutboxEmail.id)))
+    return read
