@@ -36,6 +36,7 @@ def app(tmp_path_factory):
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,
         "MAIL_SERVER": None,
+        "MAIL_SUPPRESS_SEND": False,
         "TEST_GATEWAY_STORE": None,
     })
     with app.app_context():

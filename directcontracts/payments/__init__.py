@@ -20,9 +20,12 @@ works, but nothing here imports Flask). Keys:
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from ..domain.payments import PaymentGateway
+
+log = logging.getLogger(__name__)
 
 _CREDENTIALS = ("BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY")
 
@@ -42,6 +45,11 @@ def make_gateway(config: Mapping) -> PaymentGateway:
             connect_timeout=float(config.get("BRAINTREE_CONNECT_TIMEOUT") or 5),
             read_timeout=float(config.get("BRAINTREE_READ_TIMEOUT") or 30),
         )
+    missing = [key for key in _CREDENTIALS if not config.get(key)]
+    if len(missing) < len(_CREDENTIALS):
+        # Half-configured credentials are a mistake, and the test gateway accepts
+        # fake nonces: say so loudly rather than pretend all is well.
+        log.warning("Braintree credentials incomplete (%s empty): using the offline TEST gateway", ", ".join(missing))
     from .testgateway import JsonFileStore, TestGateway
 
     store_path = config.get("TEST_GATEWAY_STORE")

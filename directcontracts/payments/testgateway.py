@@ -5,28 +5,25 @@ the service tests. It answers Braintree's documented test nonces and test
 amounts the way the sandbox does (reference: Braintree "Testing" page), so a
 flow exercised here behaves the same later against the sandbox.
 
-Test nonces (all documented by Braintree except the last two):
+Test nonces (Braintree's, except the last two):
 
-=============================================  ===============================================
-``fake-valid-nonce``                           Visa ending 1881, approved
-``fake-valid-visa-nonce``                      Visa ending 1111, approved
-``fake-valid-mastercard-nonce``                MasterCard ending 4444, approved
-``fake-valid-amex-nonce``                      American Express ending 0005, approved
-``fake-valid-discover-nonce``                  Discover ending 0009, approved
-``fake-paypal-one-time-nonce``                 PayPal (jane.doe@paypal.com), approved
-``fake-paypal-billing-agreement-nonce``        PayPal (jane.doe@paypal.com), approved
-``fake-processor-declined-*-nonce``            processor declined, 2000 "Do Not Honor"
-``fake-processor-failure-jcb-nonce``           failed, 3000 "Processor Network Unavailable"
-``fake-gateway-rejected-fraud-nonce``          gateway rejected, reason "fraud"
-``fake-gateway-rejected-risk-thresholds-nonce``  gateway rejected, reason "risk_threshold"
-``fake-luhn-invalid-nonce``                    validation error 81715 (invalid card number)
-``fake-consumed-nonce``                        validation error 93107 (nonce already used)
-any other nonce                                validation error 91565 (unknown nonce)
-``fake-timeout-nonce`` (ours)                  the sale is recorded as succeeded, then
-                                               GatewayUnavailable is raised: the response was
-                                               lost after the charge went through
-``fake-unreachable-nonce`` (ours)              GatewayUnavailable, nothing recorded
-=============================================  ===============================================
+- ``fake-valid-nonce``: Visa ending 1881, approved.
+- ``fake-valid-visa-nonce`` (Visa 1111), ``fake-valid-mastercard-nonce``
+  (MasterCard 4444), ``fake-valid-amex-nonce`` (American Express 0005),
+  ``fake-valid-discover-nonce`` (Discover 0009): approved.
+- ``fake-paypal-one-time-nonce``, ``fake-paypal-billing-agreement-nonce``:
+  PayPal, payer jane.doe@paypal.com, approved.
+- ``fake-processor-declined-{visa,mastercard,amex,discover}-nonce``:
+  processor declined, 2000 "Do Not Honor".
+- ``fake-processor-failure-jcb-nonce``: failed, 3000.
+- ``fake-gateway-rejected-fraud-nonce``: gateway rejected, "fraud";
+  ``fake-gateway-rejected-risk-thresholds-nonce``: "risk_threshold".
+- ``fake-luhn-invalid-nonce`` (81715), ``fake-consumed-nonce`` (93107), any
+  other nonce (91565): validation error, no transaction.
+- ``fake-timeout-nonce`` (ours): the sale is recorded as succeeded (whatever
+  the amount), then GatewayUnavailable is raised, as when the response is
+  lost after the charge went through.
+- ``fake-unreachable-nonce`` (ours): GatewayUnavailable, nothing recorded.
 
 Test amounts (major units, whatever the currency, as in the sandbox):
 2000.00–2999.99 processor declined with the amount's integer part as code;
@@ -111,8 +108,8 @@ SANDBOX_NONCES: dict[str, tuple[SandboxMethod, tuple[str, str] | None]] = {
     "fake-gateway-rejected-fraud-nonce": (_card("Visa", "400011", "1511"), ("gateway_rejected", "fraud")),
     "fake-gateway-rejected-risk-thresholds-nonce": (
         _card("Visa", "400011", "1511"), ("gateway_rejected", "risk_threshold")),
-    # Ours: the sale itself is an ordinary approved one (see TestGateway.charge).
-    TIMEOUT_NONCE: (_card("Visa", "401288", "1881"), None),
+    # Ours: always approved, so the demo's "lost response" is a paid one (see TestGateway.charge).
+    TIMEOUT_NONCE: (_card("Visa", "401288", "1881"), ("approved", "1000")),
 }
 
 #: nonce -> validation error (code, attribute, Braintree's message)
@@ -158,7 +155,7 @@ def sandbox_outcome(nonce: str, amount: Decimal, *, submit_for_settlement: bool 
     method, fixed = entry
     if fixed is None:
         fixed = _amount_outcome(amount, method)
-    if fixed is None:
+    if fixed is None or fixed[0] == "approved":
         status = "submitted_for_settlement" if submit_for_settlement else "authorized"
         return SandboxOutcome(status=status, method=method, processor_code="1000", processor_text="Approved")
     status, detail = fixed

@@ -158,6 +158,8 @@ def test_response_lost_after_the_charge_went_through(adapter, standin):
     with pytest.raises(GatewayUnavailable):
         adapter.charge(order_id="order-lost", amount=usd("10.00"), nonce="fake-valid-nonce")
     standin.fault = None
+    # Neither the SDK nor requests retried the POST: one sale, not two.
+    assert len(standin.sales_for("order-lost")) == 1
     found = adapter.find_by_order_id("order-lost")
     assert found.status == "succeeded"
     assert found.amount == usd("10.00")

@@ -209,6 +209,12 @@ def test_timeout_nonce_charges_then_loses_the_response(gateway):
     assert found.amount == usd("75.00")
 
 
+def test_timeout_nonce_succeeds_whatever_the_amount(gateway):
+    with pytest.raises(GatewayUnavailable):
+        gateway.charge(order_id="o-lost", amount=usd("2500.00"), nonce=TIMEOUT_NONCE)
+    assert gateway.find_by_order_id("o-lost").status == "succeeded"
+
+
 def test_unreachable_nonce_records_nothing(gateway):
     with pytest.raises(GatewayUnavailable):
         gateway.charge(order_id="o-down", amount=usd("75.00"), nonce=UNREACHABLE_NONCE)
@@ -352,10 +358,12 @@ def test_webhook_secret_is_configurable_and_payload_must_be_an_event():
 # ----------------------------------------------------------------------------- make_gateway
 
 
-def test_make_gateway_without_credentials_gives_the_test_gateway(tmp_path):
+def test_make_gateway_without_credentials_gives_the_test_gateway(tmp_path, caplog):
     assert isinstance(make_gateway({}), TestGateway)
+    assert not caplog.records
     partial = {"BRAINTREE_MERCHANT_ID": "m", "BRAINTREE_PUBLIC_KEY": "p", "BRAINTREE_PRIVATE_KEY": ""}
     assert isinstance(make_gateway(partial), TestGateway)
+    assert "BRAINTREE_PRIVATE_KEY" in caplog.text
     shared = make_gateway({"TEST_GATEWAY_STORE": str(tmp_path / "tg.json"), "TEST_GATEWAY_WEBHOOK_SECRET": "k"})
     assert isinstance(shared.store, JsonFileStore)
     assert shared.sign_webhook("x") == TestGateway(webhook_secret="k").sign_webhook("x")
