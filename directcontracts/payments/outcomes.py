@@ -92,7 +92,6 @@ _VALIDATION_MESSAGES = {
     "81503": "The amount could not be read. Nothing was charged.",
     "81528": "The amount is too large for a single card payment. Nothing was charged.",
     "91577": "Payments in this currency are not set up. Nothing was charged. Please contact us.",
-    "91609": ("Payments in this currency are not set up. Nothing was charged. Please contact us."),
 }
 
 #: Pseudo error code for refunding a sale that never captured money (declined,

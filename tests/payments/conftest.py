@@ -1,20 +1,10 @@
 """Fixtures for the payment adapters: the Braintree stand-in and adapters wired to it."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# tests/ is not a package (no __init__.py), so make the shared stand-in
-# importable by its module name whatever the import mode finds first.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from braintree_standin import BraintreeStandin  # noqa: E402
-
-from directcontracts.payments.braintree_adapter import BraintreeAdapter  # noqa: E402
+from directcontracts.payments.braintree_adapter import BraintreeAdapter
+from tests.braintree_standin import BraintreeStandin
 
 #: Short enough to keep the timeout tests fast, long enough for a loaded CI box.
 READ_TIMEOUT = 1.0
