@@ -54,6 +54,9 @@ def _finish_config(app: Flask) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = True
     app.config["BRAINTREE_MERCHANT_ACCOUNTS"] = cfg.parse_merchant_accounts(
         app.config.get("BRAINTREE_MERCHANT_ACCOUNTS", ""))
+    if app.config.get("DEMO") and not app.config.get("TEST_GATEWAY_STORE"):
+        # the demo's test-gateway sales survive restarts and are shared by processes
+        app.config["TEST_GATEWAY_STORE"] = os.path.join(app.instance_path, "test-gateway.json")
 
 
 def register_extensions(app: Flask) -> None:
@@ -62,6 +65,11 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     login_manager.init_app(app)
+
+    from .payments import make_gateway
+
+    # One gateway (and so one Braintree SDK client) per process.
+    app.extensions["gateway"] = make_gateway(app.config)
 
     from . import models  # noqa: F401  (register the tables)
 

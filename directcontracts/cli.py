@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from .services import accounts, mailer
+from .services import accounts, funding, ledger, mailer
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -42,3 +42,29 @@ def register(app: Flask) -> None:
         click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
 
     app.cli.add_command(mail_group)
+
+    payments_group = click.Group("payments", help="Payment attempts and the gateway.")
+
+    @payments_group.command("reconcile")
+    @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
+    def reconcile(now):
+        """Settle payments whose outcome is unknown by asking the gateway (run every few minutes)."""
+        counts = funding.reconcile(now)
+        click.echo(f"succeeded {counts['succeeded']}, failed {counts['failed']}, still waiting {counts['waiting']}")
+
+    app.cli.add_command(payments_group)
+
+    ledger_group = click.Group("ledger", help="The escrow ledger.")
+
+    @ledger_group.command("check")
+    def check():
+        """Verify every ledger invariant; exit 1 naming the offending rows."""
+        problems = ledger.check()
+        for problem in problems:
+            click.echo(f"FAIL {problem}", err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo("ledger OK: every journal balances, escrow never negative, "
+                   "every succeeded charge has exactly one funding journal")
+
+    app.cli.add_command(ledger_group)

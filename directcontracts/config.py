@@ -17,9 +17,10 @@ ENV_KEYS = (
     "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER",
     "BRAINTREE_ENVIRONMENT", "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY",
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
-    "TEST_GATEWAY_STORE", "DEMO",
+    "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
+    "TEST_GATEWAY_STORE", "DEMO", "ALLOW_TEST_GATEWAY",
 )
-_BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO"}
+_BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY"}
 _INT_KEYS = {"MAIL_PORT"}
 
 
@@ -102,4 +103,12 @@ def check_production(config) -> None:
         raise ConfigError(
             "SECRET_KEY is not set. Set a long random SECRET_KEY in the environment "
             "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    braintree = ("BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY")
+    if not all(config.get(k) for k in braintree) and not config.get("ALLOW_TEST_GATEWAY"):
+        # The test gateway accepts fake nonces: a real shop on it would show
+        # milestones as funded with no money behind them.
+        raise ConfigError(
+            "Braintree is not configured (BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY, "
+            "BRAINTREE_PRIVATE_KEY). Set them, or ALLOW_TEST_GATEWAY=1 for a staging site."
         )

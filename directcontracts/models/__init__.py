@@ -4,8 +4,11 @@ from .member import Member, ShopSettings
 from .contract import ClientToken, Contract, ContractRevision, Milestone
 from .activity import Notification, TimelineEvent
 from .outbox import OutboxEmail
+from .client import Acceptance, VerificationCode
+from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
 
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
-    "Notification", "TimelineEvent", "OutboxEmail",
+    "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
+    "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem",
 ]

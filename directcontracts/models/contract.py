@@ -73,7 +73,11 @@ class Milestone(db.Model):
     due_date: Mapped[date | None] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20), default=MilestoneState.PENDING)
+    #: The payment attempt that holds this milestone while its charge is in flight
+    #: or unconfirmed: set atomically, so two attempts can never charge for one milestone.
+    hold_attempt_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    funded_at: Mapped[datetime | None] = mapped_column()
 
     contract: Mapped[Contract] = relationship(back_populates="milestones")
 

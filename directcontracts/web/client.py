@@ -1,18 +1,25 @@
-"""The client's side: no account, a link with a long random token.
+"""The client's side: no account, ever.
 
-This issue shows the proposal read-only; verifying, accepting and funding
-build on it.
+The client reaches a contract through a link with a long random token (or by
+typing the contract reference at ``/c`` and an emailed code). Before acting,
+they verify their email on this device with a 6-digit code; a signed cookie
+keeps the device verified for that contract for 30 days.
 """
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import (Blueprint, abort, current_app, g, make_response, redirect, render_template,
+                   request, url_for)
 
 from ..domain.states import ContractState
-from ..htmx import respond
-from ..services import contracts as svc
-from ..services import tokens
+from ..htmx import respond, wants_fragment
+from ..services import client_access, client_actions, funding, tokens
+from ..services import contracts as contracts_svc
+from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
 bp = Blueprint("client", __name__, url_prefix="/c")
+
+#: Actions that need a verified device, and where to go once verified.
+ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form"}
 
 
 @bp.after_request
@@ -23,15 +30,261 @@ def no_referrer(response):
     return response
 
 
-@bp.get("/<token>")
-def contract_view(token: str):
-    """The proposal behind a code link; a clear page for unknown or withdrawn links."""
+@bp.url_value_preprocessor
+def load_contract(endpoint, values):
+    """Every ``/c/<token>/…`` route works on the one contract its token opens."""
+    token = (values or {}).get("token")
+    if token is None:
+        return
     contract = tokens.contract_for_token(token)
     if contract is None:
-        return respond(render_template("client/unavailable.html", reason="unknown"), 404)
+        abort(respond(render_template("client/unavailable.html", reason="unknown"), 404))
     if contract.state == ContractState.WITHDRAWN:
-        return respond(render_template("client/unavailable.html", reason="withdrawn",
-                                       contract=contract), 410)
-    return render_template("client/contract.html", contract=contract,
-                           summary=svc.summary_of(contract),
-                           revising=contract.state == ContractState.DRAFT)
+        abort(respond(render_template("client/unavailable.html", reason="withdrawn", contract=contract), 410))
+    g.contract = contract
+    g.verified = client_access.device_verified(
+        contract, request.cookies.get(client_access.device_cookie_name(contract)))
+
+
+def _render(template: str, status: int = 200, **context):
+    context.setdefault("contract", g.contract)
+    context.setdefault("token", request.view_args["token"])
+    context.setdefault("verified", g.verified)
+    context.setdefault("test_mode", funding.gateway().test_mode)
+    return respond(render_template(template, **context), status)
+
+
+def _require_verified(action: str):
+    """Redirect to verification unless this device is verified for the contract."""
+    if g.verified:
+        return None
+    return redirect(url_for("client.verify_form", token=request.view_args["token"], next=action), 303)
+
+
+def _view(token: str):
+    return redirect(url_for("client.contract_view", token=token), 303)
+
+
+# ---- finding a contract without the link ---------------------------------
+
+@bp.get("")
+def find_form():
+    """For a client whose link broke: type the contract reference."""
+    return render_template("client/find.html", ref="", sent=False, error=None)
+
+
+@bp.post("")
+def find_send_code():
+    """Email a code to the contract's client; the same answer whether the reference exists or not."""
+    ref = request.form.get("ref", "")
+    contract = client_access.contract_by_ref(ref)
+    error = None
+    if contract is not None:
+        try:
+            client_access.send_code(contract)
+        except client_access.VerificationError as exc:
+            error = str(exc)
+    return render_template("client/find.html", ref=tokens.normalise_ref(ref) or ref, sent=True, error=error)
+
+
+@bp.post("/open")
+def find_open():
+    """Check the code for a reference; a fresh link opens the contract on this device."""
+    ref, code = request.form.get("ref", ""), request.form.get("code", "")
+    contract = client_access.contract_by_ref(ref)
+    try:
+        if contract is None:
+            raise client_access.VerificationError("That code is not right.")
+        raw = client_access.open_by_code(contract, code)
+    except client_access.VerificationError as exc:
+        return respond(render_template("client/find.html", ref=ref, sent=True, error=str(exc)), 422)
+    response = redirect(url_for("client.contract_view", token=raw), 303)
+    _remember_device(response, contract)
+    return response
+
+
+def _remember_device(response, contract):
+    response.set_cookie(
+        client_access.device_cookie_name(contract), client_access.device_cookie_value(contract),
+        max_age=client_access.DEVICE_DAYS * 86400, path="/c", httponly=True, samesite="Lax",
+        secure=current_app.config["BASE_URL"].startswith("https://"),
+    )
+
+
+# ---- the contract --------------------------------------------------------
+
+@bp.get("/<token>")
+def contract_view(token: str):
+    """The proposal (or the running contract) with what the client can do now."""
+    contract = g.contract
+    return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
+                   revising=contract.state == ContractState.DRAFT,
+                   escrow=funding.escrow_rows(contract),
+                   fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
+                   acceptance=client_actions.acceptance_of_current(contract))
+
+
+@bp.get("/<token>/verify")
+def verify_form(token: str):
+    """Ask for (or type) the emailed code before acting."""
+    next_action = request.args.get("next", "")
+    return _render("client/verify.html", next=next_action if next_action in ACTIONS else "",
+                   email=client_access.masked_email(g.contract.client_email), error=None, sent=False)
+
+
+@bp.post("/<token>/verify/send")
+def verify_send(token: str):
+    """Email a fresh 6-digit code to the contract's client."""
+    next_action = request.form.get("next", "")
+    error = None
+    try:
+        client_access.send_code(g.contract)
+    except client_access.VerificationError as exc:
+        error = str(exc)
+    return _render("client/verify.html", 429 if error else 200, next=next_action, error=error,
+                   email=client_access.masked_email(g.contract.client_email), sent=error is None)
+
+
+@bp.post("/<token>/verify")
+def verify_check(token: str):
+    """Check the code; remember this device for the contract for 30 days."""
+    next_action = request.form.get("next", "")
+    try:
+        client_access.check_code(g.contract, request.form.get("code", ""))
+    except client_access.VerificationError as exc:
+        return _render("client/verify.html", 422, next=next_action, error=str(exc), sent=True,
+                       email=client_access.masked_email(g.contract.client_email))
+    target = url_for(ACTIONS[next_action], token=token) if next_action in ACTIONS else \
+        url_for("client.contract_view", token=token)
+    response = redirect(target, 303)
+    _remember_device(response, g.contract)
+    return response
+
+
+# ---- replying to the proposal ---------------------------------------------
+
+@bp.get("/<token>/changes")
+def changes_form(token: str):
+    """Ask the freelancer for changes (verified devices only)."""
+    return _require_verified("changes") or _render("client/message.html", action="changes", form={}, errors={})
+
+
+@bp.post("/<token>/changes")
+def changes_submit(token: str):
+    """Send the change request; the contract shows "changes requested"."""
+    if (r := _require_verified("changes")) is not None:
+        return r
+    try:
+        client_actions.request_changes(g.contract, request.form.get("message", ""))
+    except ValidationFailed as exc:
+        return _render("client/message.html", 422, action="changes", form=request.form, errors=exc.errors)
+    except InvalidTransition as exc:
+        return _render("client/message.html", 409, action="changes", form=request.form, errors={"message": str(exc)})
+    return _view(token)
+
+
+@bp.get("/<token>/decline")
+def decline_form(token: str):
+    """Decline the proposal, with a reason (verified devices only)."""
+    return _require_verified("decline") or _render("client/message.html", action="decline", form={}, errors={})
+
+
+@bp.post("/<token>/decline")
+def decline_submit(token: str):
+    """Decline; the freelancer is told."""
+    if (r := _require_verified("decline")) is not None:
+        return r
+    try:
+        client_actions.decline(g.contract, request.form.get("reason", ""))
+    except ValidationFailed as exc:
+        return _render("client/message.html", 422, action="decline", form=request.form, errors=exc.errors)
+    except InvalidTransition as exc:
+        return _render("client/message.html", 409, action="decline", form=request.form, errors={"reason": str(exc)})
+    return _view(token)
+
+
+# ---- accepting and funding ------------------------------------------------
+
+def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None):
+    contract = g.contract
+    gw = funding.gateway()
+    fragment = wants_fragment()
+    return _render("client/partials/_fund.html" if fragment else "client/fund.html", status,
+                   form=form or {}, errors=errors or {}, attempt=attempt, key=funding.new_key(),
+                   fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
+                   acceptance=client_actions.acceptance_of_current(contract),
+                   client_token=None if gw.test_mode else _client_token(gw, contract))
+
+
+def _client_token(gw, contract):
+    try:
+        return gw.client_token(contract.currency)
+    except Exception:  # the page still explains; the form says payments are unavailable
+        current_app.logger.exception("could not get a Braintree client token")
+        return ""
+
+
+@bp.get("/<token>/fund")
+def fund_form(token: str):
+    """Sign (first time) and fund: the first milestone, all, or a chosen one."""
+    if (r := _require_verified("fund")) is not None:
+        return r
+    if g.contract.state not in (ContractState.SENT, ContractState.ACTIVE):
+        return _view(token)
+    return _fund_page()
+
+
+@bp.post("/<token>/fund")
+def fund_submit(token: str):
+    """Record the signature, then charge; success goes to the receipt.
+
+    Amounts and currency come from the server; the form only names which
+    milestones (``choice``), the payment nonce, and the idempotency key.
+    """
+    if (r := _require_verified("fund")) is not None:
+        return r
+    contract, form = g.contract, request.form
+    signature = {"signer_name": form.get("signer_name", ""), "agreed": form.get("agree") == "yes",
+                 "ip": request.remote_addr or "", "user_agent": request.user_agent.string}
+    try:
+        attempt = funding.fund(contract, key=form.get("idempotency_key", ""), choice=form.get("choice", ""),
+                               nonce=form.get("payment_method_nonce", ""), signature=signature)
+    except ValidationFailed as exc:
+        return _fund_page(422, form=form, errors=exc.errors)
+    except InvalidTransition as exc:
+        return _fund_page(409, form=form, errors={"payment": str(exc)})
+    except NotFound:
+        abort(404)
+    return _after_attempt(token, attempt, form)
+
+
+def _after_attempt(token, attempt, form):
+    target = url_for("client.payment_status", token=token, attempt_id=attempt.id)
+    if attempt.status == "succeeded" or attempt.status in ("pending", "unknown"):
+        if wants_fragment():
+            response = respond("", 200)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, 303)
+    # declined / rejected / failed: the same form, the reason, a fresh key to retry
+    return _fund_page(422, form=form, attempt=attempt)
+
+
+@bp.get("/<token>/payments/<attempt_id>")
+def payment_status(token: str, attempt_id: str):
+    """The receipt, or — while the outcome is unknown — a status that refreshes itself."""
+    try:
+        attempt = funding.attempt_for(g.contract, attempt_id)
+    except NotFound:
+        abort(404)
+    template = "client/partials/_payment_status.html" if wants_fragment() else "client/payment.html"
+    return _render(template, attempt=attempt, method=funding.method_label(attempt))
+
+
+@bp.get("/<token>/payments/by-key/<key>")
+def payment_by_key(token: str, key: str):
+    """Where the page sends a client whose request timed out in the browser."""
+    attempt = funding.attempt_by_key(g.contract, key)
+    if attempt is None:
+        return _render("client/payment.html", attempt=None, method="")
+    return redirect(url_for("client.payment_status", token=token, attempt_id=attempt.id), 303)

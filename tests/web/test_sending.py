@@ -44,7 +44,7 @@ def test_send_emails_the_client_a_link_stored_only_as_hash(logged_in, db, outbox
     # the client (no login) opens the link
     page = client.get(path)
     assert page.status_code == 200 and "Proposal from Fran Freelancer" in page.text
-    assert "$3,000.00" in page.text and "no fee is added" in page.text
+    assert "$3,000.00" in page.text and "no fee is added" in page.text.lower()
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
     # sending twice does not send twice
     r = logged_in.post(f"/contracts/{cid}/send")

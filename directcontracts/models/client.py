@@ -1,0 +1,43 @@
+"""The client's verification codes and signed acceptances."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import utcnow
+
+
+class VerificationCode(db.Model):
+    """A 6-digit code emailed to the contract's client; stored as a hash.
+
+    One row per contract holds the current code, the tries left and any lock,
+    so limits survive restarts and hold across app processes.
+    """
+
+    __tablename__ = "verification_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), unique=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column()
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    sent_count: Mapped[int] = mapped_column(default=0)  # codes sent in the current window
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Acceptance(db.Model):
+    """The client's signature on one revision of the contract."""
+
+    __tablename__ = "acceptance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("contract_revision.id"))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)

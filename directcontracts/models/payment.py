@@ -1,0 +1,111 @@
+"""Payment attempts and the double-entry escrow ledger."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.money import Money
+from ..extensions import db
+from .base import utcnow
+
+ATTEMPT_STATUSES = ("pending", "succeeded", "declined", "rejected", "failed", "unknown")
+
+
+class PaymentAttempt(db.Model):
+    """One try to charge the client, recorded before the gateway is called.
+
+    ``id`` is the order id sent to the gateway, so reconciliation can find the
+    sale; ``idempotency_key`` comes from the form, so a repeated submit finds
+    this row instead of charging again.
+    """
+
+    __tablename__ = "payment_attempt"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending','succeeded','declined','rejected','failed','unknown')",
+                        name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str | None] = mapped_column(String(10))
+    card_brand: Mapped[str | None] = mapped_column(String(40))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    paypal_email: Mapped[str | None] = mapped_column(String(254))
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    processor_code: Mapped[str | None] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+    items: Mapped[list["PaymentItem"]] = relationship(back_populates="attempt", cascade="all, delete-orphan")
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class PaymentItem(db.Model):
+    """The share of an attempt that funds one milestone."""
+
+    __tablename__ = "payment_item"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "milestone_id", name="uq_payment_item"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"), index=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column()
+
+    attempt: Mapped[PaymentAttempt] = relationship(back_populates="items")
+    milestone = relationship("Milestone")
+
+
+class Journal(db.Model):
+    """A balanced set of ledger entries: one money movement."""
+
+    __tablename__ = "journal"
+    __table_args__ = (
+        CheckConstraint("kind IN ('funding','release','refund')", name="kind"),
+        # one funding journal per succeeded attempt, enforced by the database
+        UniqueConstraint("payment_attempt_id", name="uq_journal_payment_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    payment_attempt_id: Mapped[str | None] = mapped_column(ForeignKey("payment_attempt.id"))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entries: Mapped[list["LedgerEntry"]] = relationship(back_populates="journal", cascade="all, delete-orphan")
+
+
+class LedgerEntry(db.Model):
+    """One side of a journal: an amount into (+) or out of (−) an account, per milestone."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        CheckConstraint("account IN ('client','escrow','freelancer','fees')", name="account"),
+        CheckConstraint("amount_minor <> 0", name="amount_nonzero"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
+    account: Mapped[str] = mapped_column(String(12))
+    amount_minor: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+
+    journal: Mapped[Journal] = relationship(back_populates="entries")

@@ -1,0 +1,153 @@
+"""How a client without an account proves it is them: emailed 6-digit codes.
+
+A verified device gets a signed cookie valid for one contract for 30 days.
+Limits live in the database (not process memory), so they hold across app
+processes and restarts: a code lives 15 minutes, 5 wrong tries lock the
+contract's codes for 15 minutes, and at most 5 codes are sent per hour.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..domain.states import ContractState
+from ..extensions import db
+from ..models import Contract, VerificationCode, utcnow
+from . import activity, mailer, tokens
+from .errors import ServiceError
+
+CODE_TTL = timedelta(minutes=15)
+MAX_TRIES = 5
+LOCK_FOR = timedelta(minutes=15)
+DEVICE_DAYS = 30
+MAX_CODES_PER_WINDOW = 5
+CODE_WINDOW = timedelta(hours=1)
+
+#: States in which a client may open and verify a contract.
+OPEN_STATES = frozenset({ContractState.SENT, ContractState.CHANGES_REQUESTED, ContractState.DECLINED,
+                         ContractState.ACTIVE, ContractState.COMPLETED, ContractState.ENDED,
+                         ContractState.DRAFT})
+
+
+class VerificationError(ServiceError):
+    """The code was refused; the message says why and what to do."""
+
+
+def _hash(contract_id: int, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{contract_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _row(contract: Contract) -> VerificationCode:
+    row = db.session.scalar(db.select(VerificationCode).where(VerificationCode.contract_id == contract.id)
+                            .with_for_update())
+    if row is None:
+        row = VerificationCode(contract_id=contract.id, failed_attempts=0, sent_count=0,
+                               window_started_at=utcnow())
+        db.session.add(row)
+    return row
+
+
+def masked_email(email: str) -> str:
+    """c•••@client-co.com: enough for the client to recognise, not to harvest."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def send_code(contract: Contract, now: datetime | None = None) -> None:
+    """Email a fresh code to the contract's client. Raises VerificationError when rate-limited."""
+    now = now or utcnow()
+    row = _row(contract)
+    if row.locked_until and row.locked_until > now:
+        raise VerificationError(_locked_message(row.locked_until, now))
+    if now - row.window_started_at > CODE_WINDOW:
+        row.window_started_at, row.sent_count = now, 0
+    if row.sent_count >= MAX_CODES_PER_WINDOW:
+        db.session.rollback()
+        raise VerificationError("Too many codes were sent for this contract. Wait an hour and try again.")
+    code = f"{secrets.randbelow(10**6):06d}"
+    row.code_hash, row.expires_at = _hash(contract.id, code), now + CODE_TTL
+    row.sent_count += 1
+    row.failed_attempts = 0
+    mailer.queue(contract.client_email, f"Your code for {contract.title}: {code}", "verification_code",
+                 contract=contract, code=code, minutes=int(CODE_TTL.total_seconds() // 60))
+    activity.record(contract, "code_sent", "client", "Verification code emailed to the client.")
+    db.session.commit()
+    mailer.deliver_pending()
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return f"Too many wrong codes. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+def check_code(contract: Contract, code: str, now: datetime | None = None) -> None:
+    """Accept the code or raise VerificationError (wrong, expired, locked). Commits."""
+    now = now or utcnow()
+    row = _row(contract)
+    if row.locked_until and row.locked_until > now:
+        db.session.rollback()
+        raise VerificationError(_locked_message(row.locked_until, now))
+    if not row.code_hash or not row.expires_at or row.expires_at < now:
+        db.session.rollback()
+        raise VerificationError("That code has expired. Send yourself a new one.")
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    if not hmac.compare_digest(row.code_hash, _hash(contract.id, code)):
+        row.failed_attempts += 1
+        if row.failed_attempts >= MAX_TRIES:
+            row.locked_until, row.code_hash = now + LOCK_FOR, None
+            db.session.commit()
+            raise VerificationError(_locked_message(row.locked_until, now))
+        left = MAX_TRIES - row.failed_attempts
+        db.session.commit()
+        raise VerificationError(f"That code is not right. {left} tr{'ies' if left != 1 else 'y'} left.")
+    row.code_hash, row.expires_at, row.failed_attempts, row.locked_until = None, None, 0, None
+    activity.record(contract, "verified", "client", "The client verified their email on a device.")
+    db.session.commit()
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="client-device")
+
+
+def device_cookie_name(contract: Contract) -> str:
+    return f"dc_device_{contract.id}"
+
+
+def device_cookie_value(contract: Contract) -> str:
+    return _serializer().dumps({"c": contract.id})
+
+
+def device_verified(contract: Contract, value: str | None) -> bool:
+    """True when the cookie was signed by us for this contract within 30 days."""
+    if not value:
+        return False
+    try:
+        data = _serializer().loads(value, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return False
+    return data.get("c") == contract.id
+
+
+def contract_by_ref(raw_ref: str) -> Contract | None:
+    """The contract with this human reference, if a client may open it."""
+    ref = tokens.normalise_ref(raw_ref)
+    if not ref:
+        return None
+    contract = db.session.scalar(db.select(Contract).where(Contract.ref == ref))
+    if contract is None or contract.revision == 0 or contract.state == ContractState.WITHDRAWN:
+        return None
+    return contract
+
+
+def open_by_code(contract: Contract, code: str, now: datetime | None = None) -> str:
+    """For a client whose link broke: check the code, then issue a fresh link token."""
+    check_code(contract, code, now)
+    raw = tokens.issue_token(contract)
+    db.session.commit()
+    return raw

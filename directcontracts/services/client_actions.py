@@ -1,0 +1,92 @@
+"""What a verified client does to a proposal: ask for changes, decline, accept."""
+from __future__ import annotations
+
+from ..domain.states import ContractAction, ContractState, contract_transition
+from ..extensions import db
+from ..models import Acceptance, Contract, ContractRevision
+from . import activity, mailer
+from .errors import InvalidTransition, ValidationFailed
+
+MAX_MESSAGE = 5000
+
+
+def _message(text: str, field: str, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed({field: f"Tell {what}."})
+    if len(text) > MAX_MESSAGE:
+        raise ValidationFailed({field: f"Keep it under {MAX_MESSAGE:,} characters."})
+    return text
+
+
+def freelancer_link(contract: Contract) -> str:
+    from flask import current_app
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/contracts/{contract.id}"
+
+
+def request_changes(contract: Contract, message: str) -> Contract:
+    """The client asks for changes to the proposal; the freelancer is told."""
+    message = _message(message, "message", "the freelancer what to change")
+    contract.state = contract_transition(contract.state, ContractAction.REQUEST_CHANGES)
+    activity.record(contract, "changes_requested", "client", f"Asked for changes: {message}")
+    activity.notify(contract, f"{contract.client_name} asked for changes to “{contract.title}”.")
+    mailer.queue(contract.member.email, f"{contract.client_name} asked for changes: {contract.title}",
+                 "changes_requested", contract=contract, message=message, link=freelancer_link(contract))
+    db.session.commit()
+    mailer.deliver_pending()
+    return contract
+
+
+def decline(contract: Contract, reason: str) -> Contract:
+    """The client declines the proposal; the freelancer is told."""
+    reason = _message(reason, "reason", "the freelancer why")
+    contract.state = contract_transition(contract.state, ContractAction.DECLINE)
+    activity.record(contract, "declined", "client", f"Declined: {reason}")
+    activity.notify(contract, f"{contract.client_name} declined “{contract.title}”.")
+    mailer.queue(contract.member.email, f"{contract.client_name} declined: {contract.title}",
+                 "declined", contract=contract, reason=reason, link=freelancer_link(contract))
+    db.session.commit()
+    mailer.deliver_pending()
+    return contract
+
+
+def current_revision(contract: Contract) -> ContractRevision | None:
+    return db.session.scalar(
+        db.select(ContractRevision).where(ContractRevision.contract_id == contract.id)
+        .order_by(ContractRevision.number.desc()).limit(1)
+    )
+
+
+def acceptance_of_current(contract: Contract) -> Acceptance | None:
+    """The client's signature on the revision they are looking at, if any."""
+    revision = current_revision(contract)
+    if revision is None:
+        return None
+    return db.session.scalar(db.select(Acceptance).where(Acceptance.revision_id == revision.id))
+
+
+def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str) -> Acceptance:
+    """Record the client's signature on the current revision (idempotent). Does not fund."""
+    if contract.state != ContractState.SENT:
+        raise InvalidTransition("This proposal cannot be accepted now.")
+    errors = {}
+    signer_name = (signer_name or "").strip()
+    if len(signer_name) < 2:
+        errors["signer_name"] = "Type your full name to sign."
+    elif len(signer_name) > 200:
+        errors["signer_name"] = "Keep your name under 200 characters."
+    if not agreed:
+        errors["agree"] = "Tick the box to agree to the terms."
+    if errors:
+        raise ValidationFailed(errors)
+    existing = acceptance_of_current(contract)
+    if existing:
+        return existing
+    revision = current_revision(contract)
+    acceptance = Acceptance(contract_id=contract.id, revision_id=revision.id, signer_name=signer_name,
+                            ip_address=(ip or "")[:64], user_agent=(user_agent or "")[:1000])
+    db.session.add(acceptance)
+    activity.record(contract, "signed", "client",
+                    f"Signed revision {revision.number} as “{signer_name}”.")
+    db.session.commit()
+    return acceptance

@@ -1,0 +1,305 @@
+"""Funding escrow: the payment step that never hangs, never double-charges, never loses money.
+
+1. A ``PaymentAttempt`` (idempotency key unique, amount from the server) is
+   committed, and the milestones are *held* for it with one conditional
+   UPDATE, before the gateway is called. A repeated submit with the same key
+   finds the attempt and returns it; a different attempt for a held
+   milestone is refused.
+2. The gateway is called outside any transaction, with timeouts.
+3. The outcome is recorded under a row lock: a success marks the milestones
+   funded and posts exactly one balanced funding journal in the same
+   transaction; a timeout leaves the attempt ``unknown`` (milestones stay
+   held) until ``reconcile`` looks the order up at the gateway.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import ledger as rules
+from ..domain.money import Money
+from ..domain.payments import ChargeResult, GatewayUnavailable, PaymentGateway
+from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
+    contract_transition, milestone_transition
+from ..extensions import db
+from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
+from . import activity, mailer
+from . import ledger as ledger_svc
+from .client_actions import accept, acceptance_of_current, freelancer_link
+from .errors import InvalidTransition, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+FINAL = frozenset({"succeeded", "declined", "rejected", "failed"})
+#: A ``pending`` attempt older than this lost its process mid-call: reconcile it.
+STALE_PENDING = timedelta(minutes=2)
+#: Give the gateway this long to show a sale before deciding it never happened.
+NOT_FOUND_GRACE = timedelta(minutes=10)
+
+UNKNOWN_MESSAGE = ("We could not confirm your payment yet. You have not been charged twice. "
+                   "We will check with the payment processor and email you as soon as it is settled; "
+                   "there is no need to pay again.")
+
+
+def gateway() -> PaymentGateway:
+    return current_app.extensions["gateway"]
+
+
+def new_key() -> str:
+    """An idempotency key for a funding form (one per rendered form)."""
+    return uuid.uuid4().hex
+
+
+def fundable(contract: Contract) -> list[Milestone]:
+    """Pending milestones with no charge in flight, in order."""
+    return [m for m in contract.milestones if m.state == MilestoneState.PENDING and not m.hold_attempt_id]
+
+
+def in_flight(contract: Contract) -> list[PaymentAttempt]:
+    """Attempts of this contract whose outcome is not known yet."""
+    return list(db.session.scalars(
+        db.select(PaymentAttempt).where(PaymentAttempt.contract_id == contract.id,
+                                        PaymentAttempt.status.in_(("pending", "unknown")))
+    ))
+
+
+def choose(contract: Contract, choice: str) -> list[Milestone]:
+    """The milestones a funding choice covers: "first", "all", or "m<id>"."""
+    available = fundable(contract)
+    if choice == "all":
+        return available
+    if choice == "first":
+        return available[:1]
+    if choice.startswith("m") and choice[1:].isdigit():
+        wanted = int(choice[1:])
+        return [m for m in available if m.id == wanted]
+    return []
+
+
+def attempt_for(contract: Contract, attempt_id: str) -> PaymentAttempt:
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    if attempt is None or attempt.contract_id != contract.id:
+        raise NotFound("No such payment.")
+    return attempt
+
+
+def fund(contract: Contract, *, key: str, choice: str, nonce: str,
+         signature: dict | None = None) -> PaymentAttempt:
+    """Charge the client for the chosen milestones; returns the attempt (any status).
+
+    ``signature`` (signer_name, agreed, ip, user_agent) signs the proposal
+    first when the contract is still ``sent``. Raises ValidationFailed (no
+    signature, method or choice), InvalidTransition (not signed, nothing to
+    fund, a charge already in flight).
+    """
+    key = (key or "").strip()[:64]
+    if not key:
+        raise ValidationFailed({"payment": "This form has expired. Reload the page and try again."})
+    existing = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key))
+    if existing is not None:
+        if existing.contract_id != contract.id:
+            raise NotFound("No such payment.")
+        return existing
+    if contract.state == ContractState.SENT and signature is not None:
+        accept(contract, **signature)
+    if contract.state == ContractState.SENT:
+        if acceptance_of_current(contract) is None:
+            raise InvalidTransition("Sign the contract before funding it.")
+    elif contract.state != ContractState.ACTIVE:
+        raise InvalidTransition("This contract cannot be funded now.")
+    milestones = choose(contract, choice or "")
+    if not milestones:
+        if in_flight(contract):
+            raise InvalidTransition("A payment for this contract is still being confirmed. "
+                                    "You have not been charged twice; we will email you.")
+        raise ValidationFailed({"choice": "Choose what to fund."})
+    if not (nonce or "").strip():
+        raise ValidationFailed({"payment": "Choose a payment method."})
+    gw = gateway()
+    attempt = PaymentAttempt(
+        id=str(uuid.uuid4()), idempotency_key=key, contract_id=contract.id,
+        amount_minor=sum(m.amount_minor for m in milestones), currency=contract.currency,
+        status="pending", gateway=gw.name,
+        items=[PaymentItem(milestone_id=m.id, amount_minor=m.amount_minor) for m in milestones],
+    )
+    db.session.add(attempt)
+    try:
+        db.session.flush()  # a concurrent submit with the same key fails here
+        held = db.session.execute(
+            db.update(Milestone)
+            .where(Milestone.id.in_([m.id for m in milestones]), Milestone.state == MilestoneState.PENDING,
+                   Milestone.hold_attempt_id.is_(None))
+            .values(hold_attempt_id=attempt.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if held != len(milestones):
+            db.session.rollback()
+            raise InvalidTransition("A payment for this milestone is already being processed. "
+                                    "Reload the page to see its status.")
+        activity.record(contract, "payment_started", "client",
+                        f"Payment of {attempt.amount.format()} started (attempt {attempt.id}).")
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key))
+        if existing is None or existing.contract_id != contract.id:
+            raise
+        return existing
+    attempt_id, amount = attempt.id, attempt.amount
+    try:
+        result = gw.charge(order_id=attempt_id, amount=amount, nonce=nonce.strip())
+    except GatewayUnavailable as exc:
+        log.warning("payment attempt %s: gateway unavailable, outcome unknown: %s", attempt_id, exc)
+        return mark_unknown(attempt_id, str(exc))
+    except Exception:  # a bug or an SDK surprise: never leave the client spinning
+        log.exception("payment attempt %s: unexpected error calling the gateway", attempt_id)
+        return mark_unknown(attempt_id, "unexpected error")
+    if result.status != "succeeded":
+        log.info("payment attempt %s: %s (%s) %s", attempt_id, result.status, result.processor_code,
+                 result.message)
+    return settle(attempt_id, result)
+
+
+def _locked_attempt(attempt_id: str) -> PaymentAttempt:
+    db.session.expire_all()
+    return db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
+
+
+def mark_unknown(attempt_id: str, reason: str) -> PaymentAttempt:
+    """The gateway did not answer: keep the milestones held until reconciliation."""
+    attempt = _locked_attempt(attempt_id)
+    if attempt.status == "pending":
+        attempt.status, attempt.message, attempt.updated_at = "unknown", UNKNOWN_MESSAGE, utcnow()
+        contract = db.session.get(Contract, attempt.contract_id)
+        activity.record(contract, "payment_unknown", "system",
+                        f"Payment {attempt.id} of {attempt.amount.format()} could not be confirmed yet "
+                        f"({reason[:200]}); it will be reconciled.")
+    db.session.commit()
+    return attempt
+
+
+def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False) -> PaymentAttempt:
+    """Record the gateway's answer once (idempotent under a row lock).
+
+    ``email_failure``: tell the client by email when it failed (reconciliation:
+    they were last told "we will email you").
+    """
+    attempt = _locked_attempt(attempt_id)
+    if attempt.status in FINAL:
+        db.session.rollback()
+        return attempt
+    contract = db.session.get(Contract, attempt.contract_id)
+    now = utcnow()
+    attempt.updated_at = attempt.decided_at = now
+    attempt.method, attempt.card_brand, attempt.card_last4 = result.method, result.card_brand, result.card_last4
+    attempt.paypal_email, attempt.transaction_id = result.paypal_email, result.transaction_id
+    attempt.processor_code, attempt.message = result.processor_code, result.message
+    held = list(db.session.scalars(
+        db.select(Milestone).where(Milestone.id.in_([i.milestone_id for i in attempt.items]))
+        .order_by(Milestone.position).with_for_update()
+    ))
+    if result.status == "succeeded":
+        if result.amount is not None and result.amount != attempt.amount:
+            log.error("payment attempt %s: gateway charged %s, expected %s", attempt.id, result.amount,
+                      attempt.amount)
+        attempt.status = "succeeded"
+        for m in held:
+            m.state = milestone_transition(m.state, MilestoneAction.FUND)
+            m.hold_attempt_id, m.funded_at = None, now
+        ledger_svc.post("funding", contract, rules.funding([(i.milestone_id, i.amount_minor) for i in attempt.items]),
+                        attempt_id=attempt.id, memo=f"{attempt.gateway} {attempt.transaction_id}")
+        if contract.state == ContractState.SENT:
+            contract.state = contract_transition(contract.state, ContractAction.ACTIVATE)
+        _announce_funding(contract, attempt, held)
+    else:
+        attempt.status = result.status if result.status in FINAL else "failed"
+        for m in held:
+            if m.hold_attempt_id == attempt.id:
+                m.hold_attempt_id = None
+        activity.record(contract, "payment_failed", "client",
+                        f"Payment {attempt.id} of {attempt.amount.format()} {attempt.status}: {attempt.message}")
+        if email_failure:
+            mailer.queue(contract.client_email, f"Your payment for {contract.title} did not go through",
+                         "payment_failed", contract=contract, attempt=attempt)
+    db.session.commit()
+    mailer.deliver_pending()
+    return attempt
+
+
+def method_label(attempt: PaymentAttempt) -> str:
+    if attempt.method == "paypal":
+        return f"PayPal ({attempt.paypal_email})" if attempt.paypal_email else "PayPal"
+    if attempt.card_last4:
+        return f"{attempt.card_brand or 'Card'} ending in {attempt.card_last4}"
+    return "Card"
+
+
+def _announce_funding(contract: Contract, attempt: PaymentAttempt, milestones: list[Milestone]) -> None:
+    titles = ", ".join(f"“{m.title}”" for m in milestones)
+    activity.record(contract, "funded", "client",
+                    f"Funded {titles}: {attempt.amount.format()} held in escrow "
+                    f"({method_label(attempt)}, ref {attempt.transaction_id}).")
+    activity.notify(contract, f"{contract.client_name} funded {titles} of “{contract.title}”: "
+                              f"{attempt.amount.format()} is in escrow — you can begin.")
+    mailer.queue(contract.client_email, f"Receipt: {attempt.amount.format()} held in escrow for {contract.title}",
+                 "receipt", contract=contract, attempt=attempt, milestones=milestones,
+                 method=method_label(attempt))
+    mailer.queue(contract.member.email, f"Funded — you can begin: {contract.title}",
+                 "funded", contract=contract, attempt=attempt, milestones=milestones,
+                 link=freelancer_link(contract))
+
+
+def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """Settle attempts left ``unknown`` (or stuck ``pending``) by asking the gateway.
+
+    Found and succeeded → funded, in escrow, both sides emailed. Found and
+    not succeeded → that outcome. Not found after a grace period → failed,
+    milestones free to fund again, the client emailed that nothing was charged.
+    """
+    now = now or utcnow()
+    counts = {"succeeded": 0, "failed": 0, "waiting": 0}
+    attempts = db.session.scalars(
+        db.select(PaymentAttempt.id).where(
+            db.or_(PaymentAttempt.status == "unknown",
+                   db.and_(PaymentAttempt.status == "pending", PaymentAttempt.created_at < now - STALE_PENDING)))
+        .order_by(PaymentAttempt.created_at)
+    ).all()
+    gw = gateway()
+    for attempt_id in attempts:
+        attempt = db.session.get(PaymentAttempt, attempt_id)
+        try:
+            found = gw.find_by_order_id(attempt_id)
+        except GatewayUnavailable as exc:
+            log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
+            counts["waiting"] += 1
+            continue
+        if found is None:
+            if attempt.created_at > now - NOT_FOUND_GRACE:
+                counts["waiting"] += 1
+                continue
+            found = ChargeResult(status="failed", order_id=attempt_id,
+                                 message="The payment did not reach the payment processor. You were not charged.")
+        attempt = settle(attempt_id, found, email_failure=True)
+        counts["succeeded" if attempt.status == "succeeded" else "failed"] += 1
+        log.info("reconciled payment attempt %s: %s", attempt_id, attempt.status)
+    return counts
+
+
+def escrow_rows(contract: Contract):
+    """Per milestone: (milestone, MilestoneMoney) for the client's escrow summary."""
+    money = ledger_svc.milestone_money([contract.id])
+    return [(m, money.get(m.id, ledger_svc.MilestoneMoney())) for m in contract.milestones]
+
+
+def total_of(milestones: list[Milestone], currency: str) -> Money:
+    return Money(sum(m.amount_minor for m in milestones), currency)
+
+
+def attempt_by_key(contract: Contract, key: str) -> PaymentAttempt | None:
+    """The attempt a form with this idempotency key started, if any."""
+    return db.session.scalar(db.select(PaymentAttempt).where(
+        PaymentAttempt.idempotency_key == (key or "")[:64], PaymentAttempt.contract_id == contract.id))

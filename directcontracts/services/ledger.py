@@ -1,0 +1,154 @@
+"""Posting to the escrow ledger, reading balances, and checking every invariant."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..domain import ledger as rules
+from ..domain.money import Money
+from ..domain.states import ESCROW_STATES, MilestoneState
+from ..extensions import db
+from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt
+
+
+def post(kind: str, contract: Contract, entries: list[rules.Entry], *, attempt_id: str | None = None,
+         memo: str = "") -> Journal:
+    """Add a balanced journal to the current transaction."""
+    rules.balanced(entries)
+    journal = Journal(kind=kind, contract_id=contract.id, payment_attempt_id=attempt_id, memo=memo)
+    journal.entries = [
+        LedgerEntry(contract_id=contract.id, milestone_id=e.milestone_id, account=e.account,
+                    amount_minor=e.amount_minor, currency=contract.currency)
+        for e in entries
+    ]
+    db.session.add(journal)
+    return journal
+
+
+@dataclass
+class MilestoneMoney:
+    """What happened to one milestone's money, from the ledger."""
+
+    funded: int = 0
+    released: int = 0
+    refunded: int = 0
+    fees: int = 0
+
+    @property
+    def held(self) -> int:
+        return self.funded - self.released - self.refunded
+
+
+def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
+    """Per milestone: funded, released (gross), refunded, fees — summed from entries."""
+    rows = db.session.execute(
+        db.select(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account,
+                  db.func.sum(LedgerEntry.amount_minor))
+        .join(Journal, Journal.id == LedgerEntry.journal_id)
+        .where(LedgerEntry.contract_id.in_(contract_ids))
+        .group_by(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account)
+    ).all()
+    out: dict[int, MilestoneMoney] = defaultdict(MilestoneMoney)
+    for milestone_id, kind, account, amount in rows:
+        m = out[milestone_id]
+        if account == rules.ESCROW and kind == "funding":
+            m.funded += amount
+        elif account == rules.ESCROW and kind == "release":
+            m.released += -amount
+        elif account == rules.ESCROW and kind == "refund":
+            m.refunded += -amount
+        elif account == rules.FEES:
+            m.fees += amount
+    return out
+
+
+@dataclass
+class ContractMoney:
+    """A contract's totals, in its currency."""
+
+    funded: Money
+    released: Money
+    refunded: Money
+    fees: Money
+
+    @property
+    def in_escrow(self) -> Money:
+        return self.funded - self.released - self.refunded
+
+    @property
+    def received(self) -> Money:
+        return self.released - self.fees
+
+
+def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
+    """Totals for each contract (one query for the whole list)."""
+    per_milestone = milestone_money([c.id for c in contracts])
+    out = {}
+    for c in contracts:
+        parts = [per_milestone.get(m.id, MilestoneMoney()) for m in c.milestones]
+        out[c.id] = ContractMoney(
+            funded=Money(sum(p.funded for p in parts), c.currency),
+            released=Money(sum(p.released for p in parts), c.currency),
+            refunded=Money(sum(p.refunded for p in parts), c.currency),
+            fees=Money(sum(p.fees for p in parts), c.currency),
+        )
+    return out
+
+
+def check() -> list[str]:
+    """Every ledger invariant of DESIGN.md; returns the problems, naming the rows."""
+    problems: list[str] = []
+    for journal_id, total in db.session.execute(
+        db.select(LedgerEntry.journal_id, db.func.sum(LedgerEntry.amount_minor))
+        .group_by(LedgerEntry.journal_id).having(db.func.sum(LedgerEntry.amount_minor) != 0)
+    ):
+        problems.append(f"journal {journal_id} sums to {total}, not 0")
+    for journal_id, in db.session.execute(
+        db.select(Journal.id).outerjoin(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+        .group_by(Journal.id).having(db.func.count(LedgerEntry.id) == 0)
+    ):
+        problems.append(f"journal {journal_id} has no entries")
+
+    milestones = {m.id: m for m in db.session.scalars(db.select(Milestone))}
+    money = milestone_money(list({m.contract_id for m in milestones.values()}))
+    per_contract: dict[int, int] = defaultdict(int)
+    for milestone_id, mm in money.items():
+        m = milestones.get(milestone_id)
+        per_contract[m.contract_id if m else -1] += mm.held
+        if mm.held < 0:
+            problems.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
+                            f"exceed funded {mm.funded}")
+        if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
+            problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
+                            f"not its amount {m.amount_minor}")
+        if m is not None and m.state == MilestoneState.PENDING and mm.funded:
+            problems.append(f"milestone {milestone_id} is pending but was funded {mm.funded}")
+    for m in milestones.values():
+        if m.state in ESCROW_STATES and m.id not in money:
+            problems.append(f"milestone {m.id} is {m.state} but has no funding in the ledger")
+    for contract_id, held in per_contract.items():
+        if held < 0:
+            problems.append(f"contract {contract_id}: escrow balance {held} is negative")
+
+    funding = dict(db.session.execute(
+        db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
+        .where(Journal.kind == "funding").group_by(Journal.payment_attempt_id)
+    ).all())
+    if None in funding:
+        problems.append(f"{funding.pop(None)} funding journal(s) without a payment attempt")
+    succeeded = {a.id: a for a in db.session.scalars(
+        db.select(PaymentAttempt).where(PaymentAttempt.status == "succeeded"))}
+    for attempt_id, attempt in succeeded.items():
+        count = funding.get(attempt_id, 0)
+        if count != 1:
+            problems.append(f"payment attempt {attempt_id} succeeded but has {count} funding journals")
+        else:
+            funded = db.session.scalar(
+                db.select(db.func.sum(LedgerEntry.amount_minor)).join(Journal)
+                .where(Journal.payment_attempt_id == attempt_id, LedgerEntry.account == rules.ESCROW))
+            if funded != attempt.amount_minor:
+                problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
+                                f"but its journal funded {funded}")
+    for attempt_id in set(funding) - set(succeeded):
+        problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
+    return problems

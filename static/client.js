@@ -1,0 +1,59 @@
+/* Client pages: never leave the pay button spinning, and wire Braintree's Drop-in when live. */
+(function () {
+  "use strict";
+  // The server gives up on the gateway after ~35 s; the browser waits a little longer.
+  if (window.htmx) { htmx.config.defaultTimeout = 45000; }
+
+  document.addEventListener("htmx:error", function (evt) {
+    var form = document.getElementById("fund-form");
+    var box = document.getElementById("fund-error");
+    if (!form || !box || !form.contains(evt.target)) { return; }
+    box.className = "flash error";
+    box.innerHTML = "";
+    var p = document.createElement("p");
+    p.textContent = "We could not confirm your payment yet. Do not pay again: you have not been charged twice. ";
+    var a = document.createElement("a");
+    a.href = form.dataset.statusUrl;
+    a.textContent = "Check the payment status";
+    p.appendChild(a);
+    box.appendChild(p);
+    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+  });
+
+  function setupDropin() {
+    var el = document.getElementById("dropin");
+    if (!el || el.dataset.ready || !window.braintree) { return; }
+    el.dataset.ready = "1";
+    var form = el.closest("form");
+    var nonce = form.querySelector("input[name=payment_method_nonce]");
+    var chosen = function () {
+      var r = form.querySelector("input[name=choice]:checked");
+      return r && r.dataset.amount ? r.dataset.amount : null;
+    };
+    braintree.dropin.create({
+      authorization: el.dataset.clientToken, container: el,
+      paypal: { flow: "checkout", amount: chosen(), currency: el.dataset.currency }
+    }, function (err, instance) {
+      if (err) {
+        document.getElementById("fund-error").textContent = "Card and PayPal payments could not load. Reload the page to try again.";
+        return;
+      }
+      form.addEventListener("change", function (e) {
+        if (e.target.name === "choice" && chosen()) { instance.updateConfiguration("paypal", "amount", chosen()); }
+      });
+      // Get the nonce first, then let htmx submit the form.
+      form.addEventListener("submit", function (e) {
+        if (nonce.value) { return; }
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        instance.requestPaymentMethod(function (error, payload) {
+          if (error) { return; }
+          nonce.value = payload.nonce;
+          form.requestSubmit();
+        });
+      }, true);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", setupDropin);
+  document.addEventListener("htmx:after:swap", setupDropin);
+})();
