@@ -10,6 +10,8 @@ import os
 import re
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 
 from directcontracts import create_app
 from directcontracts.extensions import db as _db
@@ -39,6 +41,7 @@ def app(tmp_path_factory):
         "MAIL_SUPPRESS_SEND": False,
         "TEST_GATEWAY_STORE": None,
     })
+    app.test_client_class = FreshContextClient
     with app.app_context():
         _db.drop_all()
         _db.create_all()
@@ -60,6 +63,24 @@ def db(app):
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
+
+
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    Flask reuses an app context that is already pushed (the test's, from the
+    ``db`` fixture); then ``g`` — where Flask-Login caches the user — and the
+    database session would be shared between requests and between two
+    browsers. Hiding the test's context for the duration of a request makes
+    every request start clean.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
 
 
 class Client:
@@ -136,3 +157,27 @@ def outbox(db):
     def read():
         return list(db.session.scalars(db.select(OutboxEmail).order_by(OutboxEmail.id)))
     return read
+
+
+@pytest.fixture
+def visitor(app):
+    """A second browser: the client, who has no account."""
+    return Client(app.test_client())
+
+
+@pytest.fixture(autouse=True)
+def gateway(app):
+    """A fresh offline test gateway for every test (its sales are the gateway's truth)."""
+    from directcontracts.payments.testgateway import TestGateway
+
+    previous = app.extensions["gateway"]
+    gw = TestGateway()
+    app.extensions["gateway"] = gw
+    yield gw
+    app.extensions["gateway"] = previous
+
+
+def sales(gw) -> list[dict]:
+    """Every sale the test gateway recorded."""
+    with gw.store.locked() as data:
+        return [t for t in data.get("transactions", {}).values() if t["type"] == "sale"]

@@ -82,7 +82,7 @@ def send_code(contract: Contract, now: datetime | None = None) -> None:
 
 
 def _locked_message(until: datetime, now: datetime) -> str:
-    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))  # rounded up
     return f"Too many wrong codes. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 

@@ -69,6 +69,9 @@ def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_
     """Record the client's signature on the current revision (idempotent). Does not fund."""
     if contract.state != ContractState.SENT:
         raise InvalidTransition("This proposal cannot be accepted now.")
+    existing = acceptance_of_current(contract)
+    if existing:
+        return existing
     errors = {}
     signer_name = (signer_name or "").strip()
     if len(signer_name) < 2:
@@ -79,9 +82,6 @@ def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_
         errors["agree"] = "Tick the box to agree to the terms."
     if errors:
         raise ValidationFailed(errors)
-    existing = acceptance_of_current(contract)
-    if existing:
-        return existing
     revision = current_revision(contract)
     acceptance = Acceptance(contract_id=contract.id, revision_id=revision.id, signer_name=signer_name,
                             ip_address=(ip or "")[:64], user_agent=(user_agent or "")[:1000])

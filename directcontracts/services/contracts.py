@@ -23,7 +23,7 @@ from ..domain.terms import (
 )
 from ..extensions import db
 from ..models import Contract, ContractRevision, Member, Milestone, ShopSettings, utcnow
-from . import activity, mailer, tokens
+from . import activity, ledger, mailer, tokens
 from .accounts import find_member_by_email, normalise_email
 from .errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -44,6 +44,7 @@ class Page:
     page: int
     pages: int
     total: int
+    money: dict  # contract id -> ledger.ContractMoney
 
 
 def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
@@ -58,7 +59,8 @@ def list_for_member(member: Member, state: str | None, page: int, per_page: int)
         query.order_by(Contract.last_activity_at.desc(), Contract.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
-    return Page(items=list(items), page=page, pages=pages, total=count)
+    return Page(items=list(items), page=page, pages=pages, total=count,
+                money=ledger.contract_money(list(items)))
 
 
 def summary_of(contract: Contract, fee_bps: int | None = None) -> Summary:

@@ -111,11 +111,13 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
             raise InvalidTransition("Sign the contract before funding it.")
     elif contract.state != ContractState.ACTIVE:
         raise InvalidTransition("This contract cannot be funded now.")
+    if in_flight(contract):
+        # One payment at a time per contract: a client retrying after a timeout
+        # must never pay for the same work twice, nor for the next milestone by mistake.
+        raise InvalidTransition("A payment for this contract is still being confirmed. "
+                                "You have not been charged twice; we will email you.")
     milestones = choose(contract, choice or "")
     if not milestones:
-        if in_flight(contract):
-            raise InvalidTransition("A payment for this contract is still being confirmed. "
-                                    "You have not been charged twice; we will email you.")
         raise ValidationFailed({"choice": "Choose what to fund."})
     if not (nonce or "").strip():
         raise ValidationFailed({"payment": "Choose a payment method."})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from babel.dates import format_date, format_datetime
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_login import current_user
 
 from ..domain.fees import percent_label
@@ -44,5 +44,6 @@ def register(app: Flask) -> None:
     @app.context_processor
     def inject():
         from ..services.activity import unread_count
-        count = unread_count(current_user.id) if current_user.is_authenticated else 0
+        member = current_user if has_request_context() else None
+        count = unread_count(member.id) if member is not None and member.is_authenticated else 0
         return {"unread_count": count, "dev_inbox": not app.config.get("MAIL_SERVER")}

@@ -230,11 +230,6 @@ def test_milestone_editor_without_javascript(new_page, make_member, db):
     assert not log.page_errors
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the 'No milestones yet' hint in templates/contracts/terms.html is rendered only when the "
-    "page loads, so the htmx editor leaves it showing after the first milestone is added (and could "
-    "not show it again after the last one is removed). Fix: always render the <p class=\"empty-hint\"> "
-    "and add to static/app.css: #milestones:has(#milestone-list > li) .empty-hint { display:none; }"))
 def test_empty_hint_follows_the_htmx_list(new_page, make_member, db):
     member = make_member()
     member_email = member.email

@@ -50,3 +50,39 @@ def link_in(email_text: str) -> str:
 def contract(db, cid) -> Contract:
     db.session.expire_all()
     return db.session.get(Contract, cid)
+
+
+def sent_contract(client, outbox, amounts=("1000", "2000", "500"), **terms) -> tuple[int, str]:
+    """A contract sent to the client; returns (id, the client's link path)."""
+    cid = milestone_contract(client, amounts=amounts, **terms)
+    send(client, cid)
+    return cid, link_in(outbox()[-1].body_text)
+
+
+def latest_code(outbox) -> str:
+    """The 6-digit code in the newest verification email."""
+    email = [e for e in outbox() if e.subject.startswith("Your code for")][-1]
+    return re.search(r"\b(\d{6})\b", email.subject).group(1)
+
+
+def verify(client, link, outbox, next_action=""):
+    """Verify the client's email on this device (the test client keeps the cookie)."""
+    r = client.post(f"{link}/verify/send", {"next": next_action})
+    assert r.status_code == 200, r.text
+    r = client.post(f"{link}/verify", {"code": latest_code(outbox), "next": next_action})
+    assert r.status_code == 303, r.text
+    return r
+
+
+def fund_form_key(client, link) -> str:
+    page = client.get(f"{link}/fund")
+    assert page.status_code == 200, page.text
+    return re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.text).group(1)
+
+
+def fund(client, link, *, choice="first", nonce="fake-valid-nonce", key=None, sign=True, htmx=False, **extra):
+    data = {"idempotency_key": key or fund_form_key(client, link), "choice": choice,
+            "payment_method_nonce": nonce} | extra
+    if sign:
+        data |= {"signer_name": "Carla Client", "agree": "yes"}
+    return client.post(f"{link}/fund", data, htmx=htmx)
