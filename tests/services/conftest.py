@@ -1,0 +1,25 @@
+"""Fixtures for service-level tests: contracts built through the services."""
+import os
+
+import pytest
+
+from directcontracts.services import client_actions, contracts
+
+
+@pytest.fixture
+def accepted_contract(app, db, member):
+    """A sent, signed 3-milestone contract (USD 1000 / 2000 / 500)."""
+    with app.test_request_context():
+        c = contracts.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
+        contracts.update_terms(c, title="Website redesign", scope="", currency="USD", kind="milestones")
+        for n, amount in enumerate(("1000", "2000", "500"), 1):
+            contracts.add_milestone(c, {"title": f"Milestone {n}", "amount": amount})
+        contracts.send(c, member)
+        client_actions.accept(c, signer_name="Carla Client", agreed=True, ip="127.0.0.1", user_agent="pytest")
+    return c.id
+
+
+@pytest.fixture
+def postgres_only(db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrency tests run on PostgreSQL (set TEST_DATABASE_URL)")
