@@ -1,10 +1,13 @@
 """Command-line tools: ``flask --app app <command>``."""
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask
 
-from .services import accounts, funding, ledger, mailer
+from .extensions import db
+from .services import accounts, funding, jobs, ledger, mailer
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -68,3 +71,20 @@ def register(app: Flask) -> None:
                    "every succeeded charge has exactly one funding journal")
 
     app.cli.add_command(ledger_group)
+
+    jobs_group = click.Group("jobs", help="Time-driven work (cron).")
+
+    @jobs_group.command("run-due")
+    @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
+    @click.option("--every", type=int, default=0, help="Keep running, every N seconds (the demo uses this).")
+    def run_due(now, every):
+        """Auto-release, reminders, email retries, payment reconciliation. Idempotent."""
+        while True:
+            counts = jobs.run_due(now)
+            db.session.remove()
+            click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+            if not every:
+                return
+            time.sleep(every)
+
+    app.cli.add_command(jobs_group)

@@ -194,5 +194,3 @@ def allowed_contract_actions(state: ContractState | str, role: str) -> list[Cont
 ESCROW_STATES = frozenset({M.FUNDED, M.SUBMITTED, M.DISPUTED})
 #: Milestones in these states are settled: nothing more can happen to them.
 SETTLED_STATES = frozenset({M.RELEASED, M.REFUNDED, M.SPLIT, M.CANCELLED})
-#: Contract states in which the freelancer may still change the terms.
-EDITABLE_CONTRACT_STATES = frozenset({C.DRAFT})

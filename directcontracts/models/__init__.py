@@ -1,7 +1,7 @@
 """SQLAlchemy models (the database adapter), one module per aggregate."""
 from .base import utcnow
 from .member import Member, ShopSettings
-from .contract import ClientToken, Contract, ContractRevision, Milestone
+from .contract import ClientToken, Contract, ContractRevision, Milestone, Refund, Reminder
 from .activity import Notification, TimelineEvent
 from .outbox import OutboxEmail
 from .client import Acceptance, VerificationCode
@@ -10,5 +10,5 @@ from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
-    "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem",
+    "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
 ]

@@ -78,6 +78,14 @@ class Milestone(db.Model):
     hold_attempt_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     funded_at: Mapped[datetime | None] = mapped_column()
+    #: Set when added or changed after the contract became active (the client sees "new"/"changed").
+    revised_at: Mapped[datetime | None] = mapped_column()
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    submit_note: Mapped[str] = mapped_column(Text, default="")
+    deliverable_url: Mapped[str] = mapped_column(String(500), default="")
+    #: When an unanswered payment request is released automatically (None: no clock running).
+    auto_release_at: Mapped[datetime | None] = mapped_column(index=True)
+    settled_at: Mapped[datetime | None] = mapped_column()
 
     contract: Mapped[Contract] = relationship(back_populates="milestones")
 
@@ -113,3 +121,37 @@ class ClientToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Refund(db.Model):
+    """Giving a milestone's money back through the gateway; at most one per milestone."""
+
+    __tablename__ = "refund"
+    __table_args__ = (
+        UniqueConstraint("milestone_id", name="uq_refund_milestone"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"))
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"))
+    amount_minor: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, succeeded, unknown
+    kind: Mapped[str | None] = mapped_column(String(10))  # voided or refunded
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reminder(db.Model):
+    """A reminder that was sent, so each is sent once (unique per milestone, kind and key)."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("milestone_id", "kind", "key", name="uq_reminder_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

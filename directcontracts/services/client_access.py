@@ -74,7 +74,7 @@ def send_code(contract: Contract, now: datetime | None = None) -> None:
     row.code_hash, row.expires_at = _hash(contract.id, code), now + CODE_TTL
     row.sent_count += 1
     row.failed_attempts = 0
-    mailer.queue(contract.client_email, f"Your code for {contract.title}: {code}", "verification_code",
+    mailer.queue(contract.client_email, f"Your verification code for {contract.title}", "verification_code",
                  contract=contract, code=code, minutes=int(CODE_TTL.total_seconds() // 60))
     activity.record(contract, "code_sent", "client", "Verification code emailed to the client.")
     db.session.commit()

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.money import SUPPORTED_CURRENCIES, Money, MoneyError
 from ..domain.states import (
-    EDITABLE_CONTRACT_STATES, ContractAction, ContractState, contract_transition,
+    ContractAction, ContractState, MilestoneAction, MilestoneState, contract_transition,
+    milestone_transition,
 )
 from ..domain.terms import (
     Limits, MilestoneInput, Summary, check_amount, check_text, check_title, parse_amount,
@@ -61,6 +62,23 @@ def list_for_member(member: Member, state: str | None, page: int, per_page: int)
     ).all()
     return Page(items=list(items), page=page, pages=pages, total=count,
                 money=ledger.contract_money(list(items)))
+
+
+def money_totals(member: Member) -> list:
+    """The member's money across all contracts, one ContractMoney per currency."""
+    contracts = list(db.session.scalars(db.select(Contract).where(Contract.member_id == member.id,
+                                                                  Contract.revision > 0)))
+    per_contract = ledger.contract_money(contracts)
+    totals: dict[str, ledger.ContractMoney] = {}
+    for c in contracts:
+        cm = per_contract[c.id]
+        if c.currency in totals:
+            t = totals[c.currency]
+            totals[c.currency] = ledger.ContractMoney(t.funded + cm.funded, t.released + cm.released,
+                                                      t.refunded + cm.refunded, t.fees + cm.fees)
+        else:
+            totals[c.currency] = cm
+    return [totals[k] for k in sorted(totals) if totals[k].funded.minor]
 
 
 def summary_of(contract: Contract, fee_bps: int | None = None) -> Summary:
@@ -129,6 +147,45 @@ def create_draft(member: Member, *, client_name: str, client_email: str,
 
 def _require_editable(contract: Contract) -> None:
     contract_transition(contract.state, ContractAction.EDIT)
+
+
+def milestones_editable(contract: Contract) -> bool:
+    """A draft's milestones, or an active contract's unfunded ones, can be changed."""
+    return contract.state in (ContractState.DRAFT, ContractState.ACTIVE)
+
+
+def _require_milestone_edit(contract: Contract, milestone: Milestone | None = None) -> None:
+    """Drafts: anything. Active contracts: add, or change/remove an unfunded milestone."""
+    if contract.state == ContractState.ACTIVE:
+        if milestone is not None and (milestone.state != MilestoneState.PENDING or milestone.hold_attempt_id):
+            raise InvalidTransition("Only milestones that are not funded (and not being paid) can be changed.")
+        return
+    _require_editable(contract)
+
+
+def milestone_is_editable(contract: Contract, milestone: Milestone) -> bool:
+    """Whether the editor offers Edit / Remove for this row."""
+    if contract.state == ContractState.DRAFT:
+        return True
+    return (contract.state == ContractState.ACTIVE and milestone.state == MilestoneState.PENDING
+            and not milestone.hold_attempt_id)
+
+
+def fresh_client_link(contract: Contract) -> str:
+    """A new link for an email to the client (earlier links keep working)."""
+    return client_link(tokens.issue_token(contract))
+
+
+def _tell_client_about(contract: Contract, milestone: Milestone, what: str) -> None:
+    """On an active contract, the client hears of every milestone added, changed or removed."""
+    if contract.state != ContractState.ACTIVE:
+        return
+    milestone.revised_at = utcnow()
+    activity.record(contract, f"milestone_{what}", "freelancer",
+                    f"Milestone “{milestone.title}” ({milestone.amount.format()}) {what}.")
+    mailer.queue(contract.client_email, f"Milestone {what}: {milestone.title} — {contract.title}",
+                 "milestone_revised", contract=contract, milestone=milestone, what=what,
+                 link=fresh_client_link(contract))
 
 
 def update_client(contract: Contract, member: Member, *, client_name: str, client_email: str,
@@ -242,8 +299,11 @@ def _parse(contract: Contract, form: dict, today: date | None) -> MilestoneInput
 
 
 def add_milestone(contract: Contract, form: dict, today: date | None = None) -> Milestone:
-    """Append a milestone. Raises ValidationFailed (with the typed values kept by the view)."""
-    _require_editable(contract)
+    """Append a milestone (to a draft, or an active contract: the client is emailed).
+
+    Raises ValidationFailed (the view keeps the typed values), InvalidTransition.
+    """
+    _require_milestone_edit(contract)
     lim = limits()
     if len(contract.live_milestones) >= lim.max_milestones:
         raise ValidationFailed({"title": f"A contract can have at most {lim.max_milestones} milestones."})
@@ -257,29 +317,42 @@ def add_milestone(contract: Contract, form: dict, today: date | None = None) -> 
     db.session.add(milestone)
     contract.kind = "milestones"
     contract.last_activity_at = utcnow()
+    db.session.flush()
+    _tell_client_about(contract, milestone, "added")
     db.session.commit()
+    mailer.deliver_pending()
     return milestone
 
 
 def update_milestone(contract: Contract, milestone_id: int, form: dict,
                      today: date | None = None) -> Milestone:
-    """Edit a milestone in place. Raises ValidationFailed, NotFound."""
-    _require_editable(contract)
+    """Edit a milestone in place. Raises ValidationFailed, NotFound, InvalidTransition."""
     milestone = _milestone(contract, milestone_id)
+    _require_milestone_edit(contract, milestone)
     parsed = _parse(contract, form, today)
     if parsed.errors:
         raise ValidationFailed(parsed.errors)
     milestone.title, milestone.amount_minor = parsed.title, parsed.amount.minor
     milestone.due_date, milestone.description = parsed.due_date, parsed.description
     contract.last_activity_at = utcnow()
+    _tell_client_about(contract, milestone, "changed")
     db.session.commit()
+    mailer.deliver_pending()
     return milestone
 
 
 def remove_milestone(contract: Contract, milestone_id: int) -> None:
-    """Delete a milestone of a draft. Raises NotFound, InvalidTransition."""
-    _require_editable(contract)
+    """Delete a draft's milestone, or cancel an active contract's unfunded one (the client is told)."""
     milestone = _milestone(contract, milestone_id)
+    _require_milestone_edit(contract, milestone)
+    if contract.state == ContractState.ACTIVE:
+        milestone.state = milestone_transition(milestone.state, MilestoneAction.CANCEL)
+        _tell_client_about(contract, milestone, "removed")
+        from .lifecycle import maybe_complete
+        maybe_complete(contract)
+        db.session.commit()
+        mailer.deliver_pending()
+        return
     contract.milestones.remove(milestone)
     for position, m in enumerate(contract.milestones, 1):
         m.position = position

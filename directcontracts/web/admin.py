@@ -1,12 +1,14 @@
 """The shop owner's pages: members and shop settings."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from datetime import date
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..domain.fees import percent_label
 from ..htmx import respond
-from ..services import accounts, settings as settings_svc
+from ..services import accounts, payouts as payouts_svc, settings as settings_svc
 from ..services.errors import ValidationFailed
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,3 +60,33 @@ def settings_update():
         return respond(render_template("admin/settings.html", form=request.form, errors=exc.errors), 422)
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"), 303)
+
+
+def _period():
+    """The report's date range from ?start=&end= (YYYY-MM-DD); bad dates are ignored, with a message."""
+    values, errors = {}, {}
+    for name in ("start", "end"):
+        raw = request.args.get(name, "").strip()
+        try:
+            values[name] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            values[name], errors[name] = None, "Use the date picker (YYYY-MM-DD)."
+    return values, errors
+
+
+@bp.get("/payouts")
+def payouts():
+    """Payouts report: released minus fees, per member and month."""
+    period, errors = _period()
+    return render_template("admin/payouts.html", rows=payouts_svc.report(**period), errors=errors,
+                           form={k: request.args.get(k, "") for k in ("start", "end")})
+
+
+@bp.get("/payouts.csv")
+def payouts_csv():
+    """The same report as CSV."""
+    period, _ = _period()
+    response = make_response(payouts_svc.to_csv(payouts_svc.report(**period)))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = "attachment; filename=payouts.csv"
+    return response

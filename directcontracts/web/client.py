@@ -7,12 +7,11 @@ keeps the device verified for that contract for 30 days.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, g, make_response, redirect, render_template,
-                   request, url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from ..domain.states import ContractState
+from ..domain.states import ContractState, allowed_milestone_actions
 from ..htmx import respond, wants_fragment
-from ..services import client_access, client_actions, funding, tokens
+from ..services import client_access, client_actions, funding, lifecycle, tokens
 from ..services import contracts as contracts_svc
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -118,6 +117,7 @@ def contract_view(token: str):
     """The proposal (or the running contract) with what the client can do now."""
     contract = g.contract
     return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
+                   actions=lambda m: allowed_milestone_actions(m.state, "client"),
                    revising=contract.state == ContractState.DRAFT,
                    escrow=funding.escrow_rows(contract),
                    fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
@@ -155,7 +155,7 @@ def verify_check(token: str):
         return _render("client/verify.html", 422, next=next_action, error=str(exc), sent=True,
                        email=client_access.masked_email(g.contract.client_email))
     target = url_for(ACTIONS[next_action], token=token) if next_action in ACTIONS else \
-        url_for("client.contract_view", token=token)
+        url_for("client.contract_view", token=token, _anchor="milestones")
     response = redirect(target, 303)
     _remember_device(response, g.contract)
     return response
@@ -288,3 +288,64 @@ def payment_by_key(token: str, key: str):
     if attempt is None:
         return _render("client/payment.html", attempt=None, method="")
     return redirect(url_for("client.payment_status", token=token, attempt_id=attempt.id), 303)
+
+
+# ---- approving work -------------------------------------------------------
+
+def _milestone(milestone_id: int):
+    for m in g.contract.milestones:
+        if m.id == milestone_id:
+            return m
+    abort(404)
+
+
+@bp.get("/<token>/milestones/<int:milestone_id>/approve")
+def approve_form(token: str, milestone_id: int):
+    """Confirm the release: states exactly what is paid to the freelancer, now."""
+    if (r := _require_verified("")) is not None:
+        return r
+    return _render("client/milestone_action.html", m=_milestone(milestone_id), action="approve",
+                   form={}, errors={})
+
+
+@bp.post("/<token>/milestones/<int:milestone_id>/approve")
+def approve(token: str, milestone_id: int):
+    """Approve and release at once (no security period). Twice is the same as once."""
+    if (r := _require_verified("")) is not None:
+        return r
+    m = _milestone(milestone_id)
+    try:
+        lifecycle.approve(g.contract, m.id)
+    except InvalidTransition as exc:
+        return _render("client/milestone_action.html", 409, m=m, action="approve", form={},
+                       errors={"action": str(exc)})
+    flash(f"Released {m.amount.format()} to {g.contract.member.name} for “{m.title}”. A receipt is on its way.",
+          "success")
+    return _view(token)
+
+
+@bp.get("/<token>/milestones/<int:milestone_id>/changes")
+def milestone_changes_form(token: str, milestone_id: int):
+    """Not satisfied yet: say what still needs doing."""
+    if (r := _require_verified("")) is not None:
+        return r
+    return _render("client/milestone_action.html", m=_milestone(milestone_id), action="changes",
+                   form={}, errors={})
+
+
+@bp.post("/<token>/milestones/<int:milestone_id>/changes")
+def milestone_changes(token: str, milestone_id: int):
+    """Send the milestone back to work; the auto-release clock stops."""
+    if (r := _require_verified("")) is not None:
+        return r
+    m = _milestone(milestone_id)
+    try:
+        lifecycle.client_request_changes(g.contract, m.id, message=request.form.get("message", ""))
+    except ValidationFailed as exc:
+        return _render("client/milestone_action.html", 422, m=m, action="changes", form=request.form,
+                       errors=exc.errors)
+    except InvalidTransition as exc:
+        return _render("client/milestone_action.html", 409, m=m, action="changes", form=request.form,
+                       errors={"action": str(exc)})
+    flash("Sent. The money stays in escrow until you approve.", "success")
+    return _view(token)

@@ -11,10 +11,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from ..domain.money import SUPPORTED_CURRENCIES
-from ..domain.states import ContractState
-from ..extensions import db
+from ..domain.states import ContractState, allowed_milestone_actions
 from ..htmx import respond, wants_fragment
-from ..services import activity
+from ..services import activity, ledger, lifecycle
 from ..services import contracts as svc
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -39,6 +38,7 @@ def _terms_page(contract, status: int = 200, *, editing: int | None = None, row_
     """The terms step with the milestone editor; used for plain (no-JS) responses too."""
     body = render_template(
         "contracts/terms.html", contract=contract, summary=svc.summary_of(contract),
+        editable=svc.milestone_is_editable,
         currencies=SUPPORTED_CURRENCIES, editing=editing, row_form=row_form or {},
         row_errors=row_errors or {}, add_form=add_form or {}, add_errors=add_errors or {},
         terms_form=terms_form, terms_errors=terms_errors or {},
@@ -69,8 +69,8 @@ def contract_list():
         status = None
     page = svc.list_for_member(current_user, status, request.args.get("page", 1, type=int),
                                current_app.config["CONTRACTS_PER_PAGE"])
-    return render_template("contracts/index.html", page=page, status=status,
-                           states=list(ContractState), summary_of=svc.summary_of)
+    return render_template("contracts/index.html", page=page, status=status, states=list(ContractState),
+                           totals=svc.money_totals(current_user))
 
 
 # ---- step 1: client --------------------------------------------------------
@@ -123,9 +123,12 @@ def contract_client_update(contract_id: int):
 
 @bp.get("/contracts/<int:contract_id>/terms")
 def contract_terms(contract_id: int):
-    """Step 2: title, scope, currency, and a single amount or milestones."""
+    """Step 2: title, scope, currency, and a single amount or milestones.
+
+    On an active contract: the milestone editor alone (add, or change unfunded milestones).
+    """
     contract = _contract(contract_id)
-    if contract.state != ContractState.DRAFT:
+    if not svc.milestones_editable(contract):
         return redirect(url_for("freelancer.contract_show", contract_id=contract.id))
     return _terms_page(contract, editing=request.args.get("edit", type=int))
 
@@ -140,7 +143,6 @@ def contract_terms_update(contract_id: int):
                          currency=form.get("currency", ""), kind=form.get("kind", ""),
                          amount_text=form.get("amount", ""), due_text=form.get("due_date", ""))
     except ValidationFailed as exc:
-        db.session.rollback()
         return _terms_page(contract, 422, terms_form=form, terms_errors=exc.errors)
     except InvalidTransition as exc:
         return _refused(contract, exc)
@@ -161,6 +163,7 @@ def contract_amount_preview(contract_id: int):
 
 def _row(contract, milestone, *, editing=False, form=None, errors=None, status=200, summary=False):
     body = render_template("contracts/partials/_milestone_row.html", contract=contract,
+                           editable=svc.milestone_is_editable,
                            m=milestone, editing=editing, form=form or {}, errors=errors or {},
                            oob_summary=summary, summary=svc.summary_of(contract))
     return respond(body, status)
@@ -182,7 +185,8 @@ def milestone_create(contract_id: int):
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_added.html", contract=contract,
-                                   m=milestone, summary=svc.summary_of(contract)))
+                                   m=milestone, summary=svc.summary_of(contract),
+                                   editable=svc.milestone_is_editable))
 
 
 @bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>")
@@ -251,7 +255,7 @@ def milestone_move(contract_id: int, milestone_id: int):
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_list.html", contract=contract,
-                                   editing=None, form={}, errors={}))
+                                   editing=None, form={}, errors={}, editable=svc.milestone_is_editable))
 
 
 def _milestone_or_404(contract, milestone_id: int):
@@ -286,10 +290,13 @@ def contract_send(contract_id: int):
 
 @bp.get("/contracts/<int:contract_id>")
 def contract_show(contract_id: int):
-    """The contract as it stands: status, milestones, timeline, and what can be done."""
+    """The contract as it stands: status, milestones, money, timeline, and what can be done."""
     contract = _contract(contract_id)
-    return render_template("contracts/show.html", contract=contract,
-                           summary=svc.summary_of(contract), timeline=activity.timeline(contract))
+    return render_template("contracts/show.html", contract=contract, summary=svc.summary_of(contract),
+                           timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
+                           per_milestone=ledger.milestone_money([contract.id]),
+                           actions=lambda m: allowed_milestone_actions(m.state, "freelancer"),
+                           preview=lambda m: lifecycle.release_preview(contract, m))
 
 
 @bp.post("/contracts/<int:contract_id>/revise")
@@ -338,3 +345,82 @@ def notification_read_all():
     """Mark every notification read."""
     activity.mark_all_read(current_user.id)
     return redirect(url_for("freelancer.notification_list"), 303)
+
+
+# ---- the funded contract's life ---------------------------------------------
+
+def _milestone_page(contract, milestone_id: int, action: str, status: int = 200, form=None, errors=None):
+    milestone = _milestone_or_404(contract, milestone_id)
+    return respond(render_template("contracts/milestone_action.html", contract=contract, m=milestone,
+                                   action=action, form=form or {}, errors=errors or {}), status)
+
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/request-payment")
+def payment_request_form(contract_id: int, milestone_id: int):
+    """Ask the client to approve and release a funded milestone."""
+    return _milestone_page(_contract(contract_id), milestone_id, "request_payment")
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/request-payment")
+def payment_request(contract_id: int, milestone_id: int):
+    """Request payment (funded → submitted); the client is emailed; the auto-release clock starts."""
+    contract = _contract(contract_id)
+    try:
+        lifecycle.request_payment(contract, milestone_id, note=request.form.get("note", ""),
+                                  url=request.form.get("url", ""))
+    except ValidationFailed as exc:
+        return _milestone_page(contract, milestone_id, "request_payment", 422, request.form, exc.errors)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    except NotFound:
+        abort(404)
+    flash("Payment requested. The client has been emailed.", "success")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/refund")
+def refund_form(contract_id: int, milestone_id: int):
+    """Confirm a refund: it states the amount and needs a reason."""
+    return _milestone_page(_contract(contract_id), milestone_id, "refund")
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/refund")
+def refund(contract_id: int, milestone_id: int):
+    """Refund a funded, unreleased milestone to the client's payment method."""
+    contract = _contract(contract_id)
+    try:
+        lifecycle.refund(contract, milestone_id, reason=request.form.get("reason", ""))
+    except ValidationFailed as exc:
+        return _milestone_page(contract, milestone_id, "refund", 422, request.form, exc.errors)
+    except (lifecycle.RefundFailed, lifecycle.RefundUncertain) as exc:
+        return _milestone_page(contract, milestone_id, "refund", 502, request.form, {"gateway": str(exc)})
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    except NotFound:
+        abort(404)
+    flash("Refunded. The client has been emailed.", "success")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/end")
+def contract_end_confirm(contract_id: int):
+    """Ask before ending a contract early."""
+    return render_template("contracts/end.html", contract=_contract(contract_id))
+
+
+@bp.post("/contracts/<int:contract_id>/end")
+def contract_end(contract_id: int):
+    """End an active contract: unfunded milestones are cancelled; refused while money is held."""
+    contract = _contract(contract_id)
+    try:
+        lifecycle.end(contract)
+    except InvalidTransition as exc:
+        return _refused(contract, exc)
+    flash("Contract ended.", "success")
+    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+
+
+@bp.get("/notifications/count")
+def notification_count():
+    """The bell's badge (polled lightly by htmx)."""
+    return respond(render_template("partials/_bell_count.html", unread_count=activity.unread_count(current_user.id)))

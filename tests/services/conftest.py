@@ -1,5 +1,4 @@
 """Fixtures for service-level tests: contracts built through the services."""
-import os
 
 import pytest
 

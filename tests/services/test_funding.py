@@ -2,7 +2,6 @@
 import threading
 import time
 
-import pytest
 
 from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal, PaymentAttempt

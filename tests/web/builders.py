@@ -61,8 +61,8 @@ def sent_contract(client, outbox, amounts=("1000", "2000", "500"), **terms) -> t
 
 def latest_code(outbox) -> str:
     """The 6-digit code in the newest verification email."""
-    email = [e for e in outbox() if e.subject.startswith("Your code for")][-1]
-    return re.search(r"\b(\d{6})\b", email.subject).group(1)
+    email = [e for e in outbox() if e.subject.startswith("Your verification code for")][-1]
+    return re.search(r"is (\d{6})\b", email.body_text).group(1)
 
 
 def verify(client, link, outbox, next_action=""):

@@ -3,7 +3,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from directcontracts.models import Contract
 from tests.web.builders import add_milestone, contract, create_draft, milestone_contract, save_terms
 
 

@@ -117,7 +117,7 @@ def test_find_by_reference_without_revealing_it(visitor, sent, outbox, db):
     known = visitor.post("/c", {"ref": ref.lower().replace("-", " ")})
     message = "is a contract reference, we emailed a 6-digit code to its client"
     assert message in unknown.text and message in known.text
-    assert len([e for e in outbox() if e.subject.startswith("Your code")]) == 1
+    assert len([e for e in outbox() if e.subject.startswith("Your verification code")]) == 1
     bad = visitor.post("/c/open", {"ref": ref, "code": "000000"})
     assert bad.status_code == 422
     r = visitor.post("/c/open", {"ref": ref, "code": latest_code(outbox)})

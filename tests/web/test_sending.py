@@ -2,7 +2,7 @@
 import hashlib
 
 from directcontracts.models import ClientToken, ContractRevision
-from tests.web.builders import contract, create_draft, link_in, milestone_contract, save_terms, send
+from tests.web.builders import contract, create_draft, link_in, milestone_contract, send
 
 
 def test_review_shows_what_the_client_sees_and_the_fee(logged_in, db):

@@ -1,0 +1,260 @@
+"""A funded contract's life: request payment, approve and release, changes, refunds, ending.
+
+Every money-moving use case takes row locks (contract, then milestone) so
+two processes cannot release or refund one milestone twice, and so the
+cumulative fee is computed from a stable "released so far". Repeating a
+release is harmless: the second call finds the milestone released and
+changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import ledger as rules
+from ..domain.fees import fee_for_release
+from ..domain.money import Money
+from ..domain.payments import GatewayUnavailable
+from ..domain.states import (
+    ESCROW_STATES, SETTLED_STATES, ContractAction, ContractState, MilestoneAction, MilestoneState,
+    contract_transition, milestone_transition,
+)
+from ..extensions import db
+from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, Refund, ShopSettings, utcnow
+from . import activity, mailer
+from . import ledger as ledger_svc
+from .client_actions import freelancer_link
+from .contracts import fresh_client_link
+from .errors import InvalidTransition, NotFound, ServiceError, ValidationFailed
+from .funding import gateway
+
+log = logging.getLogger(__name__)
+
+MAX_NOTE = 5000
+
+
+class RefundFailed(ServiceError):
+    """The gateway refused the refund; nothing changed. The message says why."""
+
+
+class RefundUncertain(ServiceError):
+    """The gateway did not answer; the refund is marked for checking."""
+
+
+def _lock(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
+    """Lock the contract row, then the milestone row, reading fresh values."""
+    db.session.expire_all()
+    contract = db.session.scalar(db.select(Contract).where(Contract.id == contract_id).with_for_update())
+    if contract is None:
+        raise NotFound("No such contract.")
+    milestone = None
+    if milestone_id is not None:
+        milestone = db.session.scalar(
+            db.select(Milestone).where(Milestone.id == milestone_id, Milestone.contract_id == contract_id)
+            .with_for_update())
+        if milestone is None:
+            raise NotFound("No such milestone.")
+    return contract, milestone
+
+
+@dataclass(frozen=True)
+class ReleasePreview:
+    gross: Money
+    fee: Money
+    net: Money
+
+
+def release_preview(contract: Contract, milestone: Milestone) -> ReleasePreview:
+    """What releasing this milestone now would pay the freelancer, and its fee."""
+    money = ledger_svc.contract_money([contract])[contract.id]
+    fee = fee_for_release(milestone.amount, money.released, money.fees, contract.fee_bps)
+    return ReleasePreview(gross=milestone.amount, fee=fee, net=milestone.amount - fee)
+
+
+def _text(value: str, field: str, what: str, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed({field: what})
+    if len(value) > MAX_NOTE:
+        raise ValidationFailed({field: f"Keep it under {MAX_NOTE:,} characters."})
+    return value
+
+
+# ---- freelancer ------------------------------------------------------------
+
+def request_payment(contract: Contract, milestone_id: int, *, note: str, url: str = "",
+                    now: datetime | None = None) -> Milestone:
+    """The freelancer says the work is done: funded → submitted; the auto-release clock starts."""
+    note = _text(note, "note", "Say what you delivered.")
+    url = (url or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise ValidationFailed({"url": "Enter a link starting with https:// (or leave it empty)."})
+    if len(url) > 500:
+        raise ValidationFailed({"url": "Keep the link under 500 characters."})
+    now = now or utcnow()
+    contract, m = _lock(contract.id, milestone_id)
+    m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
+    days = ShopSettings.get().auto_release_days
+    m.submitted_at, m.submit_note, m.deliverable_url = now, note, url
+    m.auto_release_at = now + timedelta(days=days)
+    activity.record(contract, "payment_requested", "freelancer",
+                    f"Requested payment for “{m.title}” ({m.amount.format()}): {note}")
+    mailer.queue(contract.client_email, f"Payment requested: {m.title} — {contract.title}",
+                 "payment_requested", contract=contract, milestone=m, link=fresh_client_link(contract),
+                 days=days)
+    db.session.commit()
+    mailer.deliver_pending()
+    return m
+
+
+def _attempt_item(milestone: Milestone) -> tuple[PaymentAttempt, PaymentItem]:
+    row = db.session.execute(
+        db.select(PaymentAttempt, PaymentItem).join(PaymentItem, PaymentItem.attempt_id == PaymentAttempt.id)
+        .where(PaymentItem.milestone_id == milestone.id, PaymentAttempt.status == "succeeded")
+    ).first()
+    if row is None:
+        raise InvalidTransition("This milestone has no payment to refund.")
+    return row[0], row[1]
+
+
+def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
+    """Give a funded (not released) milestone's money back to the client's payment method.
+
+    The gateway voids the sale (unsettled, whole sale) or refunds this
+    milestone's share. A refusal changes nothing (RefundFailed); no answer
+    leaves the refund ``unknown`` for the owner to check (RefundUncertain).
+    """
+    reason = _text(reason, "reason", "Give the client a reason for the refund.")
+    contract, m = _lock(contract.id, milestone_id)
+    milestone_transition(m.state, MilestoneAction.REFUND)
+    attempt, item = _attempt_item(m)
+    row = Refund(milestone_id=m.id, attempt_id=attempt.id, amount_minor=item.amount_minor, reason=reason)
+    db.session.add(row)
+    try:
+        db.session.commit()  # the unique milestone id makes a second refund impossible
+    except IntegrityError:
+        db.session.rollback()
+        raise InvalidTransition("A refund of this milestone is already in progress or done.") from None
+    refund_id, transaction_id = row.id, attempt.transaction_id
+    amount = Money(item.amount_minor, contract.currency)
+    try:
+        result = gateway().refund(transaction_id, amount)
+    except GatewayUnavailable as exc:
+        log.warning("refund %s of attempt %s: gateway unavailable: %s", refund_id, attempt.id, exc)
+        db.session.get(Refund, refund_id).status = "unknown"
+        activity.record(db.session.get(Contract, contract.id), "refund_unknown", "system",
+                        f"Refund of “{m.title}” could not be confirmed; the shop owner will check it.")
+        db.session.commit()
+        raise RefundUncertain("We could not confirm the refund with the payment processor. Nothing is "
+                              "shown as refunded yet; the shop owner will check it.") from None
+    if not result.ok:
+        log.info("refund %s of attempt %s refused: %s", refund_id, attempt.id, result.message)
+        db.session.delete(db.session.get(Refund, refund_id))
+        db.session.commit()
+        raise RefundFailed(result.message or "The payment processor refused the refund.")
+    contract, m = _lock(contract.id, milestone_id)
+    row = db.session.get(Refund, refund_id)
+    row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
+    m.state = milestone_transition(m.state, MilestoneAction.REFUND)
+    m.settled_at, m.auto_release_at = utcnow(), None
+    ledger_svc.post("refund", contract, rules.refund(m.id, item.amount_minor),
+                    memo=f"{result.kind} {result.transaction_id}")
+    activity.record(contract, "refunded", "freelancer",
+                    f"Refunded “{m.title}”: {amount.format()} back to the client ({result.kind}). Reason: {reason}")
+    mailer.queue(contract.client_email, f"Refund: {amount.format()} for {m.title} — {contract.title}",
+                 "refunded", contract=contract, milestone=m, amount=amount, reason=reason,
+                 link=fresh_client_link(contract))
+    maybe_complete(contract)
+    db.session.commit()
+    mailer.deliver_pending()
+    return m
+
+
+def end(contract: Contract) -> Contract:
+    """End an active contract early: pending milestones are cancelled; refused while money is held."""
+    contract, _ = _lock(contract.id)
+    contract_transition(contract.state, ContractAction.END)
+    held = [m for m in contract.milestones if m.state in ESCROW_STATES or m.hold_attempt_id]
+    if held:
+        names = ", ".join(f"“{m.title}”" for m in held)
+        raise InvalidTransition(f"Money is still in escrow for {names}. Release or refund it first.")
+    for m in contract.milestones:
+        if m.state == MilestoneState.PENDING:
+            m.state = milestone_transition(m.state, MilestoneAction.CANCEL)
+    contract.state = contract_transition(contract.state, ContractAction.END)
+    activity.record(contract, "ended", "freelancer", "Contract ended; unfunded milestones cancelled.")
+    mailer.queue(contract.client_email, f"Contract ended: {contract.title}", "ended", contract=contract,
+                 link=fresh_client_link(contract))
+    db.session.commit()
+    mailer.deliver_pending()
+    return contract
+
+
+def maybe_complete(contract: Contract) -> None:
+    """An active contract whose milestones are all settled completes by itself."""
+    if contract.state != ContractState.ACTIVE:
+        return
+    if contract.milestones and all(m.state in SETTLED_STATES for m in contract.milestones):
+        contract.state = contract_transition(contract.state, ContractAction.COMPLETE)
+        activity.record(contract, "completed", "system", "Every milestone is settled: the contract is completed.")
+        mailer.queue(contract.member.email, f"Completed: {contract.title}", "completed", contract=contract,
+                     link=freelancer_link(contract))
+
+
+# ---- client (and the system's auto-release) --------------------------------
+
+def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
+            now: datetime | None = None) -> Milestone:
+    """Release a submitted milestone at once: escrow → freelancer (net) and → fees.
+
+    Idempotent: a milestone already released is returned unchanged.
+    """
+    now = now or utcnow()
+    contract, m = _lock(contract.id, milestone_id)
+    if m.state == MilestoneState.RELEASED:
+        db.session.rollback()
+        return m
+    action = MilestoneAction.AUTO_RELEASE if automatic else MilestoneAction.APPROVE
+    new_state = milestone_transition(m.state, action)
+    if db.session.scalar(db.select(Refund.id).where(Refund.milestone_id == m.id)):
+        raise InvalidTransition("A refund of this milestone is in progress.")
+    preview = release_preview(contract, m)
+    ledger_svc.post("release", contract, rules.release(m.id, preview.gross.minor, preview.fee.minor),
+                    memo="automatic" if automatic else "approved by the client")
+    m.state, m.settled_at, m.auto_release_at = new_state, now, None
+    how = "Released automatically (no answer to the payment request)" if automatic else "Approved and released"
+    activity.record(contract, "auto_released" if automatic else "released", "system" if automatic else "client",
+                    f"{how}: “{m.title}” {preview.gross.format()}; fee {preview.fee.format()}, "
+                    f"freelancer receives {preview.net.format()}.")
+    activity.notify(contract, f"“{m.title}” of “{contract.title}” was released: you receive "
+                              f"{preview.net.format()} ({preview.fee.format()} fee).")
+    mailer.queue(contract.member.email, f"Released: {preview.net.format()} for {m.title} — {contract.title}",
+                 "released", contract=contract, milestone=m, preview=preview, automatic=automatic,
+                 link=freelancer_link(contract))
+    mailer.queue(contract.client_email, f"Receipt: {m.title} released — {contract.title}",
+                 "release_receipt", contract=contract, milestone=m, automatic=automatic,
+                 link=fresh_client_link(contract))
+    maybe_complete(contract)
+    db.session.commit()
+    mailer.deliver_pending()
+    return m
+
+
+def client_request_changes(contract: Contract, milestone_id: int, *, message: str) -> Milestone:
+    """The client is not satisfied yet: submitted → funded; the auto-release clock stops."""
+    message = _text(message, "message", "Tell the freelancer what still needs doing.")
+    contract, m = _lock(contract.id, milestone_id)
+    m.state = milestone_transition(m.state, MilestoneAction.REQUEST_CHANGES)
+    m.auto_release_at = None
+    activity.record(contract, "milestone_changes_requested", "client",
+                    f"Asked for changes on “{m.title}”: {message}")
+    activity.notify(contract, f"{contract.client_name} asked for changes on “{m.title}”.")
+    mailer.queue(contract.member.email, f"Changes requested: {m.title} — {contract.title}",
+                 "milestone_changes", contract=contract, milestone=m, message=message,
+                 link=freelancer_link(contract))
+    db.session.commit()
+    mailer.deliver_pending()
+    return m

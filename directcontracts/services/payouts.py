@@ -1,0 +1,64 @@
+"""What the shop owes each member: released minus fees, per member and month."""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from ..domain import ledger as rules
+from ..domain.money import Money
+from ..extensions import db
+from ..models import Contract, Journal, LedgerEntry, Member
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    member: str
+    email: str
+    period: str  # YYYY-MM
+    released: Money
+    fees: Money
+
+    @property
+    def net(self) -> Money:
+        return self.released - self.fees
+
+
+def report(start: date | None = None, end: date | None = None) -> list[PayoutRow]:
+    """Releases between ``start`` and ``end`` (inclusive), grouped by member, month and currency."""
+    query = (
+        db.select(Member.name, Member.email, Journal.created_at, LedgerEntry.account,
+                  LedgerEntry.amount_minor, LedgerEntry.currency)
+        .join(Journal, Journal.id == LedgerEntry.journal_id)
+        .join(Contract, Contract.id == LedgerEntry.contract_id)
+        .join(Member, Member.id == Contract.member_id)
+        .where(Journal.kind == "release", LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
+    )
+    if start:
+        query = query.where(Journal.created_at >= datetime.combine(start, time.min))
+    if end:
+        query = query.where(Journal.created_at < datetime.combine(end + timedelta(days=1), time.min))
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for name, email, created_at, account, amount, currency in db.session.execute(query):
+        key = (name, email, f"{created_at:%Y-%m}", currency)
+        sums[key][0] += amount  # both the freelancer's part and the fee were released
+        if account == rules.FEES:
+            sums[key][1] += amount
+    return [
+        PayoutRow(member=name, email=email, period=period, released=Money(released, currency),
+                  fees=Money(fees, currency))
+        for (name, email, period, currency), (released, fees) in sorted(sums.items())
+    ]
+
+
+def to_csv(rows: list[PayoutRow]) -> str:
+    """The report as CSV with plain decimal amounts (spreadsheet-friendly)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["member", "email", "period", "currency", "released", "fees", "net"])
+    for r in rows:
+        writer.writerow([r.member, r.email, r.period, r.released.currency, r.released.to_plain(),
+                         r.fees.to_plain(), r.net.to_plain()])
+    return out.getvalue()
