@@ -53,11 +53,16 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def db(app):
-    """An app context and empty tables for every test."""
+def db(app, request):
+    """An app context and empty tables for every test; the ledger is checked after each."""
     with app.app_context():
         yield _db
         _db.session.rollback()
+        _db.session.expire_all()
+        if "corrupts_ledger" not in request.keywords:
+            from directcontracts.services.ledger import check
+            problems = check()
+            assert problems == [], f"ledger invariants broken after the test: {problems}"
         _db.session.remove()
         for table in reversed(_db.metadata.sorted_tables):
             _db.session.execute(table.delete())

@@ -86,3 +86,25 @@ def fund(client, link, *, choice="first", nonce="fake-valid-nonce", key=None, si
     if sign:
         data |= {"signer_name": "Carla Client", "agree": "yes"}
     return client.post(f"{link}/fund", data, htmx=htmx)
+
+
+def funded_contract(logged_in, visitor, outbox, amounts=("1000", "2000", "500"), choice="all", **terms):
+    """A contract sent, verified, signed and funded (all milestones by default)."""
+    cid, link = sent_contract(logged_in, outbox, amounts=amounts, **terms)
+    verify(visitor, link, outbox)
+    r = fund(visitor, link, choice=choice)
+    assert r.status_code == 303, r.text
+    return cid, link
+
+
+def request_payment(logged_in, cid, mid, note="Done: see the staging site.", expect=303):
+    r = logged_in.post(f"/contracts/{cid}/milestones/{mid}/request-payment",
+                       {"note": note, "url": "https://staging.client-co.com"})
+    assert r.status_code == expect, r.text
+    return r
+
+
+def approve(visitor, link, mid, expect=303):
+    r = visitor.post(f"{link}/milestones/{mid}/approve")
+    assert r.status_code == expect, r.text
+    return r

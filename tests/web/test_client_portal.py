@@ -335,6 +335,7 @@ def test_member_session_does_not_let_anyone_fund(logged_in, sent, db, gateway):
     assert r.status_code == 303 and "/verify" in r.location and sales(gateway) == []
 
 
+@pytest.mark.corrupts_ledger
 def test_ledger_check_cli_names_offending_rows(app, visitor, sent, outbox, db):
     cid, link = sent
     verify(visitor, link, outbox)
