@@ -21,7 +21,10 @@ demo: install
 	DEMO=1 $(BIN)/flask --app app db upgrade
 	DEMO=1 $(BIN)/flask --app app seed-demo
 	@echo "Open http://127.0.0.1:$(PORT) — test mode, emails in the local inbox (Inbox in the header)."
-	DEMO=1 $(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
+	@echo "Background jobs (auto-release, reminders, reconciliation) run every 30 s while the demo runs."
+	DEMO=1 $(BIN)/flask --app app jobs run-due --every 30 > instance/jobs.log 2>&1 & \
+	  JOBS=$$!; trap 'kill $$JOBS 2>/dev/null' EXIT INT TERM; \
+	  DEMO=1 $(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
 
 ## Install and run the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set).
 test: install
@@ -32,4 +35,4 @@ test-pg: install
 	TEST_DATABASE_URL=$(TEST_PG) $(BIN)/python -m pytest
 
 clean-demo:
-	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json
+	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json* instance/jobs.log

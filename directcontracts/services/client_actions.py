@@ -1,9 +1,11 @@
 """What a verified client does to a proposal: ask for changes, decline, accept."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
-from ..models import Acceptance, Contract, ContractRevision
+from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
 from . import activity, mailer
 from .errors import InvalidTransition, ValidationFailed
 
@@ -90,3 +92,22 @@ def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_
                     f"Signed revision {revision.number} as “{signer_name}”.")
     db.session.commit()
     return acceptance
+
+
+VIEW_QUIET = timedelta(hours=1)
+
+
+def record_view(contract: Contract) -> None:
+    """The client opened the link: a timeline entry (at most one an hour); the first view
+    of each revision also notifies the freelancer."""
+    last = db.session.scalar(
+        db.select(TimelineEvent).where(TimelineEvent.contract_id == contract.id, TimelineEvent.kind == "viewed")
+        .order_by(TimelineEvent.id.desc()).limit(1))
+    now = utcnow()
+    if last is not None and now - last.created_at < VIEW_QUIET:
+        return
+    activity.record(contract, "viewed", "client", f"The client opened the contract (revision {contract.revision}).")
+    first_of_revision = last is None or (contract.sent_at is not None and last.created_at < contract.sent_at)
+    if first_of_revision:
+        activity.notify(contract, f"{contract.client_name} opened “{contract.title}”.")
+    db.session.commit()

@@ -35,6 +35,9 @@ def queue(to: str, subject: str, template: str, *, contract=None, **context) -> 
         contract_id=contract.id if contract is not None else None,
     )
     db.session.add(email)
+    if contract is not None:
+        from .activity import record  # the timeline lists every email (subjects never carry secrets)
+        record(contract, "email", "system", f"Email to {to}: “{subject}”.")
     return email
 
 

@@ -116,6 +116,7 @@ def _remember_device(response, contract):
 def contract_view(token: str):
     """The proposal (or the running contract) with what the client can do now."""
     contract = g.contract
+    client_actions.record_view(contract)
     return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
                    actions=lambda m: allowed_milestone_actions(m.state, "client"),
                    revising=contract.state == ContractState.DRAFT,

@@ -138,8 +138,10 @@ def test_request_changes_then_revise(visitor, logged_in, sent, outbox, db):
     assert "You asked for changes" in visitor.get(link).text
     email = outbox()[-1]
     assert email.to_addr == "fran@example.com" and "Please split Build into two." in email.body_text
-    assert db.session.scalar(db.select(Notification)).message.startswith("Carla Client asked for changes")
-    assert "1</span>" in logged_in.get("/contracts").text  # the bell
+    notes = [n.message for n in db.session.scalars(db.select(Notification).order_by(Notification.id))]
+    assert sorted(notes) == ["Carla Client asked for changes to “Website redesign”.",
+                             "Carla Client opened “Website redesign”."]
+    assert ">2</span>" in logged_in.get("/contracts").text  # the bell
     assert "Please split Build into two." in logged_in.get(f"/contracts/{cid}").text
     assert visitor.post(f"{link}/changes", {"message": "again"}).status_code == 409
     # the freelancer revises and re-sends; the client can act again
