@@ -1,6 +1,7 @@
 """What a verified client does to a proposal: ask for changes, decline, accept."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from ..domain.states import ContractAction, ContractState, contract_transition
@@ -26,27 +27,41 @@ def freelancer_link(contract: Contract) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/contracts/{contract.id}"
 
 
-def request_changes(contract: Contract, message: str) -> Contract:
-    """The client asks for changes to the proposal; the freelancer is told."""
-    message = _message(message, "message", "the freelancer what to change")
-    contract.state = contract_transition(contract.state, ContractAction.REQUEST_CHANGES)
-    activity.record(contract, "changes_requested", "client", f"Asked for changes: {message}")
-    activity.notify(contract, f"{contract.client_name} asked for changes to “{contract.title}”.")
-    mailer.queue(contract.member.email, f"{contract.client_name} asked for changes: {contract.title}",
-                 "changes_requested", contract=contract, message=message, link=freelancer_link(contract))
-    db.session.commit()
-    mailer.deliver_pending()
-    return contract
+@dataclass(frozen=True)
+class _Reply:
+    action: ContractAction
+    field: str
+    ask: str
+    timeline: str
+    notice: str
+    subject: str
+    template: str
 
 
-def decline(contract: Contract, reason: str) -> Contract:
-    """The client declines the proposal; the freelancer is told."""
-    reason = _message(reason, "reason", "the freelancer why")
-    contract.state = contract_transition(contract.state, ContractAction.DECLINE)
-    activity.record(contract, "declined", "client", f"Declined: {reason}")
-    activity.notify(contract, f"{contract.client_name} declined “{contract.title}”.")
-    mailer.queue(contract.member.email, f"{contract.client_name} declined: {contract.title}",
-                 "declined", contract=contract, reason=reason, link=freelancer_link(contract))
+#: The client's two replies to a proposal, which differ only in their words.
+REPLIES = {
+    "changes": _Reply(ContractAction.REQUEST_CHANGES, "message", "the freelancer what to change",
+                      "Asked for changes: {text}", "{client} asked for changes to “{title}”.",
+                      "{client} asked for changes: {title}", "changes_requested"),
+    "decline": _Reply(ContractAction.DECLINE, "reason", "the freelancer why", "Declined: {text}",
+                      "{client} declined “{title}”.", "{client} declined: {title}", "declined"),
+}
+
+
+def reply(contract: Contract, kind: str, text: str) -> Contract:
+    """The client asks for changes to the proposal ("changes") or declines it ("decline").
+
+    The freelancer is notified and emailed. Raises ValidationFailed (no text)
+    and InvalidTransition (the proposal is not waiting for an answer).
+    """
+    r = REPLIES[kind]
+    text = _message(text, r.field, r.ask)
+    contract.state = contract_transition(contract.state, r.action)
+    words = {"client": contract.client_name, "title": contract.title, "text": text}
+    activity.record(contract, r.template, "client", r.timeline.format(**words))
+    activity.notify(contract, r.notice.format(**words))
+    mailer.queue(contract.member.email, r.subject.format(**words), r.template, contract=contract,
+                 message=text, link=freelancer_link(contract))
     db.session.commit()
     mailer.deliver_pending()
     return contract

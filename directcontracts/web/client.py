@@ -164,43 +164,26 @@ def verify_check(token: str):
 
 # ---- replying to the proposal ---------------------------------------------
 
-@bp.get("/<token>/changes")
-def changes_form(token: str):
-    """Ask the freelancer for changes (verified devices only)."""
-    return _require_verified("changes") or _render("client/message.html", action="changes", form={}, errors={})
+@bp.get("/<token>/changes", defaults={"kind": "changes"}, endpoint="changes_form")
+@bp.get("/<token>/decline", defaults={"kind": "decline"}, endpoint="decline_form")
+def reply_form(token: str, kind: str):
+    """Ask the freelancer for changes, or decline with a reason (verified devices only)."""
+    return _require_verified(kind) or _render("client/message.html", action=kind, form={}, errors={})
 
 
-@bp.post("/<token>/changes")
-def changes_submit(token: str):
-    """Send the change request; the contract shows "changes requested"."""
-    if (r := _require_verified("changes")) is not None:
+@bp.post("/<token>/changes", defaults={"kind": "changes"}, endpoint="changes_submit")
+@bp.post("/<token>/decline", defaults={"kind": "decline"}, endpoint="decline_submit")
+def reply_submit(token: str, kind: str):
+    """Send the reply; the contract shows "changes requested" or "declined"; the freelancer is told."""
+    if (r := _require_verified(kind)) is not None:
         return r
+    field = client_actions.REPLIES[kind].field
     try:
-        client_actions.request_changes(g.contract, request.form.get("message", ""))
+        client_actions.reply(g.contract, kind, request.form.get(field, ""))
     except ValidationFailed as exc:
-        return _render("client/message.html", 422, action="changes", form=request.form, errors=exc.errors)
+        return _render("client/message.html", 422, action=kind, form=request.form, errors=exc.errors)
     except InvalidTransition as exc:
-        return _render("client/message.html", 409, action="changes", form=request.form, errors={"message": str(exc)})
-    return _view(token)
-
-
-@bp.get("/<token>/decline")
-def decline_form(token: str):
-    """Decline the proposal, with a reason (verified devices only)."""
-    return _require_verified("decline") or _render("client/message.html", action="decline", form={}, errors={})
-
-
-@bp.post("/<token>/decline")
-def decline_submit(token: str):
-    """Decline; the freelancer is told."""
-    if (r := _require_verified("decline")) is not None:
-        return r
-    try:
-        client_actions.decline(g.contract, request.form.get("reason", ""))
-    except ValidationFailed as exc:
-        return _render("client/message.html", 422, action="decline", form=request.form, errors=exc.errors)
-    except InvalidTransition as exc:
-        return _render("client/message.html", 409, action="decline", form=request.form, errors={"reason": str(exc)})
+        return _render("client/message.html", 409, action=kind, form=request.form, errors={field: str(exc)})
     return _view(token)
 
 
