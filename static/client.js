@@ -4,10 +4,10 @@
   // The server gives up on the gateway after ~35 s; the browser waits a little longer.
   if (window.htmx) { htmx.config.defaultTimeout = 45000; }
 
-  document.addEventListener("htmx:error", function (evt) {
+  function unconfirmed(evt) {
     var form = document.getElementById("fund-form");
     var box = document.getElementById("fund-error");
-    if (!form || !box || !form.contains(evt.target)) { return; }
+    if (!form || !box || !form.contains(evt.target)) { return false; }
     box.className = "flash error";
     box.innerHTML = "";
     var p = document.createElement("p");
@@ -18,6 +18,16 @@
     p.appendChild(a);
     box.appendChild(p);
     form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+    return true;
+  }
+  // No answer at all (timeout, network down): htmx 4 fires htmx:error on the form.
+  document.addEventListener("htmx:error", unconfirmed);
+  // htmx 4 swaps every status but 204/304. A 5xx that is not the app's own notice
+  // (those carry HX-Retarget) is a proxy's page: keep the widget, say what we know.
+  document.addEventListener("htmx:response:error", function (evt) {
+    var ctx = evt.detail && evt.detail.ctx;
+    if (!ctx || !ctx.response || ctx.response.status < 500 || (ctx.hx && ctx.hx.retarget)) { return; }
+    if (unconfirmed(evt)) { ctx.swap = "none"; }
   });
 
   function setupDropin() {

@@ -130,3 +130,28 @@ def new_page(browser, live_server):
 @pytest.fixture
 def page(new_page):
     return new_page()[0]
+
+
+# ---- steps shared by the browser stories ------------------------------------
+
+def expect(target):
+    """Playwright's auto-waiting ``expect``, imported lazily (Playwright may be missing)."""
+    from playwright.sync_api import expect as _expect
+    return _expect(target)
+
+
+def log_in(page, member_email: str, password: str | None = None):
+    """The login form, as a member fills it; leaves the page on the contract list."""
+    from tests.conftest import PASSWORD
+    page.goto("/login")
+    page.get_by_label("Email").fill(member_email)
+    page.get_by_label("Password").fill(password or PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Direct Contracts", level=1)).to_be_visible()
+
+
+def open_inbox(page):
+    """The local inbox (newest email first), from the header's Inbox link."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", name="Local inbox")).to_be_visible()
+    return page.locator("ul.inbox > li > a")
