@@ -30,6 +30,7 @@ from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from . import activity, mailer
 from . import ledger as ledger_svc
 from .client_actions import accept, acceptance_of_current, freelancer_link
+from .contracts import fresh_client_link
 from .errors import InvalidTransition, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False
                         f"Payment {attempt.id} of {attempt.amount.format()} {attempt.status}: {attempt.message}")
         if email_failure:
             mailer.queue(contract.client_email, f"Your payment for {contract.title} did not go through",
-                         "payment_failed", contract=contract, attempt=attempt)
+                         "payment_failed", contract=contract, attempt=attempt, link=fresh_client_link(contract))
     db.session.commit()
     mailer.deliver_pending()
     return attempt
@@ -249,7 +250,7 @@ def _announce_funding(contract: Contract, attempt: PaymentAttempt, milestones: l
                               f"{attempt.amount.format()} is in escrow — you can begin.")
     mailer.queue(contract.client_email, f"Receipt: {attempt.amount.format()} held in escrow for {contract.title}",
                  "receipt", contract=contract, attempt=attempt, milestones=milestones,
-                 method=method_label(attempt))
+                 method=method_label(attempt), link=fresh_client_link(contract))
     mailer.queue(contract.member.email, f"Funded — you can begin: {contract.title}",
                  "funded", contract=contract, attempt=attempt, milestones=milestones,
                  link=freelancer_link(contract))

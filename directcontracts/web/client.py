@@ -49,7 +49,8 @@ def _render(template: str, status: int = 200, **context):
     context.setdefault("contract", g.contract)
     context.setdefault("token", request.view_args["token"])
     context.setdefault("verified", g.verified)
-    context.setdefault("test_mode", funding.gateway().test_mode)
+    context.setdefault("test_mode", funding.gateway().test_mode)  # sandbox or offline: no real money
+    context.setdefault("offline_gateway", funding.gateway().name == "test")
     return respond(render_template(template, **context), status)
 
 
@@ -197,7 +198,7 @@ def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None):
                    form=form or {}, errors=errors or {}, attempt=attempt, key=funding.new_key(),
                    fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract),
-                   client_token=None if gw.test_mode else _client_token(gw, contract))
+                   client_token=None if gw.name == "test" else _client_token(gw, contract))
 
 
 def _client_token(gw, contract):
