@@ -441,8 +441,21 @@ def send(contract: Contract, member: Member, today: date | None = None) -> Contr
     return contract
 
 
+def _lock_without_payment(contract: Contract) -> Contract:
+    """Lock the contract row; refuse while a client payment is in flight (its milestones are held)."""
+    db.session.execute(db.select(Contract.id).where(Contract.id == contract.id).with_for_update())
+    db.session.refresh(contract)
+    for m in contract.milestones:
+        db.session.refresh(m)
+    if any(m.hold_attempt_id for m in contract.milestones):
+        db.session.rollback()
+        raise InvalidTransition("The client is paying right now. Wait until the payment is confirmed.")
+    return contract
+
+
 def revise(contract: Contract, member: Member) -> Contract:
     """Reopen a sent contract for editing; the client's link says it is being revised."""
+    _lock_without_payment(contract)
     contract.state = contract_transition(contract.state, ContractAction.REVISE)
     activity.record(contract, "revising", "freelancer", "Reopened for revision.")
     db.session.commit()
@@ -451,6 +464,7 @@ def revise(contract: Contract, member: Member) -> Contract:
 
 def withdraw(contract: Contract, member: Member) -> Contract:
     """Withdraw a draft or unfunded sent contract; the client is told if it was sent."""
+    _lock_without_payment(contract)
     contract.state = contract_transition(contract.state, ContractAction.WITHDRAW)
     if contract.revision > 0:
         mailer.queue(contract.client_email, f"Contract withdrawn: {contract.title}",

@@ -107,6 +107,9 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
         return existing
     if contract.state == ContractState.SENT and signature is not None:
         accept(contract, **signature)
+    # Lock the contract row so that revising or withdrawing it waits for the hold below.
+    db.session.execute(db.select(Contract.id).where(Contract.id == contract.id).with_for_update())
+    db.session.refresh(contract)
     if contract.state == ContractState.SENT:
         if acceptance_of_current(contract) is None:
             raise InvalidTransition("Sign the contract before funding it.")

@@ -352,3 +352,13 @@ def test_ledger_check_cli_names_offending_rows(app, visitor, sent, outbox, db):
     db.session.commit()
     bad = runner.invoke(args=["ledger", "check"])
     assert bad.exit_code == 1 and f"journal {journal.id} sums to 1, not 0" in bad.output
+
+
+def test_freelancer_cannot_revise_or_withdraw_while_the_client_pays(visitor, logged_in, sent, outbox, db):
+    cid, link = sent
+    verify(visitor, link, outbox)
+    fund(visitor, link, nonce="fake-timeout-nonce")  # the outcome is unknown: milestone 1 is held
+    for action in ("revise", "withdraw"):
+        r = logged_in.post(f"/contracts/{cid}/{action}", follow_redirects=True)
+        assert "The client is paying right now" in r.text
+    assert contract(db, cid).state == "sent"
