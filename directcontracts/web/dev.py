@@ -25,6 +25,6 @@ def inbox():
 
 @bp.get("/inbox/<int:email_id>")
 def inbox_email(email_id: int):
-    """One email, its HTML body in a sandboxed frame and its text."""
+    """One email: its HTML body (our own escaped templates) and its plain text."""
     email = mailer.get(email_id) or abort(404)
     return render_template("dev/email.html", email=email)

@@ -14,6 +14,7 @@ from ..domain.money import SUPPORTED_CURRENCIES
 from ..domain.states import ContractState, allowed_milestone_actions
 from ..htmx import respond, wants_fragment
 from ..services import activity, ledger, lifecycle
+from ..services import settings as settings_svc
 from ..services import contracts as svc
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -352,7 +353,8 @@ def notification_read_all():
 def _milestone_page(contract, milestone_id: int, action: str, status: int = 200, form=None, errors=None):
     milestone = _milestone_or_404(contract, milestone_id)
     return respond(render_template("contracts/milestone_action.html", contract=contract, m=milestone,
-                                   action=action, form=form or {}, errors=errors or {}), status)
+                                   action=action, form=form or {}, errors=errors or {},
+                                   auto_release_days=settings_svc.current().auto_release_days), status)
 
 
 @bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/request-payment")
@@ -392,8 +394,10 @@ def refund(contract_id: int, milestone_id: int):
         lifecycle.refund(contract, milestone_id, reason=request.form.get("reason", ""))
     except ValidationFailed as exc:
         return _milestone_page(contract, milestone_id, "refund", 422, request.form, exc.errors)
-    except (lifecycle.RefundFailed, lifecycle.RefundUncertain) as exc:
-        return _milestone_page(contract, milestone_id, "refund", 502, request.form, {"gateway": str(exc)})
+    except lifecycle.RefundFailed as exc:  # refused: nothing is broken, nothing changed
+        return _milestone_page(contract, milestone_id, "refund", 409, request.form, {"gateway": str(exc)})
+    except lifecycle.RefundUncertain as exc:  # no answer: the owner checks it
+        return _milestone_page(contract, milestone_id, "refund", 503, request.form, {"gateway": str(exc)})
     except InvalidTransition as exc:
         return _refused(contract, exc)
     except NotFound:

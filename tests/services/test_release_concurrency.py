@@ -1,6 +1,5 @@
 """Two approvals of one milestone → one release: twice in a row, from two threads, from two processes."""
 import multiprocessing
-import os
 import threading
 
 import pytest
