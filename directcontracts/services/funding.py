@@ -100,16 +100,17 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
     key = (key or "").strip()[:64]
     if not key:
         raise ValidationFailed({"payment": "This form has expired. Reload the page and try again."})
-    existing = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key))
-    if existing is not None:
-        if existing.contract_id != contract.id:
-            raise NotFound("No such payment.")
+    if (existing := _replay(contract, key)) is not None:
         return existing
     if contract.state == ContractState.SENT and signature is not None:
         accept(contract, **signature)
-    # Lock the contract row so that revising or withdrawing it waits for the hold below.
+    # Lock the contract row so that revising or withdrawing it waits for the hold below;
+    # a concurrent submit of the same form may have committed its attempt while we waited.
     db.session.execute(db.select(Contract.id).where(Contract.id == contract.id).with_for_update())
     db.session.refresh(contract)
+    if (existing := _replay(contract, key)) is not None:
+        db.session.rollback()
+        return existing
     if contract.state == ContractState.SENT:
         if acceptance_of_current(contract) is None:
             raise InvalidTransition("Sign the contract before funding it.")
@@ -151,8 +152,7 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key))
-        if existing is None or existing.contract_id != contract.id:
+        if (existing := _replay(contract, key)) is None:
             raise
         return existing
     attempt_id, amount = attempt.id, attempt.amount
@@ -168,6 +168,15 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
         log.info("payment attempt %s: %s (%s) %s", attempt_id, result.status, result.processor_code,
                  result.message)
     return settle(attempt_id, result)
+
+
+def _replay(contract: Contract, key: str) -> PaymentAttempt | None:
+    """The attempt this idempotency key already started, if any (NotFound if another contract's)."""
+    existing = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key)
+                                 .execution_options(populate_existing=True))
+    if existing is not None and existing.contract_id != contract.id:
+        raise NotFound("No such payment.")
+    return existing
 
 
 def _locked_attempt(attempt_id: str) -> PaymentAttempt:
