@@ -41,7 +41,7 @@ def test_settle_twice_posts_one_journal(app, db, accepted_contract, gateway):
 class SlowGateway:
     """Wraps the test gateway so a charge takes a while: the second request arrives mid-flight."""
 
-    def __init__(self, inner, delay=0.4):
+    def __init__(self, inner, delay=1.0):
         self.inner, self.delay, self.calls = inner, delay, 0
         self.name, self.test_mode = inner.name, inner.test_mode
 
