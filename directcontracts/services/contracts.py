@@ -283,7 +283,8 @@ def preview_summary(contract: Contract, amount_text: str) -> Summary | None:
 
 # ---- milestones (the htmx editor) ----------------------------------------
 
-def _milestone(contract: Contract, milestone_id: int) -> Milestone:
+def milestone_of(contract: Contract, milestone_id: int) -> Milestone:
+    """The contract's milestone with this id; NotFound for any other id."""
     for m in contract.milestones:
         if m.id == milestone_id:
             return m
@@ -327,7 +328,7 @@ def add_milestone(contract: Contract, form: dict, today: date | None = None) -> 
 def update_milestone(contract: Contract, milestone_id: int, form: dict,
                      today: date | None = None) -> Milestone:
     """Edit a milestone in place. Raises ValidationFailed, NotFound, InvalidTransition."""
-    milestone = _milestone(contract, milestone_id)
+    milestone = milestone_of(contract, milestone_id)
     _require_milestone_edit(contract, milestone)
     parsed = _parse(contract, form, today)
     if parsed.errors:
@@ -343,7 +344,7 @@ def update_milestone(contract: Contract, milestone_id: int, form: dict,
 
 def remove_milestone(contract: Contract, milestone_id: int) -> None:
     """Delete a draft's milestone, or cancel an active contract's unfunded one (the client is told)."""
-    milestone = _milestone(contract, milestone_id)
+    milestone = milestone_of(contract, milestone_id)
     _require_milestone_edit(contract, milestone)
     if contract.state == ContractState.ACTIVE:
         milestone.state = milestone_transition(milestone.state, MilestoneAction.CANCEL)
@@ -363,7 +364,7 @@ def remove_milestone(contract: Contract, milestone_id: int) -> None:
 def move_milestone(contract: Contract, milestone_id: int, direction: str) -> None:
     """Swap a milestone with its neighbour ("up" or "down"); a no-op at either end."""
     _require_editable(contract)
-    milestone = _milestone(contract, milestone_id)
+    milestone = milestone_of(contract, milestone_id)
     ordered = list(contract.milestones)
     index = ordered.index(milestone)
     other = index - 1 if direction == "up" else index + 1

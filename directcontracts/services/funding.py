@@ -21,7 +21,6 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
-from ..domain.money import Money
 from ..domain.payments import ChargeResult, GatewayUnavailable, PaymentGateway
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
     contract_transition, milestone_transition
@@ -308,10 +307,6 @@ def escrow_rows(contract: Contract):
     """Per milestone: (milestone, MilestoneMoney) for the client's escrow summary."""
     money = ledger_svc.milestone_money([contract.id])
     return [(m, money.get(m.id, ledger_svc.MilestoneMoney())) for m in contract.milestones]
-
-
-def total_of(milestones: list[Milestone], currency: str) -> Money:
-    return Money(sum(m.amount_minor for m in milestones), currency)
 
 
 def attempt_by_key(contract: Contract, key: str) -> PaymentAttempt | None:

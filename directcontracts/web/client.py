@@ -278,10 +278,10 @@ def payment_by_key(token: str, key: str):
 # ---- approving work -------------------------------------------------------
 
 def _milestone(milestone_id: int):
-    for m in g.contract.milestones:
-        if m.id == milestone_id:
-            return m
-    abort(404)
+    try:
+        return contracts_svc.milestone_of(g.contract, milestone_id)
+    except NotFound:
+        abort(404)
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/approve")

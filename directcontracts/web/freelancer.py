@@ -260,10 +260,10 @@ def milestone_move(contract_id: int, milestone_id: int):
 
 
 def _milestone_or_404(contract, milestone_id: int):
-    for m in contract.milestones:
-        if m.id == milestone_id:
-            return m
-    abort(404)
+    try:
+        return svc.milestone_of(contract, milestone_id)
+    except NotFound:
+        abort(404)
 
 
 # ---- step 3: review, send; afterwards -------------------------------------
