@@ -72,12 +72,7 @@ def money_totals(member: Member) -> list:
     totals: dict[str, ledger.ContractMoney] = {}
     for c in contracts:
         cm = per_contract[c.id]
-        if c.currency in totals:
-            t = totals[c.currency]
-            totals[c.currency] = ledger.ContractMoney(t.funded + cm.funded, t.released + cm.released,
-                                                      t.refunded + cm.refunded, t.fees + cm.fees)
-        else:
-            totals[c.currency] = cm
+        totals[c.currency] = totals[c.currency] + cm if c.currency in totals else cm
     return [totals[k] for k in sorted(totals) if totals[k].funded.minor]
 
 

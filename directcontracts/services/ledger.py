@@ -79,6 +79,10 @@ class ContractMoney:
     def received(self) -> Money:
         return self.released - self.fees
 
+    def __add__(self, other: "ContractMoney") -> "ContractMoney":
+        return ContractMoney(self.funded + other.funded, self.released + other.released,
+                             self.refunded + other.refunded, self.fees + other.fees)
+
 
 def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
     """Totals for each contract (one query for the whole list)."""
