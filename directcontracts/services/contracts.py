@@ -27,6 +27,7 @@ from ..models import Contract, ContractRevision, Member, Milestone, ShopSettings
 from . import activity, ledger, mailer, tokens
 from .accounts import find_member_by_email, normalise_email
 from .errors import InvalidTransition, NotFound, ValidationFailed
+from .locks import lock_contract
 
 
 # ---- loading and listing -------------------------------------------------
@@ -439,10 +440,7 @@ def send(contract: Contract, member: Member, today: date | None = None) -> Contr
 
 def _lock_without_payment(contract: Contract) -> Contract:
     """Lock the contract row; refuse while a client payment is in flight (its milestones are held)."""
-    db.session.execute(db.select(Contract.id).where(Contract.id == contract.id).with_for_update())
-    db.session.refresh(contract)
-    for m in contract.milestones:
-        db.session.refresh(m)
+    contract, _ = lock_contract(contract.id)
     if any(m.hold_attempt_id for m in contract.milestones):
         db.session.rollback()
         raise InvalidTransition("The client is paying right now. Wait until the payment is confirmed.")

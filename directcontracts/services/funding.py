@@ -31,6 +31,7 @@ from . import ledger as ledger_svc
 from .client_actions import accept, acceptance_of_current, freelancer_link
 from .contracts import fresh_client_link
 from .errors import InvalidTransition, NotFound, ValidationFailed
+from .locks import lock_contract
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,7 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
         accept(contract, **signature)
     # Lock the contract row so that revising or withdrawing it waits for the hold below;
     # a concurrent submit of the same form may have committed its attempt while we waited.
-    db.session.execute(db.select(Contract.id).where(Contract.id == contract.id).with_for_update())
-    db.session.refresh(contract)
+    contract, _ = lock_contract(contract.id)
     if (existing := _replay(contract, key)) is not None:
         db.session.rollback()
         return existing

@@ -28,8 +28,9 @@ from . import activity, mailer
 from . import ledger as ledger_svc
 from .client_actions import freelancer_link
 from .contracts import fresh_client_link
-from .errors import InvalidTransition, NotFound, ServiceError, ValidationFailed
+from .errors import InvalidTransition, ServiceError, ValidationFailed
 from .funding import gateway
+from .locks import lock_contract
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +43,6 @@ class RefundFailed(ServiceError):
 
 class RefundUncertain(ServiceError):
     """The gateway did not answer; the refund is marked for checking."""
-
-
-def _lock(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
-    """Lock the contract row, then the milestone row, reading fresh values."""
-    db.session.expire_all()
-    contract = db.session.scalar(db.select(Contract).where(Contract.id == contract_id).with_for_update())
-    if contract is None:
-        raise NotFound("No such contract.")
-    milestone = None
-    if milestone_id is not None:
-        milestone = db.session.scalar(
-            db.select(Milestone).where(Milestone.id == milestone_id, Milestone.contract_id == contract_id)
-            .with_for_update())
-        if milestone is None:
-            raise NotFound("No such milestone.")
-    return contract, milestone
 
 
 @dataclass(frozen=True)
@@ -95,7 +80,7 @@ def request_payment(contract: Contract, milestone_id: int, *, note: str, url: st
     if len(url) > 500:
         raise ValidationFailed({"url": "Keep the link under 500 characters."})
     now = now or utcnow()
-    contract, m = _lock(contract.id, milestone_id)
+    contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
     days = ShopSettings.get().auto_release_days
     m.submitted_at, m.submit_note, m.deliverable_url = now, note, url
@@ -128,7 +113,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     leaves the refund ``unknown`` for the owner to check (RefundUncertain).
     """
     reason = _text(reason, "reason", "Give the client a reason for the refund.")
-    contract, m = _lock(contract.id, milestone_id)
+    contract, m = lock_contract(contract.id, milestone_id)
     milestone_transition(m.state, MilestoneAction.REFUND)
     attempt, item = _attempt_item(m)
     row = Refund(milestone_id=m.id, attempt_id=attempt.id, amount_minor=item.amount_minor, reason=reason)
@@ -155,7 +140,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
         db.session.delete(db.session.get(Refund, refund_id))
         db.session.commit()
         raise RefundFailed(result.message or "The payment processor refused the refund.")
-    contract, m = _lock(contract.id, milestone_id)
+    contract, m = lock_contract(contract.id, milestone_id)
     row = db.session.get(Refund, refund_id)
     row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
     m.state = milestone_transition(m.state, MilestoneAction.REFUND)
@@ -175,7 +160,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
 
 def end(contract: Contract) -> Contract:
     """End an active contract early: pending milestones are cancelled; refused while money is held."""
-    contract, _ = _lock(contract.id)
+    contract, _ = lock_contract(contract.id)
     contract_transition(contract.state, ContractAction.END)
     held = [m for m in contract.milestones if m.state in ESCROW_STATES or m.hold_attempt_id]
     if held:
@@ -213,7 +198,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
     Idempotent: a milestone already released is returned unchanged.
     """
     now = now or utcnow()
-    contract, m = _lock(contract.id, milestone_id)
+    contract, m = lock_contract(contract.id, milestone_id)
     if m.state == MilestoneState.RELEASED:
         db.session.rollback()
         return m
@@ -246,7 +231,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
 def client_request_changes(contract: Contract, milestone_id: int, *, message: str) -> Milestone:
     """The client is not satisfied yet: submitted → funded; the auto-release clock stops."""
     message = _text(message, "message", "Tell the freelancer what still needs doing.")
-    contract, m = _lock(contract.id, milestone_id)
+    contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.REQUEST_CHANGES)
     m.auto_release_at = None
     activity.record(contract, "milestone_changes_requested", "client",

@@ -1,0 +1,27 @@
+"""Row locks for money-moving use cases: always the contract first, then a milestone.
+
+One lock order everywhere means two processes never deadlock, and a
+locked, freshly read contract is what every check of "may this happen now"
+must look at.
+"""
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import Contract, Milestone
+from .errors import NotFound
+
+
+def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
+    """Lock the contract row (then the milestone row, if asked), reading fresh values."""
+    db.session.expire_all()
+    contract = db.session.scalar(db.select(Contract).where(Contract.id == contract_id).with_for_update())
+    if contract is None:
+        raise NotFound("No such contract.")
+    milestone = None
+    if milestone_id is not None:
+        milestone = db.session.scalar(
+            db.select(Milestone).where(Milestone.id == milestone_id, Milestone.contract_id == contract_id)
+            .with_for_update())
+        if milestone is None:
+            raise NotFound("No such milestone.")
+    return contract, milestone
