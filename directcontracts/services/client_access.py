@@ -28,10 +28,6 @@ DEVICE_DAYS = 30
 MAX_CODES_PER_WINDOW = 5
 CODE_WINDOW = timedelta(hours=1)
 
-#: States in which a client may open and verify a contract.
-OPEN_STATES = frozenset({ContractState.SENT, ContractState.CHANGES_REQUESTED, ContractState.DECLINED,
-                         ContractState.ACTIVE, ContractState.COMPLETED, ContractState.ENDED,
-                         ContractState.DRAFT})
 
 
 class VerificationError(ServiceError):

@@ -245,7 +245,7 @@ def fund_submit(token: str):
 
 def _after_attempt(token, attempt, form):
     target = url_for("client.payment_status", token=token, attempt_id=attempt.id)
-    if attempt.status == "succeeded" or attempt.status in ("pending", "unknown"):
+    if attempt.status in ("succeeded", "pending", "unknown"):
         if wants_fragment():
             response = respond("", 200)
             response.headers["HX-Redirect"] = target
