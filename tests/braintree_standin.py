@@ -158,6 +158,14 @@ class BraintreeStandin:
         return 201, "client-token", {"value": base64.b64encode(json.dumps(token).encode()).decode()}
 
     def sale(self, params: dict):
+        held: list[bool] = []
+        try:
+            return self._sale(params, held)
+        finally:
+            if held:  # only now is a held sale stored: release_held() may return
+                self._unhold()
+
+    def _sale(self, params: dict, held: list[bool]):
         request = params.get("transaction") or {}
         nonce = request.get("payment_method_nonce") or ""
         fault = self.fault
@@ -166,6 +174,7 @@ class BraintreeStandin:
         if fault == "unavailable":
             return 503, None, None
         if fault == "read_timeout":
+            held.append(True)
             self._hold()
         account = request.get("merchant_account_id") or self.default_merchant_account
         if account not in self.merchant_accounts:
@@ -299,15 +308,16 @@ class BraintreeStandin:
             return [t for t in self.transactions.values() if order_id is None or t["order_id"] == order_id]
 
     def _hold(self) -> None:
+        """Count this sale as held and wait for release_held(); the caller calls _unhold()."""
         with self._held_changed:
             self._held += 1
             self._held_changed.notify_all()
-        try:
-            self._release.wait(HOLD_LIMIT_SECONDS)
-        finally:
-            with self._held_changed:
-                self._held -= 1
-                self._held_changed.notify_all()
+        self._release.wait(HOLD_LIMIT_SECONDS)
+
+    def _unhold(self) -> None:
+        with self._held_changed:
+            self._held -= 1
+            self._held_changed.notify_all()
 
     def _authorized(self, header: str | None, merchant_id: str) -> bool:
         expected = base64.b64encode(f"{self.public_key}:{self.private_key}".encode()).decode()
