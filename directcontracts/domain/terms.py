@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from .fees import fee_on
-from .money import Money, MoneyError, total
+from .money import SUPPORTED_CURRENCIES, Money, MoneyError, precision, total
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,35 @@ class Limits:
     max_title: int = 200
     max_description: int = 5000
     max_scope: int = 20000
+
+
+#: What an amount column holds (a signed 64-bit BIGINT, in minor units). A
+#: contract's total, and so every sum of its ledger entries, must fit in it too.
+MAX_MINOR = 2**63 - 1
+
+
+def largest_max_amount(max_milestones: int = Limits.max_milestones) -> Decimal:
+    """The largest per-milestone maximum (major units) the database can take.
+
+    ``max_milestones`` milestones each at that maximum must add up to at most
+    ``MAX_MINOR`` minor units in every supported currency. Whole units, so the
+    limit converts exactly into currencies without decimals (JPY).
+    """
+    scale = 10 ** max(precision(c) for c in SUPPORTED_CURRENCIES)
+    return Decimal(MAX_MINOR // (max_milestones * scale))
+
+
+def check_limits(min_amount: Decimal, max_amount: Decimal,
+                 max_milestones: int = Limits.max_milestones) -> dict[str, str]:
+    """Field → message for amount limits the shop cannot hold; empty when they are fine."""
+    errors: dict[str, str] = {}
+    largest = largest_max_amount(max_milestones)
+    if max_amount > largest:
+        errors["max_amount"] = (f"Enter a maximum of at most {largest:,}: a contract of {max_milestones} "
+                                f"milestones at the maximum must fit in the database.")
+    if min_amount > largest:
+        errors["min_amount"] = f"Enter a minimum of at most {largest:,}."
+    return errors
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.money import Money
@@ -69,7 +69,7 @@ class Milestone(db.Model):
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     position: Mapped[int] = mapped_column()
     title: Mapped[str] = mapped_column(String(200))
-    amount_minor: Mapped[int] = mapped_column()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     due_date: Mapped[date | None] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20), default=MilestoneState.PENDING)
@@ -135,7 +135,7 @@ class Refund(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"))
     attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"))
-    amount_minor: Mapped[int] = mapped_column()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, succeeded, unknown
     kind: Mapped[str | None] = mapped_column(String(10))  # voided or refunded
     transaction_id: Mapped[str | None] = mapped_column(String(64))

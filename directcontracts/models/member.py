@@ -47,8 +47,9 @@ class ShopSettings(db.Model):
     shop_name: Mapped[str] = mapped_column(String(120), default="Direct Contracts")
     fee_bps: Mapped[int] = mapped_column(default=DEFAULT_FEE_BPS)
     auto_release_days: Mapped[int] = mapped_column(default=14)
-    min_amount: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("5"))
-    max_amount: Mapped[Decimal] = mapped_column(Numeric(14, 3), default=Decimal("1000000"))
+    # Wide enough for the largest limit the amount columns can hold (domain.terms.largest_max_amount).
+    min_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal("5"))
+    max_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal("1000000"))
 
     @classmethod
     def get(cls) -> "ShopSettings":

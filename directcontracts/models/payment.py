@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.money import Money
@@ -31,7 +31,7 @@ class PaymentAttempt(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
-    amount_minor: Mapped[int] = mapped_column()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     gateway: Mapped[str] = mapped_column(String(20))
@@ -65,7 +65,7 @@ class PaymentItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"), index=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
-    amount_minor: Mapped[int] = mapped_column()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
 
     attempt: Mapped[PaymentAttempt] = relationship(back_populates="items")
     milestone = relationship("Milestone")
@@ -105,7 +105,7 @@ class LedgerEntry(db.Model):
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
     account: Mapped[str] = mapped_column(String(12))
-    amount_minor: Mapped[int] = mapped_column()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
 
     journal: Mapped[Journal] = relationship(back_populates="entries")

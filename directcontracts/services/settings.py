@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from ..domain.fees import bps_from_percent
+from ..domain.terms import check_limits
 from ..extensions import db
 from ..models import Member, ShopSettings
 from .errors import ValidationFailed
@@ -41,6 +42,9 @@ def update(form) -> ShopSettings:
         errors["min_amount"] = "Enter a minimum above zero, like 5."
     if high is None or (low is not None and high < low) or (high is not None and high.as_tuple().exponent < -2):
         errors["max_amount"] = "Enter a maximum at least as large as the minimum."
+    if low is not None and high is not None:
+        for name, message in check_limits(low, high).items():
+            errors.setdefault(name, message)
     days = (form.get("auto_release_days") or "").strip()
     if not days.isdigit() or not 1 <= int(days) <= 90:
         errors["auto_release_days"] = "Enter a number of days from 1 to 90."
