@@ -49,7 +49,8 @@ def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
         .group_by(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account)
     ).all()
     out: dict[int, MilestoneMoney] = defaultdict(MilestoneMoney)
-    for milestone_id, kind, account, amount in rows:
+    for milestone_id, kind, account, total in rows:
+        amount = int(total)  # PostgreSQL's SUM of a BIGINT is NUMERIC (a Decimal); Money wants an int
         m = out[milestone_id]
         if account == rules.ESCROW and kind == "funding":
             m.funded += amount
