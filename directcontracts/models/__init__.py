@@ -6,9 +6,11 @@ from .activity import Notification, TimelineEvent
 from .outbox import OutboxEmail
 from .client import Acceptance, VerificationCode
 from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
+from .sale_return import SaleReturn
 
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
     "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
+    "SaleReturn",
 ]

@@ -10,7 +10,9 @@ from ..domain.money import Money
 from ..extensions import db
 from .base import utcnow
 
-ATTEMPT_STATUSES = ("pending", "succeeded", "declined", "rejected", "failed", "unknown")
+#: ``returned``: the gateway took the money, but the contract could no longer take it
+#: (closed, or its milestones paid meanwhile): no funding journal; see SaleReturn.
+ATTEMPT_STATUSES = ("pending", "succeeded", "declined", "rejected", "failed", "unknown", "returned")
 
 
 class PaymentAttempt(db.Model):
@@ -24,7 +26,7 @@ class PaymentAttempt(db.Model):
     __tablename__ = "payment_attempt"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("status IN ('pending','succeeded','declined','rejected','failed','unknown')",
+        CheckConstraint("status IN ('pending','succeeded','declined','rejected','failed','unknown','returned')",
                         name="status"),
     )
 
