@@ -36,8 +36,11 @@
     el.dataset.ready = "1";
     var form = el.closest("form");
     var nonce = form.querySelector("input[name=payment_method_nonce]");
+    // PayPal's checkout needs the amount being paid: the chosen radio, or the one hidden
+    // choice when a single milestone is left to fund.
     var chosen = function () {
-      var r = form.querySelector("input[name=choice]:checked");
+      var r = form.querySelector("input[name=choice]:checked") ||
+              form.querySelector("input[type=hidden][name=choice]");
       return r && r.dataset.amount ? r.dataset.amount : null;
     };
     braintree.dropin.create({

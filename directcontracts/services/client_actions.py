@@ -8,7 +8,8 @@ from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
 from . import activity, mailer
-from .errors import InvalidTransition, ValidationFailed
+from .errors import InvalidTransition, PageOutdated, ValidationFailed
+from .locks import lock_without_payment
 
 MAX_MESSAGE = 5000
 
@@ -56,6 +57,7 @@ def reply(contract: Contract, kind: str, text: str) -> Contract:
     """
     r = REPLIES[kind]
     text = _message(text, r.field, r.ask)
+    contract = lock_without_payment(contract.id)
     contract.state = contract_transition(contract.state, r.action)
     words = {"client": contract.client_name, "title": contract.title, "text": text}
     activity.record(contract, r.template, "client", r.timeline.format(**words))
@@ -82,10 +84,28 @@ def acceptance_of_current(contract: Contract) -> Acceptance | None:
     return db.session.scalar(db.select(Acceptance).where(Acceptance.revision_id == revision.id))
 
 
-def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str) -> Acceptance:
-    """Record the client's signature on the current revision (idempotent). Does not fund."""
+def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str,
+           revision: int | None = None) -> Acceptance:
+    """Record the client's signature on the current revision and commit (idempotent). Does not fund."""
+    acceptance = sign(contract, revision=contract.revision if revision is None else revision,
+                      signer_name=signer_name, agreed=agreed, ip=ip, user_agent=user_agent)
+    db.session.commit()
+    return acceptance
+
+
+def sign(contract: Contract, *, revision: int, signer_name: str, agreed: bool, ip: str,
+         user_agent: str) -> Acceptance:
+    """Add the client's signature on ``revision`` — the one they read — to the session (no commit).
+
+    Idempotent: an existing signature on the current revision is returned.
+    Raises InvalidTransition (not awaiting a signature), PageOutdated (the
+    client read another revision), ValidationFailed (no name, not agreed).
+    """
     if contract.state != ContractState.SENT:
         raise InvalidTransition("This proposal cannot be accepted now.")
+    if revision != contract.revision:
+        raise PageOutdated([f"The freelancer sent revision {contract.revision} of the proposal; you opened "
+                            f"revision {revision}. Read it again before you sign."])
     existing = acceptance_of_current(contract)
     if existing:
         return existing
@@ -99,13 +119,12 @@ def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_
         errors["agree"] = "Tick the box to agree to the terms."
     if errors:
         raise ValidationFailed(errors)
-    revision = current_revision(contract)
-    acceptance = Acceptance(contract_id=contract.id, revision_id=revision.id, signer_name=signer_name,
+    current = current_revision(contract)
+    acceptance = Acceptance(contract_id=contract.id, revision_id=current.id, signer_name=signer_name,
                             ip_address=(ip or "")[:64], user_agent=(user_agent or "")[:1000])
     db.session.add(acceptance)
     activity.record(contract, "signed", "client",
-                    f"Signed revision {revision.number} as “{signer_name}”.")
-    db.session.commit()
+                    f"Signed revision {current.number} as “{signer_name}”.")
     return acceptance
 
 

@@ -27,7 +27,7 @@ from ..models import Contract, ContractRevision, Member, Milestone, ShopSettings
 from . import activity, ledger, mailer, tokens
 from .accounts import find_member_by_email, normalise_email
 from .errors import InvalidTransition, NotFound, ValidationFailed
-from .locks import lock_contract
+from .locks import lock_contract, lock_without_payment
 
 
 # ---- loading and listing -------------------------------------------------
@@ -151,8 +151,16 @@ def milestones_editable(contract: Contract) -> bool:
 
 
 def _require_milestone_edit(contract: Contract, milestone: Milestone | None = None) -> None:
-    """Drafts: anything. Active contracts: add, or change/remove an unfunded milestone."""
+    """Drafts: anything. Active contracts: add, or change/remove an unfunded milestone.
+
+    On an active contract the rows are locked (contract, then milestone) and
+    read afresh, so an edit waits for a client's payment being started and
+    never changes a milestone under it.
+    """
     if contract.state == ContractState.ACTIVE:
+        lock_contract(contract.id, milestone.id if milestone is not None else None)
+        if contract.state != ContractState.ACTIVE:
+            raise InvalidTransition("This contract can no longer be changed.")
         if milestone is not None and (milestone.state != MilestoneState.PENDING or milestone.hold_attempt_id):
             raise InvalidTransition("Only milestones that are not funded (and not being paid) can be changed.")
         return
@@ -438,18 +446,12 @@ def send(contract: Contract, member: Member, today: date | None = None) -> Contr
     return contract
 
 
-def _lock_without_payment(contract: Contract) -> Contract:
-    """Lock the contract row; refuse while a client payment is in flight (its milestones are held)."""
-    contract, _ = lock_contract(contract.id)
-    if any(m.hold_attempt_id for m in contract.milestones):
-        db.session.rollback()
-        raise InvalidTransition("The client is paying right now. Wait until the payment is confirmed.")
-    return contract
+_CLIENT_PAYING = "The client is paying right now. Wait until the payment is confirmed."
 
 
 def revise(contract: Contract, member: Member) -> Contract:
     """Reopen a sent contract for editing; the client's link says it is being revised."""
-    _lock_without_payment(contract)
+    contract = lock_without_payment(contract.id, _CLIENT_PAYING)
     contract.state = contract_transition(contract.state, ContractAction.REVISE)
     activity.record(contract, "revising", "freelancer", "Reopened for revision.")
     db.session.commit()
@@ -458,7 +460,7 @@ def revise(contract: Contract, member: Member) -> Contract:
 
 def withdraw(contract: Contract, member: Member) -> Contract:
     """Withdraw a draft or unfunded sent contract; the client is told if it was sent."""
-    _lock_without_payment(contract)
+    contract = lock_without_payment(contract.id, _CLIENT_PAYING)
     contract.state = contract_transition(contract.state, ContractAction.WITHDRAW)
     if contract.revision > 0:
         mailer.queue(contract.client_email, f"Contract withdrawn: {contract.title}",

@@ -16,3 +16,11 @@ class ValidationFailed(ServiceError):
     def __init__(self, errors: dict[str, str], message: str = "Please correct the highlighted fields."):
         super().__init__(message)
         self.errors = errors
+
+
+class PageOutdated(ServiceError):
+    """The client acted on a page that no longer matches the contract; ``changes`` says what changed."""
+
+    def __init__(self, changes: list[str]):
+        super().__init__("The freelancer changed this contract since you opened it.")
+        self.changes = changes

@@ -22,15 +22,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
 from ..domain.payments import ChargeResult, GatewayUnavailable, PaymentGateway
+from ..domain.quotes import Quote
+from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
     contract_transition, milestone_transition
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from . import activity, mailer
 from . import ledger as ledger_svc
-from .client_actions import accept, acceptance_of_current, freelancer_link
+from .client_actions import acceptance_of_current, freelancer_link, sign
 from .contracts import fresh_client_link
-from .errors import InvalidTransition, NotFound, ValidationFailed
+from .errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,21 @@ def choose(contract: Contract, choice: str) -> list[Milestone]:
     return []
 
 
+def quote_of(contract: Contract, milestones: list[Milestone]) -> Quote:
+    """The quote for paying these milestones now: what the fund form shows and carries back."""
+    return Quote(contract.revision, tuple((m.id, m.amount_minor) for m in milestones), contract.currency)
+
+
+def quotes(contract: Contract) -> dict[str, Quote]:
+    """Every funding choice the fund page offers, with its quote."""
+    available = fundable(contract)
+    if not available:
+        return {}
+    offered = {"first": available[:1], "all": available}
+    offered |= {f"m{m.id}": [m] for m in available[1:]}
+    return {choice: quote_of(contract, ms) for choice, ms in offered.items()}
+
+
 def attempt_for(contract: Contract, attempt_id: str) -> PaymentAttempt:
     attempt = db.session.get(PaymentAttempt, attempt_id)
     if attempt is None or attempt.contract_id != contract.id:
@@ -88,64 +105,61 @@ def attempt_for(contract: Contract, attempt_id: str) -> PaymentAttempt:
     return attempt
 
 
-def fund(contract: Contract, *, key: str, choice: str, nonce: str,
+def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
          signature: dict | None = None) -> PaymentAttempt:
-    """Charge the client for the chosen milestones; returns the attempt (any status).
+    """Charge the client for the chosen milestones, exactly as quoted on their page; returns the attempt.
 
-    ``signature`` (signer_name, agreed, ip, user_agent) signs the proposal
-    first when the contract is still ``sent``. Raises ValidationFailed (no
-    signature, method or choice), InvalidTransition (not signed, nothing to
-    fund, a charge already in flight).
+    ``shown`` is the quote the page showed for ``choice`` (:class:`Quote`
+    encoded): the charge happens only when it equals the current one, and the
+    amount comes from the server. ``signature`` (signer_name, agreed, ip,
+    user_agent) signs the revision the client read, in the same transaction
+    that starts the payment, while the contract is still ``sent``.
+    Raises PageOutdated (the contract changed since the page was shown),
+    ValidationFailed (no signature, method or choice), InvalidTransition (not
+    signed, nothing to fund, a charge already in flight).
     """
     key = (key or "").strip()[:64]
     if not key:
         raise ValidationFailed({"payment": "This form has expired. Reload the page and try again."})
     if (existing := _replay(contract, key)) is not None:
         return existing
-    if contract.state == ContractState.SENT and signature is not None:
-        accept(contract, **signature)
-    # Lock the contract row so that revising or withdrawing it waits for the hold below;
-    # a concurrent submit of the same form may have committed its attempt while we waited.
+    # Lock the contract row: revising, withdrawing, replying and milestone edits wait for the hold
+    # below. A concurrent submit of the same form may have committed its attempt while we waited.
     contract, _ = lock_contract(contract.id)
     if (existing := _replay(contract, key)) is not None:
         db.session.rollback()
         return existing
-    if contract.state == ContractState.SENT:
-        if acceptance_of_current(contract) is None:
-            raise InvalidTransition("Sign the contract before funding it.")
-    elif contract.state != ContractState.ACTIVE:
+    if contract.state not in (ContractState.SENT, ContractState.ACTIVE):
         raise InvalidTransition("This contract cannot be funded now.")
     if in_flight(contract):
         # One payment at a time per contract: a client retrying after a timeout
         # must never pay for the same work twice, nor for the next milestone by mistake.
         raise InvalidTransition("A payment for this contract is still being confirmed. "
                                 "You have not been charged twice; we will email you.")
-    milestones = choose(contract, choice or "")
-    if not milestones:
+    milestones, seen = choose(contract, choice or ""), Quote.decode(shown)
+    if not milestones and seen is None:
         raise ValidationFailed({"choice": "Choose what to fund."})
+    current = quote_of(contract, milestones)
+    if seen != current:
+        db.session.rollback()
+        raise PageOutdated(quote_changes(seen, current, {m.id: m.title for m in contract.milestones}))
+    if contract.state == ContractState.SENT and acceptance_of_current(contract) is None:
+        if signature is None:
+            raise InvalidTransition("Sign the contract before funding it.")
+        sign(contract, revision=seen.revision, **signature)
     if not (nonce or "").strip():
         raise ValidationFailed({"payment": "Choose a payment method."})
     gw = gateway()
     attempt = PaymentAttempt(
         id=str(uuid.uuid4()), idempotency_key=key, contract_id=contract.id,
-        amount_minor=sum(m.amount_minor for m in milestones), currency=contract.currency,
+        amount_minor=current.total.minor, currency=contract.currency,
         status="pending", gateway=gw.name,
         items=[PaymentItem(milestone_id=m.id, amount_minor=m.amount_minor) for m in milestones],
     )
     db.session.add(attempt)
     try:
         db.session.flush()  # a concurrent submit with the same key fails here
-        held = db.session.execute(
-            db.update(Milestone)
-            .where(Milestone.id.in_([m.id for m in milestones]), Milestone.state == MilestoneState.PENDING,
-                   Milestone.hold_attempt_id.is_(None))
-            .values(hold_attempt_id=attempt.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if held != len(milestones):
-            db.session.rollback()
-            raise InvalidTransition("A payment for this milestone is already being processed. "
-                                    "Reload the page to see its status.")
+        _hold(attempt, current)
         activity.record(contract, "payment_started", "client",
                         f"Payment of {attempt.amount.format()} started (attempt {attempt.id}).")
         db.session.commit()
@@ -167,6 +181,32 @@ def fund(contract: Contract, *, key: str, choice: str, nonce: str,
         log.info("payment attempt %s: %s (%s) %s", attempt_id, result.status, result.processor_code,
                  result.message)
     return settle(attempt_id, result)
+
+
+def _hold(attempt: PaymentAttempt, quote: Quote) -> None:
+    """Hold the quoted milestones for this attempt with one conditional UPDATE.
+
+    The UPDATE re-checks the rows themselves (still pending, not held, and —
+    summed — still the quoted amount), so even a database without row locks
+    never holds a milestone whose amount changed after the quote was checked.
+    """
+    ids = [mid for mid, _ in quote.items]
+    held = db.session.execute(
+        db.update(Milestone)
+        .where(Milestone.id.in_(ids), Milestone.state == MilestoneState.PENDING,
+               Milestone.hold_attempt_id.is_(None))
+        .values(hold_attempt_id=attempt.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if held != len(ids):
+        db.session.rollback()
+        raise InvalidTransition("A payment for this milestone is already being processed. "
+                                "Reload the page to see its status.")
+    total = db.session.scalar(db.select(db.func.sum(Milestone.amount_minor))
+                              .where(Milestone.hold_attempt_id == attempt.id))
+    if total != quote.total.minor:
+        db.session.rollback()
+        raise PageOutdated(["An amount changed while you were paying. Check the amounts below before you pay."])
 
 
 def _replay(contract: Contract, key: str) -> PaymentAttempt | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..extensions import db
 from ..models import Contract, Milestone
-from .errors import NotFound
+from .errors import InvalidTransition, NotFound
 
 
 def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
@@ -25,3 +25,21 @@ def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Co
         if milestone is None:
             raise NotFound("No such milestone.")
     return contract, milestone
+
+
+#: What either party is told when a change would race a client's payment being confirmed.
+PAYMENT_IN_FLIGHT = ("A payment for this contract is being confirmed with the payment processor. "
+                     "Wait until it is settled (usually a few minutes) and try again.")
+
+
+def lock_without_payment(contract_id: int, message: str = PAYMENT_IN_FLIGHT) -> Contract:
+    """Lock the contract row; refuse while a client payment is in flight (its milestones are held).
+
+    Every change of a contract's state takes this lock, as funding does, so a
+    payment being confirmed can never land on a contract that changed under it.
+    """
+    contract, _ = lock_contract(contract_id)
+    if any(m.hold_attempt_id for m in contract.milestones):
+        db.session.rollback()
+        raise InvalidTransition(message)
+    return contract

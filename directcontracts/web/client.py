@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from ..domain.states import ContractState, allowed_milestone_actions
+from ..domain.states import ContractState
 from ..htmx import respond, wants_fragment
-from ..services import client_access, client_actions, funding, lifecycle, tokens
+from ..services import client_access, client_actions, funding, lifecycle, refunds, tokens
 from ..services import contracts as contracts_svc
-from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+from ..services.errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
 
 bp = Blueprint("client", __name__, url_prefix="/c")
 
@@ -119,7 +119,8 @@ def contract_view(token: str):
     contract = g.contract
     client_actions.record_view(contract)
     return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
-                   actions=lambda m: allowed_milestone_actions(m.state, "client"),
+                   actions=refunds.milestone_actions(contract, "client"),
+                   refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,
                    escrow=funding.escrow_rows(contract),
                    fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
@@ -190,12 +191,13 @@ def reply_submit(token: str, kind: str):
 
 # ---- accepting and funding ------------------------------------------------
 
-def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None):
+def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None, changes=None):
     contract = g.contract
     gw = funding.gateway()
     fragment = wants_fragment()
     return _render("client/partials/_fund.html" if fragment else "client/fund.html", status,
                    form=form or {}, errors=errors or {}, attempt=attempt, key=funding.new_key(),
+                   changes=changes or [], quotes=funding.quotes(contract),
                    fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract),
                    client_token=None if gw.name == "test" else _client_token(gw, contract))
@@ -223,17 +225,26 @@ def fund_form(token: str):
 def fund_submit(token: str):
     """Record the signature, then charge; success goes to the receipt.
 
-    Amounts and currency come from the server; the form only names which
-    milestones (``choice``), the payment nonce, and the idempotency key.
+    Amounts and currency come from the server; the form names which
+    milestones (``choice``), carries the quote its page showed for each
+    choice (``quote_<choice>``: revision, milestones, amounts), the payment
+    nonce and the idempotency key. A quote that no longer matches charges
+    nothing: 409 and the page again, saying what changed.
     """
     if (r := _require_verified("fund")) is not None:
         return r
     contract, form = g.contract, request.form
+    choice = form.get("choice", "")
     signature = {"signer_name": form.get("signer_name", ""), "agreed": form.get("agree") == "yes",
                  "ip": request.remote_addr or "", "user_agent": request.user_agent.string}
     try:
-        attempt = funding.fund(contract, key=form.get("idempotency_key", ""), choice=form.get("choice", ""),
+        attempt = funding.fund(contract, key=form.get("idempotency_key", ""), choice=choice,
+                               shown=form.get(f"quote_{choice}", ""),
                                nonce=form.get("payment_method_nonce", ""), signature=signature)
+    except PageOutdated as exc:
+        # The client confirms again: keep what they typed, but not the tick that agreed to other terms.
+        kept = {k: v for k, v in form.items() if k != "agree"}
+        return _fund_page(409, form=kept, changes=exc.changes)
     except ValidationFailed as exc:
         return _fund_page(422, form=form, errors=exc.errors)
     except InvalidTransition as exc:

@@ -19,8 +19,10 @@ def counts(db):
 def test_fund_twice_in_a_row_is_once(app, db, accepted_contract, gateway):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        a1 = funding.fund(c, key="same-key", choice="first", nonce="fake-valid-nonce")
-        a2 = funding.fund(c, key="same-key", choice="all", nonce="fake-valid-nonce")
+        a1 = funding.fund(c, key="same-key", choice="first",
+            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
+        a2 = funding.fund(c, key="same-key", choice="all",
+            shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
     assert a1.id == a2.id and a2.status == "succeeded"
     assert len(sales(gateway)) == 1 and counts(db) == (1, 1)
     assert ledger.check() == []
@@ -29,7 +31,8 @@ def test_fund_twice_in_a_row_is_once(app, db, accepted_contract, gateway):
 def test_settle_twice_posts_one_journal(app, db, accepted_contract, gateway):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        attempt = funding.fund(c, key="k", choice="first", nonce="fake-timeout-nonce")
+        attempt = funding.fund(c, key="k", choice="first",
+            shown=funding.quotes(c)["first"].encode(), nonce="fake-timeout-nonce")
         assert attempt.status == "unknown"
         found = gateway.find_by_order_id(attempt.id)
         funding.settle(attempt.id, found)
@@ -64,7 +67,8 @@ def run_concurrently(app, contract_id, calls):
             contract = _db.session.get(Contract, contract_id)
             barrier.wait()
             try:
-                attempt = funding.fund(contract, key=key, choice=choice, nonce="fake-valid-nonce")
+                attempt = funding.fund(contract, key=key, choice=choice,
+                    shown=funding.quotes(contract)[choice].encode(), nonce="fake-valid-nonce")
                 results[index] = (attempt.id, attempt.status)
             except Exception as exc:  # noqa: BLE001 - the test inspects it
                 results[index] = exc

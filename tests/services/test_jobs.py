@@ -11,7 +11,8 @@ from directcontracts.services import funding, lifecycle
 def funded_all(app, db, accepted_contract):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-all", choice="all", nonce="fake-valid-nonce")
+        funding.fund(c, key="k-all", choice="all",
+            shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
     return accepted_contract
 
 
@@ -86,7 +87,8 @@ def test_nothing_for_changes_requested_or_disputed(app, db, funded_all, outbox):
 def test_freelancer_reminded_once_about_unfunded_due_milestones(app, db, accepted_contract, outbox):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first", nonce="fake-valid-nonce")
+        funding.fund(c, key="k-first", choice="first",
+            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
     m = db.session.get(Contract, accepted_contract).milestones[1]
     m.due_date = date(2030, 1, 10)
     db.session.commit()
@@ -99,7 +101,8 @@ def test_freelancer_reminded_once_about_unfunded_due_milestones(app, db, accepte
 def test_run_due_retries_mail_and_reconciles(app, db, accepted_contract, outbox, gateway):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        attempt = funding.fund(c, key="k-lost", choice="first", nonce="fake-timeout-nonce")
+        attempt = funding.fund(c, key="k-lost", choice="first",
+            shown=funding.quotes(c)["first"].encode(), nonce="fake-timeout-nonce")
     assert attempt.status == "unknown"
     out = run(app, attempt.created_at + timedelta(minutes=3))
     assert "reconciled 1" in out

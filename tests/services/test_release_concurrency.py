@@ -14,7 +14,8 @@ def submitted(app, db, accepted_contract):
     """Contract id and the id of a submitted milestone (funded first)."""
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-all", choice="all", nonce="fake-valid-nonce")
+        funding.fund(c, key="k-all", choice="all",
+            shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
         c = db.session.get(Contract, accepted_contract)
         mid = c.milestones[0].id
         lifecycle.request_payment(c, mid, note="Done.")
@@ -97,7 +98,8 @@ def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submit
 def test_two_threads_refund_one_milestone(app, db, accepted_contract, gateway, postgres_only):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first", nonce="fake-valid-nonce")
+        funding.fund(c, key="k-first", choice="first",
+            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
     mid = db.session.get(Contract, accepted_contract).milestones[0].id
     barrier, outcomes = threading.Barrier(2), []
 

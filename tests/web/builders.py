@@ -74,15 +74,26 @@ def verify(client, link, outbox, next_action=""):
     return r
 
 
-def fund_form_key(client, link) -> str:
+def fund_form(client, link) -> dict[str, str]:
+    """The hidden fields of the fund form as the page shows them: the key and a quote per choice."""
     page = client.get(f"{link}/fund")
     assert page.status_code == 200, page.text
-    return re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page.text).group(1)
+    return hidden_fields(page.text)
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="((?:idempotency_key|quote_\w+))" value="([^"]*)"', html))
+
+
+def fund_form_key(client, link) -> str:
+    return fund_form(client, link)["idempotency_key"]
 
 
 def fund(client, link, *, choice="first", nonce="fake-valid-nonce", key=None, sign=True, htmx=False, **extra):
-    data = {"idempotency_key": key or fund_form_key(client, link), "choice": choice,
-            "payment_method_nonce": nonce} | extra
+    """Submit the fund form as the page just showed it (its key and quotes), choosing ``choice``."""
+    shown = fund_form(client, link)
+    data = shown | {"idempotency_key": key or shown["idempotency_key"], "choice": choice,
+                    "payment_method_nonce": nonce} | extra
     if sign:
         data |= {"signer_name": "Carla Client", "agree": "yes"}
     return client.post(f"{link}/fund", data, htmx=htmx)
