@@ -21,6 +21,18 @@ Fault injection (set ``standin.fault``; it applies to sales only):
 ``"unavailable"``
     503 Service Unavailable, nothing stored.
 
+Voids and refunds have their own switch, ``standin.refund_fault``:
+
+``"read_timeout"``
+    the void/refund is held until ``release_held()``, then made: the client
+    has given up by then (the gateway answered slowly).
+``"drop_response"``
+    the void/refund is made, then the connection is closed without a response.
+``"server_error"``
+    the void/refund is made, then 500 Internal Server Error is answered.
+``"unavailable"``
+    503 Service Unavailable, nothing made (the gateway is down).
+
 The TestGateway's own nonces work here too: ``fake-timeout-nonce`` behaves
 like ``"drop_response"`` and ``fake-unreachable-nonce`` drops the connection
 without storing anything.
@@ -75,6 +87,8 @@ class BraintreeStandin:
         self.transactions: dict[str, dict] = {}
         #: None, "read_timeout", "drop_response" or "unavailable"
         self.fault: str | None = None
+        #: None, "read_timeout", "drop_response", "server_error" or "unavailable" (voids and refunds)
+        self.refund_fault: str | None = None
         #: (method, path) of every request received, for assertions
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -117,7 +131,7 @@ class BraintreeStandin:
     # -- test controls
 
     def release_held(self, timeout: float = 5) -> None:
-        """Let held sales proceed and wait until they have been processed."""
+        """Let held sales, voids and refunds proceed and wait until they have been processed."""
         self._release.set()
         with self._held_changed:
             if not self._held_changed.wait_for(lambda: self._held == 0, timeout):
@@ -125,7 +139,7 @@ class BraintreeStandin:
         self._release.clear()
 
     def wait_until_held(self, count: int = 1, timeout: float = 5) -> None:
-        """Wait until ``count`` sales are being held (read_timeout fault)."""
+        """Wait until ``count`` requests are being held (a read_timeout fault)."""
         with self._held_changed:
             if not self._held_changed.wait_for(lambda: self._held >= count, timeout):
                 raise TimeoutError("no request was held")
@@ -251,6 +265,30 @@ class BraintreeStandin:
         }
 
     def void(self, transaction_id: str):
+        return self._with_refund_fault(self._void, transaction_id)
+
+    def refund(self, transaction_id: str, params: dict):
+        return self._with_refund_fault(self._refund, transaction_id, params)
+
+    def _with_refund_fault(self, operation, *args):
+        """Make a void or refund under ``refund_fault`` (see the module doc)."""
+        fault = self.refund_fault
+        if fault == "unavailable":
+            return 503, None, None
+        if fault == "read_timeout":
+            self._hold()
+            try:
+                return operation(*args)  # answered to a client that gave up long ago
+            finally:
+                self._unhold()  # only now is it made: release_held() may return
+        result = operation(*args)
+        if fault == "drop_response":
+            return _DROP
+        if fault == "server_error":
+            return 500, None, None
+        return result
+
+    def _void(self, transaction_id: str):
         with self._lock:
             transaction = self.transactions.get(transaction_id)
             if transaction is None:
@@ -264,7 +302,7 @@ class BraintreeStandin:
             transaction["status_history"].append(_status_event(transaction))
         return 200, "transaction", transaction
 
-    def refund(self, transaction_id: str, params: dict):
+    def _refund(self, transaction_id: str, params: dict):
         request = params.get("transaction") or {}
         with self._lock:
             sale = self.transactions.get(transaction_id)
@@ -293,6 +331,7 @@ class BraintreeStandin:
                 "processor_response_text": "Processed",
                 "refund_ids": [],
                 "refunded_transaction_id": sale["id"],
+                "order_id": request.get("order_id") or sale["order_id"],
                 "status_history": [],
             }
             credit["status_history"].append(_status_event(credit))

@@ -86,8 +86,19 @@ class PaymentGateway(Protocol):
     def find_by_order_id(self, order_id: str) -> ChargeResult | None:
         """The sale made with this order id, or None if the gateway has none."""
 
-    def refund(self, transaction_id: str, amount: Money) -> RefundResult:
-        """Void the sale if not yet settled (only for the full amount), else refund ``amount``."""
+    def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
+        """Void the sale if not yet settled (only for the full amount), else refund ``amount``.
+
+        ``order_id`` is given to the refund so that ``find_refund`` can find it
+        when the answer is lost; raises GatewayUnavailable on timeout/network.
+        """
+
+    def find_refund(self, transaction_id: str, order_id: str) -> RefundResult | None:
+        """The void of sale ``transaction_id``, or its refund made with ``order_id``; None if neither.
+
+        For reconciling a refund whose answer was lost: a voided sale counts as
+        the void, a refund is searched by its order id. Raises GatewayUnavailable.
+        """
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify and parse a webhook; raises InvalidWebhook."""

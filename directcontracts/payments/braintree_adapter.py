@@ -49,7 +49,15 @@ from braintree.exceptions.upgrade_required_error import UpgradeRequiredError
 
 from ..domain.money import Money
 from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, WebhookEvent
-from .outcomes import charge_result, preferred_sale, refund_message, refund_plan, validation_message
+from .outcomes import (
+    REFUNDED_MESSAGE,
+    VOIDED_MESSAGE,
+    charge_result,
+    preferred_sale,
+    refund_message,
+    refund_plan,
+    validation_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +196,8 @@ class BraintreeAdapter:
         )
         return _to_result(chosen[1], order_id, None) if chosen else None
 
-    def refund(self, transaction_id: str, amount: Money) -> RefundResult:
-        """Void when unsettled and for the full amount, else refund ``amount``."""
+    def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
+        """Void when unsettled and for the full amount, else refund ``amount`` under ``order_id``."""
         with self._call("find"):
             try:
                 sale = self.gateway.transaction.find(transaction_id)
@@ -210,19 +218,41 @@ class BraintreeAdapter:
                 result = self.gateway.transaction.void(transaction_id)
             if result.is_success:
                 return RefundResult(ok=True, kind="voided", transaction_id=result.transaction.id,
-                                    message="The payment was cancelled before it settled: the client is not charged.")
+                                    message=VOIDED_MESSAGE)
         elif plan == "refund":
             # Braintree checks the amount against earlier refunds (error 91521).
+            options = {"amount": amount.to_plain()}
+            if order_id:
+                options["order_id"] = order_id  # what find_refund searches for when this answer is lost
             with self._call("refund"):
-                result = self.gateway.transaction.refund(transaction_id, amount.to_plain())
+                result = self.gateway.transaction.refund(transaction_id, options)
             if result.is_success:
                 return RefundResult(ok=True, kind="refunded", transaction_id=result.transaction.id,
-                                    message="The refund was sent. It can take a few days to appear on the client's statement.")
+                                    message=REFUNDED_MESSAGE)
         else:
             return RefundResult(ok=False, message=refund_message([(plan, "")]))
         errors = [(error.code, error.message) for error in result.errors.deep_errors]
         log.warning("Braintree refused to %s %s: %s", plan, transaction_id, errors or result.message)
         return RefundResult(ok=False, message=refund_message(errors or [("", result.message)]))
+
+    def find_refund(self, transaction_id: str, order_id: str) -> RefundResult | None:
+        """The void of the sale (found by its ``voided`` status), or its refund searched by ``order_id``."""
+        with self._call("find"):
+            try:
+                sale = self.gateway.transaction.find(transaction_id)
+            except NotFoundError:
+                return None
+        if sale.status == "voided":
+            return RefundResult(ok=True, kind="voided", transaction_id=sale.id, message=VOIDED_MESSAGE)
+        with self._call("search"):
+            found = self.gateway.transaction.search(braintree.TransactionSearch.order_id == order_id)
+            # Lazily fetched: consume inside the error mapping. Only a refund of this sale counts.
+            credits = [transaction for transaction in found.items
+                       if transaction.type == "credit" and transaction.order_id == order_id
+                       and getattr(transaction, "refunded_transaction_id", None) == transaction_id]
+        if not credits:
+            return None
+        return RefundResult(ok=True, kind="refunded", transaction_id=credits[0].id, message=REFUNDED_MESSAGE)
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify Braintree's ``bt_signature`` / ``bt_payload`` pair and read it."""

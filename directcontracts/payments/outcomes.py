@@ -94,6 +94,10 @@ _VALIDATION_MESSAGES = {
     "91577": "Payments in this currency are not set up. Nothing was charged. Please contact us.",
 }
 
+#: What a void / a refund means for the client, whether answered at once or found later.
+VOIDED_MESSAGE = "The payment was cancelled before it settled: the client is not charged."
+REFUNDED_MESSAGE = "The refund was sent. It can take a few days to appear on the client's statement."
+
 #: Pseudo error code for refunding a sale that never captured money (declined,
 #: rejected, failed, voided). Braintree answers 91506 there; our words differ.
 NOT_CHARGED = "not_charged"

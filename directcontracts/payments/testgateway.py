@@ -57,6 +57,8 @@ from typing import Protocol
 from ..domain.money import Money
 from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, WebhookEvent
 from .outcomes import (
+    REFUNDED_MESSAGE,
+    VOIDED_MESSAGE,
     charge_result,
     preferred_sale,
     processor_text,
@@ -69,6 +71,12 @@ from .outcomes import (
 TIMEOUT_NONCE = "fake-timeout-nonce"
 #: Our own nonce: the gateway cannot be reached; nothing happens.
 UNREACHABLE_NONCE = "fake-unreachable-nonce"
+
+#: Values of ``TestGateway.refund_fault``: the void/refund is made, then its
+#: answer is lost (as after a read timeout or a dropped connection) ...
+REFUND_ANSWER_LOST = "answer_lost"
+#: ... or the gateway cannot be reached and nothing is made.
+REFUND_UNREACHABLE = "unreachable"
 
 PAYPAL_TEST_EMAIL = "jane.doe@paypal.com"
 
@@ -270,6 +278,9 @@ class TestGateway:
     def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret") -> None:
         self.store = store if store is not None else MemoryStore()
         self._webhook_secret = webhook_secret.encode()
+        #: A switch for tests and demos: REFUND_ANSWER_LOST or REFUND_UNREACHABLE
+        #: makes every void/refund of this object lose its answer; None answers.
+        self.refund_fault: str | None = None
 
     # -- PaymentGateway
 
@@ -326,8 +337,35 @@ class TestGateway:
             chosen = preferred_sale(sales, status=lambda s: s[1]["status"], created=lambda s: s[0])
         return _to_result(chosen[1]) if chosen else None
 
-    def refund(self, transaction_id: str, amount: Money) -> RefundResult:
-        """Void an unsettled sale for its full amount, else refund (once settled)."""
+    def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
+        """Void an unsettled sale for its full amount, else refund (once settled) under ``order_id``.
+
+        ``refund_fault`` simulates a refund whose answer never arrives.
+        """
+        if self.refund_fault == REFUND_UNREACHABLE:
+            raise GatewayUnavailable("test gateway: simulated unreachable gateway, no refund was made")
+        result = self._refund(transaction_id, amount, order_id)
+        if self.refund_fault == REFUND_ANSWER_LOST:
+            made = "made" if result.ok else "refused"
+            raise GatewayUnavailable(f"test gateway: simulated lost answer (the refund was {made})")
+        return result
+
+    def find_refund(self, transaction_id: str, order_id: str) -> RefundResult | None:
+        """The void of the sale (its status is ``voided``), or the refund recorded under ``order_id``."""
+        with self.store.locked() as data:
+            transactions = data.get("transactions", {})
+            sale = transactions.get(transaction_id)
+            if sale is None:
+                return None
+            if sale["status"] == "voided":
+                return RefundResult(ok=True, kind="voided", transaction_id=sale["id"], message=VOIDED_MESSAGE)
+            credit = next((t for t in transactions.values() if t["type"] == "credit" and t["order_id"] == order_id
+                           and t.get("refunded_transaction_id") == transaction_id), None)
+        if credit is None:
+            return None
+        return RefundResult(ok=True, kind="refunded", transaction_id=credit["id"], message=REFUNDED_MESSAGE)
+
+    def _refund(self, transaction_id: str, amount: Money, order_id: str | None) -> RefundResult:
         with self.store.locked() as data:
             transactions = data.setdefault("transactions", {})
             sale = transactions.get(transaction_id)
@@ -348,14 +386,14 @@ class TestGateway:
                 sale["status"] = "voided"
                 return RefundResult(
                     ok=True, kind="voided", transaction_id=sale["id"],
-                    message="The payment was cancelled before it settled: the client is not charged.",
+                    message=VOIDED_MESSAGE,
                 )
             if plan != "refund":
                 return RefundResult(ok=False, message=refund_message([(plan, "")]))
             credit = {
                 "id": new_transaction_id(),
                 "type": "credit",
-                "order_id": sale["order_id"],
+                "order_id": order_id or sale["order_id"],
                 "minor": amount.minor,
                 "currency": amount.currency,
                 "status": "submitted_for_settlement",
@@ -367,7 +405,7 @@ class TestGateway:
             sale["refund_ids"].append(credit["id"])
         return RefundResult(
             ok=True, kind="refunded", transaction_id=credit["id"],
-            message="The refund was sent. It can take a few days to appear on the client's statement.",
+            message=REFUNDED_MESSAGE,
         )
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
