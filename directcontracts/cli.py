@@ -7,7 +7,7 @@ import click
 from flask import Flask
 
 from .extensions import db
-from .services import accounts, funding, jobs, ledger, mailer
+from .services import accounts, funding, jobs, ledger, mailer, refunds
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -51,9 +51,25 @@ def register(app: Flask) -> None:
     @payments_group.command("reconcile")
     @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
     def reconcile(now):
-        """Settle payments whose outcome is unknown by asking the gateway (run every few minutes)."""
-        counts = funding.reconcile(now)
-        click.echo(f"succeeded {counts['succeeded']}, failed {counts['failed']}, still waiting {counts['waiting']}")
+        """Settle payments and refunds whose outcome is unknown by asking the gateway (run every few minutes).
+
+        Exits 1 if something could not be reconciled (each failure is named).
+        """
+        failures: list[str] = []
+        try:
+            counts = funding.reconcile(now)
+        except Exception as exc:  # refunds are still reconciled below
+            db.session.rollback()
+            failures.append(f"payment reconciliation: {type(exc).__name__}: {exc}")
+        else:
+            click.echo(f"succeeded {counts['succeeded']}, failed {counts['failed']}, "
+                       f"still waiting {counts['waiting']}")
+        counts = refunds.reconcile(now, failures=failures)
+        click.echo(f"refunds: posted {counts['posted']}, failed {counts['failed']}, still waiting {counts['waiting']}")
+        for failure in failures:
+            click.echo(f"FAILED {failure}", err=True)
+        if failures:
+            raise SystemExit(1)
 
     app.cli.add_command(payments_group)
 
@@ -78,12 +94,20 @@ def register(app: Flask) -> None:
     @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
     @click.option("--every", type=int, default=0, help="Keep running, every N seconds (the demo uses this).")
     def run_due(now, every):
-        """Auto-release, reminders, email retries, payment reconciliation. Idempotent."""
+        """Auto-release, reminders, email retries, payment and refund reconciliation. Idempotent.
+
+        Every task and item runs on its own; a failed one is named on stderr and
+        the others still run. Exits 1 if anything failed (without --every).
+        """
         while True:
-            counts = jobs.run_due(now)
+            report = jobs.run_due(now)
             db.session.remove()
-            click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+            click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts.items()))
+            for failure in report.failures:
+                click.echo(f"FAILED {failure}", err=True)
             if not every:
+                if report.failures:
+                    raise SystemExit(1)
                 return
             time.sleep(every)
 

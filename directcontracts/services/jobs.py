@@ -3,31 +3,64 @@
 - auto-release of milestones whose payment request got no answer in time,
 - reminders to the client before auto-release (7 days and 1 day before),
 - reminders to the freelancer about unfunded milestones past their due date,
-- retrying unsent email, and reconciling payments whose outcome is unknown.
+- retrying unsent email, and reconciling payments and refunds whose outcome
+  is unknown.
 
-Nothing here touches a disputed milestone: only ``submitted`` ones release.
-Each reminder is recorded in a unique row, so it is sent once even when two
-runners overlap.
+Nothing here touches a disputed milestone: only ``submitted`` ones release,
+and not while a refund of it is being confirmed. Each reminder is recorded in
+a unique row, so it is sent once even when two runners overlap.
+
+Every task, and every milestone or refund within a task, runs on its own: one
+that fails with any exception is logged with its id, rolled back and listed in
+the run's ``Report.failures``, and the rest of the run goes on, so one bad row
+never stops reminders, email or reconciliation for the whole shop.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Milestone, Reminder, utcnow
-from . import activity, funding, lifecycle, mailer
+from ..models import Contract, Milestone, Refund, Reminder, utcnow
+from . import activity, funding, lifecycle, mailer, refunds
 from .client_actions import freelancer_link
 from .contracts import fresh_client_link
-from .errors import ServiceError
+from .errors import InvalidTransition, ServiceError
 
 log = logging.getLogger(__name__)
 
 #: Days before auto-release on which the client is reminded, most urgent first.
 REMINDER_DAYS = (1, 7)
+
+
+@dataclass
+class Report:
+    """What one run did: a count per task that completed, and every failure, naming its item."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def _isolated(failures: list[str], what: str, work: Callable[[], object]) -> bool:
+    """Run one item of work; any exception is logged, rolled back and recorded, never raised."""
+    try:
+        work()
+    except Exception as exc:  # deliberately broad: a bug in one item must not stop the run
+        db.session.rollback()
+        log.exception("jobs: %s failed", what)
+        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
+def _no_refund_in_flight():
+    """Milestones whose refund is being confirmed neither release nor promise to."""
+    return ~db.select(Refund.id).where(Refund.milestone_id == Milestone.id).exists()
 
 
 def _once(milestone: Milestone, kind: str, key: str) -> bool:
@@ -45,37 +78,49 @@ def _once(milestone: Milestone, kind: str, key: str) -> bool:
     return True
 
 
-def auto_release(now: datetime) -> int:
+def auto_release(now: datetime, failures: list[str]) -> int:
+    """Release submitted milestones whose auto-release date has passed; returns how many."""
     ids = db.session.scalars(
         db.select(Milestone.id).where(Milestone.state == MilestoneState.SUBMITTED,
-                                      Milestone.auto_release_at.is_not(None), Milestone.auto_release_at <= now)
+                                      Milestone.auto_release_at.is_not(None), Milestone.auto_release_at <= now,
+                                      _no_refund_in_flight())
     ).all()
     released = 0
-    for milestone_id in ids:
+
+    def release(milestone_id: int) -> None:
+        nonlocal released
         m = db.session.get(Milestone, milestone_id)
         try:
             lifecycle.approve(m.contract, milestone_id, automatic=True, now=now)
-        except ServiceError as exc:  # changed state meanwhile (approved, disputed): nothing to do
+        except (ServiceError, InvalidTransition) as exc:  # changed meanwhile (approved, disputed, refunding)
             log.info("auto-release of milestone %s skipped: %s", milestone_id, exc)
             db.session.rollback()
-            continue
+            return
         released += 1
+
+    for milestone_id in ids:
+        _isolated(failures, f"auto-release of milestone {milestone_id}", lambda: release(milestone_id))
     return released
 
 
-def release_reminders(now: datetime) -> int:
+def release_reminders(now: datetime, failures: list[str]) -> int:
+    """Remind the client 7 days and 1 day before a milestone is released automatically."""
     sent = 0
-    milestones = db.session.scalars(
-        db.select(Milestone).where(Milestone.state == MilestoneState.SUBMITTED,
-                                   Milestone.auto_release_at.is_not(None), Milestone.auto_release_at > now)
+    ids = db.session.scalars(
+        db.select(Milestone.id).where(Milestone.state == MilestoneState.SUBMITTED,
+                                      Milestone.auto_release_at.is_not(None), Milestone.auto_release_at > now,
+                                      _no_refund_in_flight())
     ).all()
-    for m in milestones:
+
+    def remind(milestone_id: int) -> None:
+        nonlocal sent
+        m = db.session.get(Milestone, milestone_id)
         due = [d for d in REMINDER_DAYS if now >= m.auto_release_at - timedelta(days=d)]
         if not due:
-            continue
+            return
         key = m.auto_release_at.isoformat()
         if not _once(m, f"release_{due[0]}d", key):
-            continue
+            return
         for days in due[1:]:  # the most urgent reminder makes the earlier ones moot
             _once(m, f"release_{days}d", key)
         contract = m.contract
@@ -87,19 +132,26 @@ def release_reminders(now: datetime) -> int:
                         f"{m.auto_release_at:%Y-%m-%d %H:%M} UTC.")
         db.session.commit()
         sent += 1
+
+    for milestone_id in ids:
+        _isolated(failures, f"release reminder for milestone {milestone_id}", lambda: remind(milestone_id))
     return sent
 
 
-def unfunded_reminders(now: datetime) -> int:
+def unfunded_reminders(now: datetime, failures: list[str]) -> int:
+    """Tell the freelancer, once, about each active contract's unfunded milestone past its due date."""
     sent = 0
-    milestones = db.session.scalars(
-        db.select(Milestone).join(Contract).where(
+    ids = db.session.scalars(
+        db.select(Milestone.id).join(Contract).where(
             Contract.state == ContractState.ACTIVE, Milestone.state == MilestoneState.PENDING,
             Milestone.due_date.is_not(None), Milestone.due_date < now.date())
     ).all()
-    for m in milestones:
+
+    def remind(milestone_id: int) -> None:
+        nonlocal sent
+        m = db.session.get(Milestone, milestone_id)
         if not _once(m, "unfunded_due", m.due_date.isoformat()):
-            continue
+            return
         contract = m.contract
         activity.notify(contract, f"“{m.title}” of “{contract.title}” was due {m.due_date:%Y-%m-%d} "
                                   f"and is not funded yet.")
@@ -107,18 +159,36 @@ def unfunded_reminders(now: datetime) -> int:
                      "unfunded_due", contract=contract, milestone=m, link=freelancer_link(contract))
         db.session.commit()
         sent += 1
+
+    for milestone_id in ids:
+        _isolated(failures, f"unfunded reminder for milestone {milestone_id}", lambda: remind(milestone_id))
     return sent
 
 
-def run_due(now: datetime | None = None) -> dict[str, int]:
-    """Do everything that is due at ``now``; returns what was done."""
+def run_due(now: datetime | None = None) -> Report:
+    """Do everything that is due at ``now``, each task and item in isolation; returns what was done."""
     now = now or utcnow()
-    counts = {
-        "auto_released": auto_release(now),
-        "reminders": release_reminders(now),
-        "unfunded_reminders": unfunded_reminders(now),
-    }
-    reconciled = funding.reconcile(now)
-    counts["reconciled"] = reconciled["succeeded"] + reconciled["failed"]
-    counts["emails_sent"] = mailer.deliver_pending(limit=500, now=now)["sent"]
-    return counts
+    report = Report()
+
+    def task(name: str, work: Callable[[], int]) -> None:
+        counted: list[int] = []
+        if _isolated(report.failures, f"task {name}", lambda: counted.append(work())):
+            report.counts[name] = counted[0]
+
+    def charges() -> int:
+        # funding.reconcile owns its loop: a failure inside it stops the remaining charges of this
+        # run (reported here), not the other tasks.
+        reconciled = funding.reconcile(now)
+        return reconciled["succeeded"] + reconciled["failed"]
+
+    def refunds_due() -> int:
+        reconciled = refunds.reconcile(now, failures=report.failures)
+        return reconciled["posted"] + reconciled["failed"]
+
+    task("auto_released", lambda: auto_release(now, report.failures))
+    task("reminders", lambda: release_reminders(now, report.failures))
+    task("unfunded_reminders", lambda: unfunded_reminders(now, report.failures))
+    task("reconciled", charges)
+    task("refunds_reconciled", refunds_due)
+    task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])
+    return report

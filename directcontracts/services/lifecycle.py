@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain import ledger as rules
 from ..domain.fees import fee_for_release
 from ..domain.money import Money
-from ..domain.payments import GatewayUnavailable
+from ..domain.payments import GatewayUnavailable, RefundResult
 from ..domain.states import (
     ESCROW_STATES, SETTLED_STATES, ContractAction, ContractState, MilestoneAction, MilestoneState,
     contract_transition, milestone_transition,
@@ -42,7 +42,25 @@ class RefundFailed(ServiceError):
 
 
 class RefundUncertain(ServiceError):
-    """The gateway did not answer; the refund is marked for checking."""
+    """The gateway did not answer; the refund is marked ``unknown`` until reconciled (services.refunds)."""
+
+
+#: What either side is told about a milestone while its refund is being confirmed.
+REFUND_IN_FLIGHT = "A refund of this milestone is being confirmed with the payment processor."
+
+
+def refund_order_id(row: Refund) -> str:
+    """The order id a refund is made, and later searched, with.
+
+    The row's creation time makes it unique even where SQLite reuses the id
+    of a failed refund's deleted row for the next attempt.
+    """
+    return f"refund-{row.id}-{row.created_at:%Y%m%d%H%M%S%f}"
+
+
+def refund_in_flight(milestone_id: int) -> bool:
+    """True while a refund of this milestone is pending or unknown (a finished one changes its state)."""
+    return db.session.scalar(db.select(Refund.id).where(Refund.milestone_id == milestone_id)) is not None
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,8 @@ def request_payment(contract: Contract, milestone_id: int, *, note: str, url: st
     now = now or utcnow()
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
+    if refund_in_flight(m.id):
+        raise InvalidTransition(REFUND_IN_FLIGHT)
     days = ShopSettings.get().auto_release_days
     m.submitted_at, m.submit_note, m.deliverable_url = now, note, url
     m.auto_release_at = now + timedelta(days=days)
@@ -109,8 +129,11 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     """Give a funded (not released) milestone's money back to the client's payment method.
 
     The gateway voids the sale (unsettled, whole sale) or refunds this
-    milestone's share. A refusal changes nothing (RefundFailed); no answer
-    leaves the refund ``unknown`` for the owner to check (RefundUncertain).
+    milestone's share, under a stable order id (``refund_order_id``). A
+    refusal changes nothing (RefundFailed); no answer leaves the refund
+    ``unknown`` until ``services.refunds.reconcile`` finds out what the
+    gateway did (RefundUncertain); until then the milestone shows the refund
+    being confirmed and refuses every other action.
     """
     reason = _text(reason, "reason", "Give the client a reason for the refund.")
     contract, m = lock_contract(contract.id, milestone_id)
@@ -123,34 +146,64 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     except IntegrityError:
         db.session.rollback()
         raise InvalidTransition("A refund of this milestone is already in progress or done.") from None
-    refund_id, transaction_id = row.id, attempt.transaction_id
+    refund_id, transaction_id, order_id = row.id, attempt.transaction_id, refund_order_id(row)
     amount = Money(item.amount_minor, contract.currency)
     try:
-        result = gateway().refund(transaction_id, amount)
-    except GatewayUnavailable as exc:
-        log.warning("refund %s of attempt %s: gateway unavailable: %s", refund_id, attempt.id, exc)
+        result = gateway().refund(transaction_id, amount, order_id=order_id)
+    except Exception as exc:  # no answer (or an SDK surprise): the refund may or may not have been made
+        if isinstance(exc, GatewayUnavailable):
+            log.warning("refund %s of attempt %s: gateway unavailable: %s", refund_id, attempt.id, exc)
+        else:
+            log.exception("refund %s of attempt %s: unexpected error calling the gateway", refund_id, attempt.id)
+        db.session.rollback()
         db.session.get(Refund, refund_id).status = "unknown"
         activity.record(db.session.get(Contract, contract.id), "refund_unknown", "system",
-                        f"Refund of “{m.title}” could not be confirmed; the shop owner will check it.")
+                        f"Refund of “{m.title}” could not be confirmed yet; it is being checked with the "
+                        f"payment processor (order {order_id}).")
         db.session.commit()
         raise RefundUncertain("We could not confirm the refund with the payment processor. Nothing is "
-                              "shown as refunded yet; the shop owner will check it.") from None
+                              "shown as refunded yet: it is checked with the processor within minutes, "
+                              "and you will be notified of the outcome.") from None
     if not result.ok:
         log.info("refund %s of attempt %s refused: %s", refund_id, attempt.id, result.message)
         db.session.delete(db.session.get(Refund, refund_id))
         db.session.commit()
         raise RefundFailed(result.message or "The payment processor refused the refund.")
-    contract, m = lock_contract(contract.id, milestone_id)
+    return post_refund(refund_id, result)
+
+
+def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = False) -> Milestone:
+    """Record a refund the gateway made: milestone refunded, refund journal, client emailed.
+
+    Idempotent under the row locks: a refund already posted is left alone.
+    ``reconciled``: found later by reconciliation (the timeline says so and the
+    freelancer, who was told it was being checked, is notified).
+    """
+    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
+    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
+    contract, m = lock_contract(contract_id, milestone_id)
     row = db.session.get(Refund, refund_id)
+    if row.status == "succeeded":
+        db.session.rollback()
+        return m
     row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
     m.state = milestone_transition(m.state, MilestoneAction.REFUND)
     m.settled_at, m.auto_release_at = utcnow(), None
-    ledger_svc.post("refund", contract, rules.refund(m.id, item.amount_minor),
+    amount = Money(row.amount_minor, contract.currency)
+    ledger_svc.post("refund", contract, rules.refund(m.id, row.amount_minor),
                     memo=f"{result.kind} {result.transaction_id}")
-    activity.record(contract, "refunded", "freelancer",
-                    f"Refunded “{m.title}”: {amount.format()} back to the client ({result.kind}). Reason: {reason}")
+    if reconciled:
+        activity.record(contract, "refunded", "system",
+                        f"The payment processor confirmed the refund of “{m.title}”: {amount.format()} back to "
+                        f"the client ({result.kind}, ref {result.transaction_id}). Reason: {row.reason}")
+        activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through: "
+                                  f"{amount.format()} is back with the client.")
+    else:
+        activity.record(contract, "refunded", "freelancer",
+                        f"Refunded “{m.title}”: {amount.format()} back to the client ({result.kind}). "
+                        f"Reason: {row.reason}")
     mailer.queue(contract.client_email, f"Refund: {amount.format()} for {m.title} — {contract.title}",
-                 "refunded", contract=contract, milestone=m, amount=amount, reason=reason,
+                 "refunded", contract=contract, milestone=m, amount=amount, reason=row.reason,
                  link=fresh_client_link(contract))
     maybe_complete(contract)
     db.session.commit()
@@ -204,8 +257,8 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
         return m
     action = MilestoneAction.AUTO_RELEASE if automatic else MilestoneAction.APPROVE
     new_state = milestone_transition(m.state, action)
-    if db.session.scalar(db.select(Refund.id).where(Refund.milestone_id == m.id)):
-        raise InvalidTransition("A refund of this milestone is in progress.")
+    if refund_in_flight(m.id):
+        raise InvalidTransition(REFUND_IN_FLIGHT)
     preview = release_preview(contract, m)
     ledger_svc.post("release", contract, rules.release(m.id, preview.gross.minor, preview.fee.minor),
                     memo="automatic" if automatic else "approved by the client")
@@ -233,6 +286,8 @@ def client_request_changes(contract: Contract, milestone_id: int, *, message: st
     message = _text(message, "message", "Tell the freelancer what still needs doing.")
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.REQUEST_CHANGES)
+    if refund_in_flight(m.id):
+        raise InvalidTransition(REFUND_IN_FLIGHT)
     m.auto_release_at = None
     activity.record(contract, "milestone_changes_requested", "client",
                     f"Asked for changes on “{m.title}”: {message}")

@@ -11,9 +11,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from ..domain.money import SUPPORTED_CURRENCIES
-from ..domain.states import ContractState, allowed_milestone_actions
+from ..domain.states import ContractState
 from ..htmx import respond, wants_fragment
-from ..services import activity, ledger, lifecycle
+from ..services import activity, ledger, lifecycle, refunds
 from ..services import settings as settings_svc
 from ..services import contracts as svc
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
@@ -296,7 +296,8 @@ def contract_show(contract_id: int):
     return render_template("contracts/show.html", contract=contract, summary=svc.summary_of(contract),
                            timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
                            per_milestone=ledger.milestone_money([contract.id]),
-                           actions=lambda m: allowed_milestone_actions(m.state, "freelancer"),
+                           actions=refunds.milestone_actions(contract, "freelancer"),
+                           refunding=refunds.in_flight(contract),
                            preview=lambda m: lifecycle.release_preview(contract, m))
 
 
