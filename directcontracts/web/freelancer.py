@@ -20,6 +20,10 @@ from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
 bp = Blueprint("freelancer", __name__)
 
+#: The contract builder's steps, in order; each is a ``contract_<step>`` view, and
+#: each step's form takes ``next=<step>`` to save and then go there.
+BUILDER_STEPS = ("client", "terms", "review")
+
 
 @bp.before_request
 @login_required
@@ -106,7 +110,7 @@ def contract_client(contract_id: int):
 
 @bp.post("/contracts/<int:contract_id>/client")
 def contract_client_update(contract_id: int):
-    """Save the client's details; on to the terms."""
+    """Save the client's details; on to the terms, or to the step its ``next`` names. 422 keeps the input."""
     contract = _contract(contract_id)
     try:
         svc.update_client(contract, current_user, client_name=request.form.get("client_name", ""),
@@ -117,7 +121,14 @@ def contract_client_update(contract_id: int):
                                        form=request.form, errors=exc.errors), 422)
     except InvalidTransition as exc:
         return _refused(contract, exc)
-    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+    return redirect(_step_url(contract, request.form.get("next") or "terms"), 303)
+
+
+def _step_url(contract, step: str) -> str:
+    """Where a builder step's submit button leads: another step (its ``next`` value), else the terms."""
+    if step not in BUILDER_STEPS:
+        step = "terms"
+    return url_for(f"freelancer.contract_{step}", contract_id=contract.id)
 
 
 # ---- step 2: terms and the milestone editor -------------------------------
@@ -136,7 +147,10 @@ def contract_terms(contract_id: int):
 
 @bp.post("/contracts/<int:contract_id>/terms")
 def contract_terms_update(contract_id: int):
-    """Save the terms; "Review" goes on to step 3, "Save" stays."""
+    """Save the terms; ``next`` (the step buttons, "Review") says where to go after, "save" stays.
+
+    Invalid input is never dropped: the page comes back (422) with what was typed and the errors.
+    """
     contract = _contract(contract_id)
     form = request.form
     try:
@@ -147,8 +161,8 @@ def contract_terms_update(contract_id: int):
         return _terms_page(contract, 422, terms_form=form, terms_errors=exc.errors)
     except InvalidTransition as exc:
         return _refused(contract, exc)
-    if form.get("next") == "review":
-        return redirect(url_for("freelancer.contract_review", contract_id=contract.id), 303)
+    if form.get("next") in BUILDER_STEPS:
+        return redirect(_step_url(contract, form["next"]), 303)
     flash("Terms saved.", "success")
     return _back_to_terms(contract, "terms")
 

@@ -247,3 +247,84 @@ def test_empty_hint_follows_the_htmx_list(new_page, make_member, db):
     expect(page.locator("#milestone-list > li")).to_have_count(0)
     expect(hint).to_be_visible()
     log.assert_clean()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_every_way_between_steps_keeps_what_was_typed(new_page, make_member, db, javascript):
+    """Issue 7, item 4: the step links and the bottom "Review" save the typed title and scope."""
+    member = make_member()
+    member_email = member.email
+    db.session.commit()
+    page, log = new_page(java_script_enabled=javascript)
+    log_in(page, member_email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Direct Contracts").click()
+    page.get_by_role("link", name="New contract").first.click()
+    page.get_by_label("Client's name").fill(CLIENT_NAME)
+    page.get_by_label("Client's email").fill(CLIENT_EMAIL)
+    page.get_by_role("button", name="Save and continue to terms").click()
+    expect(page).to_have_url(re.compile(r"/contracts/\d+/terms$"))
+    steps = page.get_by_role("list", name="Steps")
+    terms = page.locator("#terms-form")
+    expect(page.locator("button[hidden]")).to_be_hidden()  # the Enter-means-save default button
+
+    def type_terms(title, scope):
+        terms.get_by_label("Contract title").fill(title)
+        terms.get_by_label("Scope of work").fill(scope)
+
+    def expect_terms(title, scope):
+        expect(page).to_have_url(re.compile(r"/contracts/\d+/terms(#terms)?$"))
+        expect(terms.get_by_label("Contract title")).to_have_value(title)
+        expect(terms.get_by_label("Scope of work")).to_have_value(scope)
+
+    # step 1 link, typed but never "saved": the text is there on the way back
+    type_terms("Logo design", "Three concepts, two rounds of changes.")
+    if javascript:
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "terms-steps-desktop.png"), full_page=True)
+        screenshot(page, "terms-steps-phone")
+    steps.get_by_role("button", name="1. Client").click()
+    expect(page.get_by_role("heading", name="Your client")).to_be_visible()
+    if javascript:
+        page.screenshot(path=str(SHOTS / "client-steps-desktop.png"), full_page=True)
+        screenshot(page, "client-steps-phone")
+    page.get_by_label("Company").fill("Client Co")  # and the client step saves on its step links too
+    page.get_by_role("list", name="Steps").get_by_role("button", name="2. Terms").click()
+    expect_terms("Logo design", "Three concepts, two rounds of changes.")
+
+    # step 3 link
+    type_terms("Logo and icons", "Three concepts.")
+    steps.get_by_role("button", name="3. Review and send").click()
+    expect(page.get_by_role("heading", name="Review and send")).to_be_visible()
+    expect(page.locator(".client-preview .proposal")).to_contain_text("Logo and icons")
+    expect(page.locator(".client-preview .proposal")).to_contain_text("Client Co")
+    expect(page.get_by_text("Give the contract a title")).to_have_count(0)
+
+    # back from review (a plain link: nothing to save there), then the bottom "Review" button
+    page.get_by_role("list", name="Steps").get_by_role("link", name="2. Terms").click()
+    expect_terms("Logo and icons", "Three concepts.")
+    type_terms("Logo, icons and a style guide", "Three concepts and a style guide.")
+    page.get_by_role("button", name="Review", exact=True).click()
+    expect(page.get_by_role("heading", name="Review and send")).to_be_visible()
+    proposal = page.locator(".client-preview .proposal")
+    expect(proposal.get_by_role("heading", name="Logo, icons and a style guide")).to_be_visible()
+    expect(proposal).to_contain_text("Three concepts and a style guide.")
+
+    # Enter in the title saves and stays (the hidden default button), it does not jump to a step
+    page.get_by_role("list", name="Steps").get_by_role("link", name="2. Terms").click()
+    terms.get_by_label("Contract title").fill("Brand kit")
+    terms.get_by_label("Contract title").press("Enter")
+    expect(page.locator("#notices")).to_contain_text("Terms saved.")
+    expect_terms("Brand kit", "Three concepts and a style guide.")
+
+    # invalid input on the way out is shown with its error, not dropped
+    terms.get_by_label("Contract title").fill("x" * 200)
+    page.evaluate("document.getElementById('title').value += 'y'")  # past maxlength, as a paste could be
+    terms.get_by_label("Scope of work").fill("Scope typed with a bad title.")
+    steps.get_by_role("button", name="3. Review and send").click()
+    expect(page.locator("#title-error")).to_contain_text("Keep the title under 200 characters")
+    expect_terms("x" * 200 + "y", "Scope typed with a bad title.")
+    screenshot(page, f"terms-step-error-{'js' if javascript else 'nojs'}-phone")
+    if javascript:
+        log.assert_clean()
+    else:
+        assert not log.page_errors

@@ -198,3 +198,62 @@ def test_list_filter_pagination_and_empty_state(logged_in, app, db, member):
     assert "No contracts are active" in none.text
     assert "Client 22" in first.text.split("</tr>")[2]  # newest activity first (after the sent one)
     assert len(ids) == 23
+
+
+# ---- moving between steps saves what was typed (issue 7, item 4) -------------
+
+def test_step_links_on_the_terms_page_submit_the_terms_form(logged_in, db):
+    cid = create_draft(logged_in)
+    page = logged_in.get(f"/contracts/{cid}/terms").text
+    for step in ("client", "review"):
+        assert f'<button type="submit" form="terms-form" name="next" value="{step}"' in page, step
+    assert f'href="/contracts/{cid}/review"' not in page and f'href="/contracts/{cid}/client"' not in page
+    # the bottom "Review" is a submit button of the same form, not a link
+    assert '<button type="submit" form="terms-form" name="next" value="review">Review</button>' in page
+    # Enter in a field hits the first submit button of the form: it must mean "save", not a step
+    assert page.index('form="terms-form" name="next" value="save" hidden') < page.index('value="client"')
+
+
+@pytest.mark.parametrize("step, lands_on", [("review", "/review"), ("client", "/client")])
+def test_following_a_step_saves_the_terms(logged_in, db, step, lands_on):
+    cid = create_draft(logged_in)
+    r = logged_in.post(f"/contracts/{cid}/terms", {"title": "Typed title", "scope": "Typed scope.",
+                                                   "currency": "EUR", "kind": "milestones", "next": step})
+    assert r.status_code == 303 and r.location.endswith(f"/contracts/{cid}{lands_on}")
+    c = contract(db, cid)
+    assert (c.title, c.scope, c.currency) == ("Typed title", "Typed scope.", "EUR")
+    landed = logged_in.get(r.location).text
+    assert "Give the contract a title" not in landed
+    back = logged_in.get(f"/contracts/{cid}/terms").text
+    assert 'value="Typed title"' in back and "Typed scope.</textarea>" in back
+
+
+def test_following_a_step_with_invalid_terms_keeps_them_with_the_errors(logged_in, db):
+    cid = create_draft(logged_in)
+    save_terms(logged_in, cid, title="Saved title", scope="Saved scope.")
+    r = logged_in.post(f"/contracts/{cid}/terms", {"title": "x" * 201, "scope": "New scope, not lost.",
+                                                   "currency": "USD", "kind": "single", "amount": "12.345",
+                                                   "next": "review"})
+    assert r.status_code == 422 and "<html" in r.text  # the whole page again, not the review
+    assert "Keep the title under 200 characters" in r.text and "USD amounts have at most 2 decimals." in r.text
+    assert "New scope, not lost.</textarea>" in r.text and 'value="12.345"' in r.text
+    assert contract(db, cid).scope == "Saved scope."  # nothing half-saved
+
+
+def test_client_step_buttons_save_the_client(logged_in, db):
+    cid = create_draft(logged_in)
+    page = logged_in.get(f"/contracts/{cid}/client").text
+    for step in ("terms", "review"):
+        assert f'<button type="submit" form="client-form" name="next" value="{step}"' in page, step
+    assert 'id="client-form"' in page
+    r = logged_in.post(f"/contracts/{cid}/client", {"client_name": "Dana Client", "client_email": "dana@client-co.com",
+                                                    "client_company": "", "next": "review"})
+    assert r.status_code == 303 and r.location.endswith(f"/contracts/{cid}/review")
+    assert contract(db, cid).client_name == "Dana Client"
+    assert "dana@client-co.com" in logged_in.get(r.location).text
+    plain = logged_in.post(f"/contracts/{cid}/client", {"client_name": "Dana C", "client_email": "dana@client-co.com"})
+    assert plain.status_code == 303 and plain.location.endswith(f"/contracts/{cid}/terms")
+    bad = logged_in.post(f"/contracts/{cid}/client", {"client_name": "Typed name", "client_email": "nope",
+                                                      "next": "terms"})
+    assert bad.status_code == 422 and 'value="Typed name"' in bad.text and 'value="nope"' in bad.text
+    assert contract(db, cid).client_name == "Dana C"
