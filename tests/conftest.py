@@ -186,3 +186,11 @@ def sales(gw) -> list[dict]:
     """Every sale the test gateway recorded."""
     with gw.store.locked() as data:
         return [t for t in data.get("transactions", {}).values() if t["type"] == "sale"]
+
+
+@pytest.fixture
+def postgres_only(db):
+    """Skip unless the suite runs on PostgreSQL (concurrency tests need real row locks)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrency tests run on PostgreSQL (set TEST_DATABASE_URL)")
+

@@ -194,3 +194,14 @@ def allowed_contract_actions(state: ContractState | str, role: str) -> list[Cont
 ESCROW_STATES = frozenset({M.FUNDED, M.SUBMITTED, M.DISPUTED})
 #: Milestones in these states are settled: nothing more can happen to them.
 SETTLED_STATES = frozenset({M.RELEASED, M.REFUNDED, M.SPLIT, M.CANCELLED})
+
+#: Shown, never stored: a sent proposal whose current revision the client has signed, funding next.
+SIGNED = "signed"
+#: The statuses a contract list can be filtered by, in the order a contract moves through them.
+LIST_STATUSES = (C.DRAFT.value, C.SENT.value, SIGNED, C.CHANGES_REQUESTED.value, C.DECLINED.value,
+                 C.WITHDRAWN.value, C.ACTIVE.value, C.COMPLETED.value, C.ENDED.value)
+
+
+def display_state(state: ContractState | str, signed: bool) -> str:
+    """The status both parties read: "signed" for a sent proposal signed but not funded yet."""
+    return SIGNED if state == C.SENT and signed else str(state)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.money import SUPPORTED_CURRENCIES, Money, MoneyError
 from ..domain.states import (
-    ContractAction, ContractState, MilestoneAction, MilestoneState, contract_transition,
+    SIGNED, ContractAction, ContractState, MilestoneAction, MilestoneState, contract_transition,
     milestone_transition,
 )
 from ..domain.terms import (
@@ -23,7 +23,7 @@ from ..domain.terms import (
     parse_milestone, summarize,
 )
 from ..extensions import db
-from ..models import Contract, ContractRevision, Member, Milestone, ShopSettings, utcnow
+from ..models import Acceptance, Contract, ContractRevision, Member, Milestone, ShopSettings, utcnow
 from . import activity, ledger, mailer, tokens
 from .accounts import find_member_by_email, normalise_email
 from .errors import InvalidTransition, NotFound, ValidationFailed
@@ -47,12 +47,32 @@ class Page:
     pages: int
     total: int
     money: dict  # contract id -> ledger.ContractMoney
+    signed: set[int]  # ids of the contracts signed and awaiting funding
+
+
+def _signed_current():
+    """EXISTS: the client signed the contract's current revision."""
+    return (db.select(Acceptance.id).join(ContractRevision, ContractRevision.id == Acceptance.revision_id)
+            .where(Acceptance.contract_id == Contract.id, ContractRevision.number == Contract.revision)
+            .exists())
+
+
+def signed_ids(contracts: list[Contract]) -> set[int]:
+    """Of these contracts, the ones whose client signed the current revision."""
+    if not contracts:
+        return set()
+    return set(db.session.scalars(db.select(Contract.id).where(
+        Contract.id.in_([c.id for c in contracts]), _signed_current())))
 
 
 def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
-    """The member's contracts, newest activity first, optionally of one state."""
+    """The member's contracts, newest activity first, optionally of one status (LIST_STATUSES)."""
     query = db.select(Contract).where(Contract.member_id == member.id)
-    if state:
+    if state == SIGNED:
+        query = query.where(Contract.state == ContractState.SENT, _signed_current())
+    elif state == ContractState.SENT:
+        query = query.where(Contract.state == ContractState.SENT, ~_signed_current())
+    elif state:
         query = query.where(Contract.state == state)
     count = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-count // per_page))
@@ -62,7 +82,7 @@ def list_for_member(member: Member, state: str | None, page: int, per_page: int)
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(items=list(items), page=page, pages=pages, total=count,
-                money=ledger.contract_money(list(items)))
+                money=ledger.contract_money(list(items)), signed=signed_ids(list(items)))
 
 
 def money_totals(member: Member) -> list:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..domain import ledger as rules
 from ..domain.money import Money
-from ..domain.states import ESCROW_STATES, MilestoneState
+from ..domain.states import ESCROW_STATES, ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt
 
@@ -131,9 +131,14 @@ def check() -> list[str]:
     for m in milestones.values():
         if m.state in ESCROW_STATES and m.id not in money:
             problems.append(f"milestone {m.id} is {m.state} but has no funding in the ledger")
+    states = dict(db.session.execute(db.select(Contract.id, Contract.state)).all())
     for contract_id, held in per_contract.items():
         if held < 0:
             problems.append(f"contract {contract_id}: escrow balance {held} is negative")
+        elif held and states.get(contract_id) != ContractState.ACTIVE:
+            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
+            problems.append(f"contract {contract_id} is {states.get(contract_id)} "
+                            f"but escrow holds {held}")
 
     funding = dict(db.session.execute(
         db.select(Journal.payment_attempt_id, db.func.count(Journal.id))

@@ -11,9 +11,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from ..domain.money import SUPPORTED_CURRENCIES
-from ..domain.states import ContractState
+from ..domain.states import LIST_STATUSES
 from ..htmx import respond, wants_fragment
-from ..services import activity, ledger, lifecycle, refunds
+from ..services import activity, funding, ledger, lifecycle, mailer, refunds
 from ..services import settings as settings_svc
 from ..services import contracts as svc
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
@@ -70,11 +70,11 @@ def _refused(contract, exc: Exception):
 def contract_list():
     """All of the member's contracts, newest activity first; ?status= filters."""
     status = request.args.get("status") or None
-    if status and status not in ContractState.__members__.values():
+    if status not in LIST_STATUSES:
         status = None
     page = svc.list_for_member(current_user, status, request.args.get("page", 1, type=int),
                                current_app.config["CONTRACTS_PER_PAGE"])
-    return render_template("contracts/index.html", page=page, status=status, states=list(ContractState),
+    return render_template("contracts/index.html", page=page, status=status, states=LIST_STATUSES,
                            totals=svc.money_totals(current_user))
 
 
@@ -310,6 +310,8 @@ def contract_show(contract_id: int):
     return render_template("contracts/show.html", contract=contract, summary=svc.summary_of(contract),
                            timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
                            per_milestone=ledger.milestone_money([contract.id]),
+                           undeliverable=mailer.undeliverable(contract),
+                           signed=bool(svc.signed_ids([contract])), paying=funding.in_flight(contract),
                            actions=refunds.milestone_actions(contract, "freelancer"),
                            refunding=refunds.in_flight(contract),
                            preview=lambda m: lifecycle.release_preview(contract, m))

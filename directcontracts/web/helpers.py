@@ -9,9 +9,10 @@ from flask_login import current_user
 
 from ..domain.fees import percent_label
 from ..domain.money import Money
+from ..domain.states import display_state
 
 STATE_LABELS = {
-    "draft": "Draft", "sent": "Sent", "changes_requested": "Changes requested",
+    "draft": "Draft", "sent": "Sent", "signed": "Signed — awaiting funding", "changes_requested": "Changes requested",
     "declined": "Declined", "withdrawn": "Withdrawn", "active": "Active",
     "completed": "Completed", "ended": "Ended",
     "pending": "Awaiting funding", "funded": "Funded", "submitted": "Payment requested",
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(percent_label, "percent")
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
+    app.add_template_global(display_state, "display_state")
 
     @app.context_processor
     def inject():

@@ -16,9 +16,3 @@ def accepted_contract(app, db, member):
         contracts.send(c, member)
         client_actions.accept(c, signer_name="Carla Client", agreed=True, ip="127.0.0.1", user_agent="pytest")
     return c.id
-
-
-@pytest.fixture
-def postgres_only(db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrency tests run on PostgreSQL (set TEST_DATABASE_URL)")
