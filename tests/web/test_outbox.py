@@ -1,25 +1,59 @@
-"""The outbox: same transaction as the change, sent after commit, retried, real SMTP."""
+"""The outbox: same transaction as the change, sent after commit, retried, real SMTP.
+
+The SMTP servers here are real sockets on loopback: aiosmtpd (which itself
+refuses DATA lines over 1,000 bytes) and a listener that never answers.
+"""
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import socket
+import time
 from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from directcontracts.domain.terms import Limits
+from directcontracts.models import Notification, OutboxEmail
 from directcontracts.services import mailer
-from tests.web.builders import contract, link_in, milestone_contract, send
+from directcontracts.services.client_actions import MAX_MESSAGE
+from tests.web.builders import (add_milestone, contract, create_draft, link_in, milestone_contract, save_terms,
+                                send, verify)
+
+RFC5321_LINE = 998  # characters a line of DATA may hold, CRLF not counted
+HUNG_TIMEOUT = 2  # MAIL_TIMEOUT, in seconds, against the server that never answers
 
 
 class Catcher:
-    """aiosmtpd handler that keeps every message it receives."""
+    """aiosmtpd handler that keeps every message it receives.
+
+    It refuses, as a strict server would, a message with a line over the RFC
+    5321 limit, and recipients whose mailbox starts with ``nobody``.
+    """
 
     def __init__(self):
         self.messages = []
+        self.too_long = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        longest = max(len(line) for line in envelope.original_content.split(b"\r\n"))
+        if longest > RFC5321_LINE:
+            self.too_long.append(longest)
+            return "500 Line too long (RFC 5321 4.5.3.1.6)"
         self.messages.append(envelope)
         return "250 OK"
+
+    def parsed(self):
+        """The messages received, parsed as a mail program would."""
+        return [email.message_from_bytes(e.original_content, policy=email.policy.default) for e in self.messages]
 
 
 def free_port() -> int:
@@ -28,38 +62,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def use_mail_server(app, port, **config):
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, **config)
+    app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", port
+
+
+def no_mail_server(app):
+    assert mailer.wait_idle(30), "the background sender must finish before the tables are emptied"
+    app.config.update(MAIL_SERVER=None, MAIL_PORT=25, MAIL_TIMEOUT=10)
+    app.extensions["mail"].server, app.extensions["mail"].port = None, 25
+
+
 @pytest.fixture
 def smtp(app):
     catcher = Catcher()
     controller = Controller(catcher, hostname="127.0.0.1", port=free_port())
     controller.start()
-    old = {k: app.config.get(k) for k in ("MAIL_SERVER", "MAIL_PORT")}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
-    app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", controller.port
+    use_mail_server(app, controller.port)
     yield catcher
+    no_mail_server(app)
     controller.stop()
-    app.config.update(old)
-    app.extensions["mail"].server, app.extensions["mail"].port = old["MAIL_SERVER"], old["MAIL_PORT"]
 
 
 @pytest.fixture
 def dead_smtp(app):
     port = free_port()  # nothing listens here
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", port
+    use_mail_server(app, port)
     yield port
-    app.config.update(MAIL_SERVER=None, MAIL_PORT=25)
-    app.extensions["mail"].server, app.extensions["mail"].port = None, 25
+    no_mail_server(app)
+
+
+@pytest.fixture
+def hung_smtp(app):
+    """A mail server that accepts the connection and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # the kernel completes the handshakes; nobody ever accepts or answers
+    use_mail_server(app, listener.getsockname()[1], MAIL_TIMEOUT=HUNG_TIMEOUT)
+    yield listener
+    no_mail_server(app)
+    listener.close()
+
+
+def body_of(msg, subtype: str) -> str:
+    """A decoded body part with its line breaks as the app wrote them (on the wire they are CRLF)."""
+    return msg.get_body((subtype,)).get_content().replace("\r\n", "\n")
+
+
+def delivered(smtp):
+    """The messages the server accepted, once the background sender is done."""
+    assert mailer.wait_idle(30)
+    return smtp.parsed()
 
 
 def test_client_email_goes_through_real_smtp(logged_in, db, smtp, outbox):
     cid = milestone_contract(logged_in, amounts=("1000",))
     send(logged_in, cid)
-    [envelope] = smtp.messages
-    assert envelope.rcpt_tos == ["carla@client-co.com"]
-    body = envelope.content.decode()
-    assert "Subject: Fran Freelancer sent you a contract: Website redesign" in body
-    assert "http://localhost/c/" in body
+    [msg] = delivered(smtp)
+    assert smtp.messages[0].rcpt_tos == ["carla@client-co.com"]
+    assert msg["Subject"] == "Fran Freelancer sent you a contract: Website redesign"
+    assert "http://localhost/c/" in body_of(msg, "plain")
+    assert "http://localhost/c/" in body_of(msg, "html")
     [row] = outbox()
     assert row.transport == "smtp" and row.sent_at and row.attempts == 1
 
@@ -69,13 +132,14 @@ def test_failing_mail_server_never_loses_the_change(logged_in, db, dead_smtp, ou
     r = logged_in.post(f"/contracts/{cid}/send")
     assert r.status_code == 303
     assert contract(db, cid).state == "sent"  # the change is committed
+    assert mailer.wait_idle(30)
+    db.session.expire_all()
     [row] = outbox()
     assert row.sent_at is None and row.attempts == 1 and "ConnectionRefusedError" in row.last_error
     # not due yet: nothing happens
     assert mailer.deliver_pending() == {"sent": 0, "failed": 0}
     # the server is back; at the retry time the email goes out
     catcher = Catcher()
-    from aiosmtpd.controller import Controller
     controller = Controller(catcher, hostname="127.0.0.1", port=dead_smtp)
     controller.start()
     try:
@@ -85,7 +149,132 @@ def test_failing_mail_server_never_loses_the_change(logged_in, db, dead_smtp, ou
     assert counts == {"sent": 1, "failed": 0}
     db.session.expire_all()
     assert outbox()[0].sent_at and outbox()[0].attempts == 2
-    assert link_in(catcher.messages[0].content.decode())
+    assert link_in(body_of(catcher.parsed()[0], "plain"))
+
+
+def longest_proposal(logged_in, email="carla@client-co.com") -> int:
+    """A draft at every limit: 50 milestones, 200-character titles, a 20,000-character scope."""
+    limits = Limits()
+    cid = create_draft(logged_in, email=email)
+    # One paragraph, no line breaks, non-ASCII, and one word longer than any line may be.
+    scope = ("https://example.com/" + "spec" * 300 + " " + "Design — “build” é, ship. " * 1000)[:limits.max_scope - 1] + "."
+    save_terms(logged_in, cid, title=("Long title “é” " * 20)[:limits.max_title].strip(), scope=scope)
+    for n in range(1, limits.max_milestones + 1):
+        add_milestone(logged_in, cid, f"{n:02d} " + ("Milestone “é” " * 20)[:limits.max_title - 3], "1000",
+                      description=("Described — é " * 400)[:limits.max_description])
+    return cid
+
+
+def test_the_longest_proposal_arrives_whole_with_short_lines(logged_in, db, smtp, outbox):
+    cid = longest_proposal(logged_in)
+    send(logged_in, cid)
+    [msg] = delivered(smtp)
+    assert smtp.too_long == []
+    [row] = outbox()
+    assert row.sent_at and row.transport == "smtp"
+    longest = max(len(line) for line in smtp.messages[0].original_content.split(b"\r\n"))
+    assert longest <= 78  # quoted-printable and folded headers
+    # the reader's mail program gets back exactly what was rendered
+    assert msg["Subject"] == row.subject
+    text, html = body_of(msg, "plain"), body_of(msg, "html")
+    assert text.rstrip("\n") == row.body_text.rstrip("\n")
+    assert html.rstrip("\n") == row.body_html.rstrip("\n")
+    c = contract(db, cid)
+    assert c.scope in text and len(c.scope) == Limits().max_scope
+    assert all(m.title in text and m.title in html for m in c.live_milestones) and len(c.live_milestones) == 50
+    assert link_in(text) == link_in(row.body_text) and link_in(row.body_text) in html
+
+
+def test_the_longest_change_request_reaches_the_freelancer(logged_in, visitor, db, smtp, outbox):
+    cid = milestone_contract(logged_in, amounts=("1000",))
+    send(logged_in, cid)
+    assert mailer.wait_idle(30)
+    link = link_in(outbox()[-1].body_text)
+    verify(visitor, link, outbox, "changes")
+    message = ("Please change “this” — é. " + "x" * 1500 + " ")
+    message = (message * 10)[:MAX_MESSAGE].strip()
+    r = visitor.post(f"{link}/changes", {"message": message})
+    assert r.status_code == 303, r.text
+    msg = [m for m in delivered(smtp) if m["To"] == "fran@example.com"][-1]
+    assert smtp.too_long == []
+    assert message in body_of(msg, "plain")
+    assert message in body_of(msg, "html")
+    assert f"http://localhost/contracts/{cid}" in body_of(msg, "plain")
+
+
+def test_a_hung_mail_server_never_holds_up_a_request(logged_in, db, hung_smtp, outbox):
+    cid = milestone_contract(logged_in, amounts=("1000",))
+    started = time.monotonic()
+    send(logged_in, cid)
+    elapsed = time.monotonic() - started
+    assert elapsed < HUNG_TIMEOUT / 2, f"sending took {elapsed:.2f}s: the request waited on SMTP"
+    assert contract(db, cid).state == "sent"
+    # the background sender gives up on this attempt after MAIL_TIMEOUT and records it
+    assert mailer.wait_idle(HUNG_TIMEOUT * 3)
+    db.session.expire_all()
+    [row] = outbox()
+    assert row.sent_at is None and row.attempts == 1 and f"did not answer within {HUNG_TIMEOUT} seconds" in row.last_error
+    assert row.next_attempt_at > row.created_at
+
+
+def test_delivery_to_a_hung_server_is_bounded_by_the_timeout(app, db, member, hung_smtp, outbox):
+    with app.test_request_context():
+        for n in range(3):
+            mailer.queue("x@example.com", f"Queued {n}", "withdrawn", contract=None, member=member)
+    db.session.commit()
+    started = time.monotonic()
+    counts = mailer.deliver_pending()
+    elapsed = time.monotonic() - started
+    # one timeout, not one per email: a server that hangs once will hang for the next one too
+    assert counts == {"sent": 0, "failed": 1} and HUNG_TIMEOUT * 0.9 < elapsed < HUNG_TIMEOUT * 2
+    first, *rest = outbox()
+    assert first.attempts == 1 and "did not answer" in first.last_error
+    assert [r.attempts for r in rest] == [0, 0]
+    started = time.monotonic()
+    result = app.test_cli_runner().invoke(args=["mail", "send-pending"])
+    assert result.exit_code == 0 and "sent 0, failed 1" in result.output
+    assert time.monotonic() - started < HUNG_TIMEOUT * 2
+
+
+def test_a_refused_address_is_given_up_at_once_and_shown_to_the_member(logged_in, db, smtp, outbox):
+    cid = create_draft(logged_in, email="nobody@client-co.com")
+    save_terms(logged_in, cid)
+    add_milestone(logged_in, cid, "Build", "1000")
+    send(logged_in, cid)
+    assert delivered(smtp) == []
+    db.session.expire_all()
+    [row] = outbox()
+    assert row.sent_at is None and row.attempts == mailer.MAX_ATTEMPTS  # no retry of a 5xx refusal
+    assert mailer.deliver_pending(now=row.next_attempt_at + timedelta(days=1)) == {"sent": 0, "failed": 0}
+    page = logged_in.get(f"/contracts/{cid}").text
+    notice = re.search(r'<div id="undeliverable-emails">(.*?)</div>', page, re.S).group(1)
+    assert "could not be delivered" in notice and "nobody@client-co.com" in notice
+    assert "550 5.1.1" in notice and "Recipient address rejected" in notice
+    [note] = db.session.scalars(db.select(Notification)).all()
+    assert "nobody@client-co.com could not be delivered" in note.message
+    assert ">1</span>" in logged_in.get("/contracts").text  # the bell
+
+
+def test_an_email_given_up_after_every_retry_is_shown_until_one_gets_through(logged_in, db, dead_smtp, outbox):
+    cid = milestone_contract(logged_in, amounts=("1000",))
+    send(logged_in, cid)
+    assert mailer.wait_idle(30)
+    assert "could not be delivered" not in logged_in.get(f"/contracts/{cid}").text  # still retrying
+    db.session.expire_all()
+    [row] = outbox()
+    while row.attempts < mailer.MAX_ATTEMPTS:
+        mailer.deliver_pending(now=row.next_attempt_at + timedelta(seconds=1))
+        db.session.expire_all()
+        row = db.session.get(OutboxEmail, row.id)
+    assert row.sent_at is None and row.attempts == mailer.MAX_ATTEMPTS
+    page = logged_in.get(f"/contracts/{cid}").text
+    assert "to carla@client-co.com could not be delivered: could not reach the mail server" in page
+    # once a later email reaches that address, the notice has done its job
+    later = OutboxEmail(to_addr="carla@client-co.com", subject="Later", body_text="x", contract_id=cid,
+                        attempts=1, sent_at=row.next_attempt_at, transport="smtp")
+    db.session.add(later)
+    db.session.commit()
+    assert "could not be delivered" not in logged_in.get(f"/contracts/{cid}").text
 
 
 def test_email_row_is_rolled_back_with_a_failed_change(app, db, member):
