@@ -39,9 +39,13 @@ def register(app: Flask) -> None:
     mail_group = click.Group("mail", help="The email outbox.")
 
     @mail_group.command("send-pending")
-    def send_pending():
-        """Send (or retry) every due email in the outbox."""
-        counts = mailer.deliver_pending(limit=500)
+    @click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True,
+                  help="Send at most this many emails.")
+    @click.option("--max-seconds", type=click.FloatRange(min=0), default=mailer.BATCH_SECONDS,
+                  show_default=True, help="Start no new send after this long.")
+    def send_pending(limit, max_seconds):
+        """Send (or retry) due emails in the outbox; stops early if the mail server is down or hung."""
+        counts = mailer.deliver_pending(limit=limit, budget=max_seconds)
         click.echo(f"sent {counts['sent']}, failed {counts['failed']}")
 
     app.cli.add_command(mail_group)
