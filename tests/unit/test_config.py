@@ -27,8 +27,8 @@ def test_demo_debug_and_testing_are_exempt():
 
 def test_environment_parsing():
     env = {"DATABASE_URL": "postgres://u@h/db", "MAIL_PORT": "2525", "MAIL_USE_TLS": "true", "DEMO": "1",
-           "UNRELATED": "x"}
+           "MAIL_TIMEOUT": "5", "UNRELATED": "x"}
     config = from_environment(env)
     assert config == {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@h/db", "MAIL_PORT": 2525,
-                      "MAIL_USE_TLS": True, "DEMO": True}
+                      "MAIL_USE_TLS": True, "DEMO": True, "MAIL_TIMEOUT": 5}
     assert parse_merchant_accounts("usd=acct_usd, EUR=acct_eur") == {"USD": "acct_usd", "EUR": "acct_eur"}

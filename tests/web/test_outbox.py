@@ -300,7 +300,10 @@ def test_a_claimed_row_is_not_sent_twice(app, db, member):
 
 def test_send_pending_cli(app, db, member):
     with app.test_request_context():
-        mailer.queue("x@example.com", "Queued", "withdrawn", contract=None, member=member)
+        for n in range(2):
+            mailer.queue("x@example.com", f"Queued {n}", "withdrawn", contract=None, member=member)
     db.session.commit()
+    result = app.test_cli_runner().invoke(args=["mail", "send-pending", "--limit", "1"])
+    assert result.exit_code == 0 and "sent 1, failed 0" in result.output
     result = app.test_cli_runner().invoke(args=["mail", "send-pending"])
     assert result.exit_code == 0 and "sent 1, failed 0" in result.output
