@@ -1,8 +1,8 @@
 """A local stand-in for Braintree's XML gateway API, for the real SDK to talk to.
 
 It serves, on 127.0.0.1 and an ephemeral port, what ``BraintreeAdapter``
-calls: client tokens, sales, find, search by order id (``advanced_search_ids``
-then ``advanced_search``), void and refund. Requests must carry HTTP basic
+calls: client tokens, sales, find, search by order id, type and creation time
+(``advanced_search_ids`` then ``advanced_search``), void and refund. Requests must carry HTTP basic
 auth ``public_key:private_key`` and the stand-in's merchant id in the path
 (401 otherwise). Sales follow the sandbox's nonce and amount rules through
 ``directcontracts.payments.testgateway.sandbox_outcome`` so the rules exist
@@ -342,9 +342,21 @@ class BraintreeStandin:
     # -- internals
 
     def _search(self, criteria: dict) -> list[dict]:
+        """Criteria the adapter sends: ``order_id`` is, ``type`` in list, ``created_at`` min/max."""
         order_id = (criteria.get("order_id") or {}).get("is")
+        types = criteria.get("type")
+        created = criteria.get("created_at") or {}
+        # Braintree compares times to the second, as the SDK sends them (naive UTC).
+        low, high = (_utc(created.get("min")), _utc(created.get("max")))
+
+        def wanted(t: dict) -> bool:
+            moment = t["created_at"].replace(microsecond=0)
+            return ((order_id is None or t["order_id"] == order_id)
+                    and (not types or t["type"] in types)
+                    and (low is None or moment >= low) and (high is None or moment <= high))
+
         with self._lock:
-            return [t for t in self.transactions.values() if order_id is None or t["order_id"] == order_id]
+            return [t for t in self.transactions.values() if wanted(t)]
 
     def _hold(self) -> None:
         """Count this sale as held and wait for release_held(); the caller calls _unhold()."""
@@ -517,6 +529,13 @@ def _failure_text(transaction: dict) -> str:
     if transaction["status"] == "gateway_rejected":
         return f"Gateway Rejected: {transaction['gateway_rejection_reason']}"
     return transaction["processor_response_text"] or "Failed"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A search bound as parsed from the request (naive, UTC) made comparable to stored times."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def _amount_text(amount: Decimal, currency: str) -> str:

@@ -6,6 +6,7 @@ protocol and these plain result objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from .money import Money
@@ -35,6 +36,7 @@ class ChargeResult:
     processor_code: str | None = None
     message: str = ""
     gateway_status: str | None = None  # raw transaction status, e.g. "submitted_for_settlement"
+    created_at: datetime | None = None  # when the gateway recorded the sale (naive UTC), if known
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,13 @@ class PaymentGateway(Protocol):
 
     def find_by_order_id(self, order_id: str) -> ChargeResult | None:
         """The sale made with this order id, or None if the gateway has none."""
+
+    def search_sales(self, since: datetime, until: datetime) -> list[ChargeResult]:
+        """Every sale the gateway created between ``since`` and ``until`` (naive UTC), any status.
+
+        Reconciliation reads it to find sales that landed after their attempt
+        was given up on. Raises GatewayUnavailable.
+        """
 
     def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
         """Void the sale if not yet settled (only for the full amount), else refund ``amount``.

@@ -33,7 +33,7 @@ import binascii
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
@@ -196,6 +196,17 @@ class BraintreeAdapter:
         )
         return _to_result(chosen[1], order_id, None) if chosen else None
 
+    def search_sales(self, since: datetime, until: datetime) -> list[ChargeResult]:
+        """Sales created between ``since`` and ``until`` (naive UTC; Braintree compares to the second)."""
+        with self._call("search"):
+            found = self.gateway.transaction.search(
+                braintree.TransactionSearch.created_at.between(since, until),
+                braintree.TransactionSearch.type == braintree.Transaction.Type.Sale,
+            )
+            # Lazily fetched, page by page: consume inside the error mapping.
+            sales = [transaction for transaction in found.items if transaction.type == "sale"]
+        return [_to_result(transaction, transaction.order_id, None) for transaction in sales]
+
     def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
         """Void when unsettled and for the full amount, else refund ``amount`` under ``order_id``."""
         with self._call("find"):
@@ -334,4 +345,12 @@ def _to_result(transaction, order_id: str, currency: str | None) -> ChargeResult
         processor_code=getattr(transaction, "processor_response_code", None),
         processor_response_text=getattr(transaction, "processor_response_text", None),
         rejection_reason=getattr(transaction, "gateway_rejection_reason", None),
+        created_at=_naive_utc(getattr(transaction, "created_at", None)),
     )
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    """The SDK parses Braintree's UTC times to naive datetimes; be safe if one carries a zone."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)

@@ -9,6 +9,7 @@ client understands, each with a way forward.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from ..domain.money import Money
 from ..domain.payments import ChargeResult
@@ -182,6 +183,7 @@ def charge_result(
     processor_code: str | None = None,
     processor_response_text: str | None = None,
     rejection_reason: str | None = None,
+    created_at: datetime | None = None,
 ) -> ChargeResult:
     """Build the domain's ChargeResult from a Braintree-shaped transaction.
 
@@ -200,6 +202,7 @@ def charge_result(
         paypal_email=paypal_email if method == "paypal" else None,
         processor_code=processor_code,
         gateway_status=status,
+        created_at=created_at,
     )
     if status in SUCCEEDED_STATUSES:
         return ChargeResult(status="succeeded", message="Payment received. Thank you.", **common)

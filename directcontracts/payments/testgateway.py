@@ -24,6 +24,9 @@ Test nonces (Braintree's, except the last two):
   the amount), then GatewayUnavailable is raised, as when the response is
   lost after the charge went through.
 - ``fake-unreachable-nonce`` (ours): GatewayUnavailable, nothing recorded.
+- ``fake-late-nonce`` (ours): approved, but the sale *lands late*: GatewayUnavailable
+  is raised and no look-up sees the sale until ``release_late()`` records it,
+  as when a slow gateway records a sale minutes after the request timed out.
 
 Test amounts (major units, whatever the currency, as in the sandbox):
 2000.00–2999.99 processor declined with the amount's integer part as code;
@@ -71,6 +74,8 @@ from .outcomes import (
 TIMEOUT_NONCE = "fake-timeout-nonce"
 #: Our own nonce: the gateway cannot be reached; nothing happens.
 UNREACHABLE_NONCE = "fake-unreachable-nonce"
+#: Our own nonce: the sale goes through, but only shows at the gateway after ``release_late()``.
+LATE_NONCE = "fake-late-nonce"
 
 #: Values of ``TestGateway.refund_fault``: the void/refund is made, then its
 #: answer is lost (as after a read timeout or a dropped connection) ...
@@ -118,6 +123,7 @@ SANDBOX_NONCES: dict[str, tuple[SandboxMethod, tuple[str, str] | None]] = {
         _card("Visa", "400011", "1511"), ("gateway_rejected", "risk_threshold")),
     # Ours: always approved, so the demo's "lost response" is a paid one (see TestGateway.charge).
     TIMEOUT_NONCE: (_card("Visa", "401288", "1881"), ("approved", "1000")),
+    LATE_NONCE: (_card("Visa", "401288", "1881"), ("approved", "1000")),
 }
 
 #: nonce -> validation error (code, attribute, Braintree's message)
@@ -319,6 +325,10 @@ class TestGateway:
             "refund_ids": [],
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
+        if nonce == LATE_NONCE:
+            with self.store.locked() as data:
+                data.setdefault("late", []).append(record)  # invisible until release_late()
+            raise GatewayUnavailable("test gateway: simulated slow gateway (the sale will land late)")
         with self.store.locked() as data:
             data.setdefault("transactions", {})[record["id"]] = record
         if nonce == TIMEOUT_NONCE:
@@ -336,6 +346,12 @@ class TestGateway:
             # Insertion order is creation order, in memory and in the JSON file.
             chosen = preferred_sale(sales, status=lambda s: s[1]["status"], created=lambda s: s[0])
         return _to_result(chosen[1]) if chosen else None
+
+    def search_sales(self, since: datetime, until: datetime) -> list[ChargeResult]:
+        """Sales created between ``since`` and ``until`` (naive UTC, inclusive), oldest first."""
+        with self.store.locked() as data:
+            records = [record for record in data.get("transactions", {}).values() if record["type"] == "sale"]
+        return [result for result in map(_to_result, records) if since <= result.created_at <= until]
 
     def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
         """Void an unsettled sale for its full amount, else refund (once settled) under ``order_id``.
@@ -443,6 +459,15 @@ class TestGateway:
                 raise ValueError(f"cannot settle a transaction that is {record['status']}")
             record["status"] = "settled"
 
+    def release_late(self) -> list[str]:
+        """Record the sales made with ``fake-late-nonce`` now (they land late); returns their ids."""
+        with self.store.locked() as data:
+            late = data.pop("late", [])
+            for record in late:
+                record["created_at"] = datetime.now(timezone.utc).isoformat()  # created when it lands
+                data.setdefault("transactions", {})[record["id"]] = record
+        return [record["id"] for record in late]
+
     def sign_webhook(self, payload: str) -> str:
         """The hex HMAC-SHA256 signature that ``parse_webhook`` expects."""
         return hmac.new(self._webhook_secret, payload.encode(), hashlib.sha256).hexdigest()
@@ -466,4 +491,5 @@ def _to_result(record: dict) -> ChargeResult:
         processor_code=record["processor_code"],
         processor_response_text=record["processor_text"],
         rejection_reason=record["rejection_reason"],
+        created_at=datetime.fromisoformat(record["created_at"]).astimezone(timezone.utc).replace(tzinfo=None),
     )
