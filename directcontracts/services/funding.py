@@ -37,7 +37,8 @@ from .locks import lock_contract
 
 log = logging.getLogger(__name__)
 
-FINAL = frozenset({"succeeded", "declined", "rejected", "failed"})
+#: ``returned``: charged, but the contract could not take it; given back (see late_sales).
+FINAL = frozenset({"succeeded", "declined", "rejected", "failed", "returned"})
 #: A ``pending`` attempt older than this lost its process mid-call: reconcile it.
 STALE_PENDING = timedelta(minutes=2)
 #: Give the gateway this long to show a sale before deciding it never happened.
@@ -237,38 +238,37 @@ def mark_unknown(attempt_id: str, reason: str) -> PaymentAttempt:
 
 
 def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False) -> PaymentAttempt:
-    """Record the gateway's answer once (idempotent under a row lock).
+    """Record the gateway's answer once (idempotent under row locks).
 
+    A success funds the milestones only if the contract can still take it
+    (``late_sales.cannot_take``): otherwise the attempt becomes ``returned``
+    and the sale is voided or refunded after the commit, both sides told.
     ``email_failure``: tell the client by email when it failed (reconciliation:
     they were last told "we will email you").
     """
-    attempt = _locked_attempt(attempt_id)
+    from . import late_sales  # it builds on this module; imported here to avoid an import cycle
+
+    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
+    # The contract first (the one lock order): its state cannot change while the answer is recorded.
+    contract, _ = lock_contract(contract_id)
+    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
     if attempt.status in FINAL:
         db.session.rollback()
         return attempt
-    contract = db.session.get(Contract, attempt.contract_id)
     now = utcnow()
-    attempt.updated_at = attempt.decided_at = now
-    attempt.method, attempt.card_brand, attempt.card_last4 = result.method, result.card_brand, result.card_last4
-    attempt.paypal_email, attempt.transaction_id = result.paypal_email, result.transaction_id
-    attempt.processor_code, attempt.message = result.processor_code, result.message
+    apply_result(attempt, result, now)
     held = list(db.session.scalars(
         db.select(Milestone).where(Milestone.id.in_([i.milestone_id for i in attempt.items]))
         .order_by(Milestone.position).with_for_update()
     ))
+    return_id = None
     if result.status == "succeeded":
-        if result.amount is not None and result.amount != attempt.amount:
-            log.error("payment attempt %s: gateway charged %s, expected %s", attempt.id, result.amount,
-                      attempt.amount)
-        attempt.status = "succeeded"
-        for m in held:
-            m.state = milestone_transition(m.state, MilestoneAction.FUND)
-            m.hold_attempt_id, m.funded_at = None, now
-        ledger_svc.post("funding", contract, rules.funding([(i.milestone_id, i.amount_minor) for i in attempt.items]),
-                        attempt_id=attempt.id, memo=f"{attempt.gateway} {attempt.transaction_id}")
-        if contract.state == ContractState.SENT:
-            contract.state = contract_transition(contract.state, ContractAction.ACTIVATE)
-        _announce_funding(contract, attempt, held)
+        reason = late_sales.cannot_take(contract, attempt, held, result)
+        if reason is None:
+            record_funding(contract, attempt, held, now)
+        else:
+            log.warning("payment attempt %s succeeded but cannot be taken (%s): giving it back", attempt.id, reason)
+            return_id = late_sales.start_return(contract, attempt, held, result, reason, now)
     else:
         attempt.status = result.status if result.status in FINAL else "failed"
         for m in held:
@@ -281,7 +281,34 @@ def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False
                          "payment_failed", contract=contract, attempt=attempt, link=fresh_client_link(contract))
     db.session.commit()
     mailer.deliver_pending()
+    if return_id is not None:
+        late_sales.give_back(return_id, now)  # calls the gateway: outside the transaction
+        attempt = db.session.get(PaymentAttempt, attempt_id)
     return attempt
+
+
+def apply_result(attempt: PaymentAttempt, result: ChargeResult, now: datetime) -> None:
+    """Copy the gateway's answer onto the attempt: how it was paid, its reference, its message."""
+    attempt.updated_at = attempt.decided_at = now
+    attempt.method, attempt.card_brand, attempt.card_last4 = result.method, result.card_brand, result.card_last4
+    attempt.paypal_email, attempt.transaction_id = result.paypal_email, result.transaction_id
+    attempt.processor_code, attempt.message = result.processor_code, result.message
+
+
+def record_funding(contract: Contract, attempt: PaymentAttempt, milestones: list[Milestone], now: datetime) -> None:
+    """The charge is in escrow: milestones funded, one funding journal, contract active, both sides told.
+
+    Call under the contract and attempt locks, once ``late_sales.cannot_take`` said it can.
+    """
+    attempt.status = "succeeded"
+    for m in milestones:
+        m.state = milestone_transition(m.state, MilestoneAction.FUND)
+        m.hold_attempt_id, m.funded_at = None, now
+    ledger_svc.post("funding", contract, rules.funding([(i.milestone_id, i.amount_minor) for i in attempt.items]),
+                    attempt_id=attempt.id, memo=f"{attempt.gateway} {attempt.transaction_id}")
+    if contract.state == ContractState.SENT:
+        contract.state = contract_transition(contract.state, ContractAction.ACTIVATE)
+    _announce_funding(contract, attempt, milestones)
 
 
 def method_label(attempt: PaymentAttempt) -> str:
@@ -310,12 +337,20 @@ def _announce_funding(contract: Contract, attempt: PaymentAttempt, milestones: l
 def reconcile(now: datetime | None = None) -> dict[str, int]:
     """Settle attempts left ``unknown`` (or stuck ``pending``) by asking the gateway.
 
-    Found and succeeded → funded, in escrow, both sides emailed. Found and
-    not succeeded → that outcome. Not found after a grace period → failed,
-    milestones free to fund again, the client emailed that nothing was charged.
+    Found and succeeded → funded, in escrow, both sides emailed (or given
+    back, if the contract can no longer take it). Found and not succeeded →
+    that outcome. Not found after a grace period, and not found on a second
+    look → failed, milestones free to fund again, the client emailed that
+    nothing was charged. Then, in ``late_sales``: returns whose gateway call
+    did not answer are retried, and the gateway's sales of the last week are
+    read so that one landing after its attempt was given up on is adopted
+    into escrow or given back. Counts: succeeded, failed, returned, adopted,
+    waiting.
     """
+    from . import late_sales  # it builds on this module; imported here to avoid an import cycle
+
     now = now or utcnow()
-    counts = {"succeeded": 0, "failed": 0, "waiting": 0}
+    counts = {"succeeded": 0, "failed": 0, "returned": 0, "adopted": 0, "waiting": 0}
     attempts = db.session.scalars(
         db.select(PaymentAttempt.id).where(
             db.or_(PaymentAttempt.status == "unknown",
@@ -335,11 +370,25 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             if attempt.created_at > now - NOT_FOUND_GRACE:
                 counts["waiting"] += 1
                 continue
+            # Look once more right before telling the client "not charged" (a slow gateway may have
+            # recorded it since); a sale that lands even later is found by the sweep below.
+            try:
+                found = gw.find_by_order_id(attempt_id)
+            except GatewayUnavailable as exc:
+                log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
+                counts["waiting"] += 1
+                continue
+        if found is None:
             found = ChargeResult(status="failed", order_id=attempt_id,
                                  message="The payment did not reach the payment processor. You were not charged.")
         attempt = settle(attempt_id, found, email_failure=True)
-        counts["succeeded" if attempt.status == "succeeded" else "failed"] += 1
+        counts[attempt.status if attempt.status in ("succeeded", "returned") else "failed"] += 1
         log.info("reconciled payment attempt %s: %s", attempt_id, attempt.status)
+    counts["returned"] += late_sales.retry_returns(now)
+    swept = late_sales.sweep(now)
+    counts["adopted"] += swept["adopted"]
+    counts["returned"] += swept["returned"]
+    counts["waiting"] += swept["waiting"]
     return counts
 
 

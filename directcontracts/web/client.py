@@ -256,7 +256,8 @@ def fund_submit(token: str):
 
 def _after_attempt(token, attempt, form):
     target = url_for("client.payment_status", token=token, attempt_id=attempt.id)
-    if attempt.status in ("succeeded", "pending", "unknown"):
+    # "returned": charged but given back; its page says so (the fund form would not)
+    if attempt.status in ("succeeded", "pending", "unknown", "returned"):
         if wants_fragment():
             response = respond("", 200)
             response.headers["HX-Redirect"] = target

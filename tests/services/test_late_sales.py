@@ -1,0 +1,279 @@
+"""Sales that land late, or on a contract that can no longer take them: adopted once or given back once.
+
+Every test ends by checking that the gateway's record of each sale (kept,
+voided, refunded) and the ledger tell the same story.
+"""
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from directcontracts.domain.money import Money
+from directcontracts.extensions import db as _db
+from directcontracts.models import Contract, Journal, OutboxEmail, PaymentAttempt, SaleReturn, TimelineEvent, utcnow
+from directcontracts.payments.outcomes import SUCCEEDED_STATUSES
+from directcontracts.payments.testgateway import REFUND_ANSWER_LOST, REFUND_UNREACHABLE
+from directcontracts.services import client_actions, funding, ledger
+from tests.conftest import sales
+
+CLIENT, FREELANCER = "carla@client-co.com", "fran@example.com"
+
+
+def pay(app, db, cid, nonce, choice="first"):
+    """Fund ``choice`` as the client's page would; returns the attempt id."""
+    with app.test_request_context():
+        c = db.session.get(Contract, cid)
+        attempt = funding.fund(c, key=uuid.uuid4().hex, choice=choice,
+                               shown=funding.quotes(c)[choice].encode(), nonce=nonce)
+        return attempt.id
+
+
+def reconcile(app, now=None):
+    with app.test_request_context():
+        return funding.reconcile(now)
+
+
+def attempt_of(db, attempt_id):
+    db.session.expire_all()
+    return db.session.get(PaymentAttempt, attempt_id)
+
+
+def journals(db):
+    db.session.expire_all()
+    return db.session.scalar(db.select(db.func.count(Journal.id)))
+
+
+def subjects(outbox, to):
+    return [e.subject for e in outbox() if e.to_addr == to]
+
+
+def timeline(db, cid):
+    return [e.kind for e in db.session.scalars(db.select(TimelineEvent).where(TimelineEvent.contract_id == cid)
+                                               .order_by(TimelineEvent.id))]
+
+
+def give_up(app, db, cid, gateway):
+    """A charge whose sale lands late: reconciliation gives it up after the grace period.
+
+    Returns the attempt id. Its milestone (the first) is free again and the
+    client was told they were not charged — then the sale lands.
+    """
+    attempt_id = pay(app, db, cid, "fake-late-nonce")
+    assert attempt_of(db, attempt_id).status == "unknown"
+    after_grace = attempt_of(db, attempt_id).created_at + funding.NOT_FOUND_GRACE + timedelta(minutes=1)
+    counts = reconcile(app, after_grace)
+    assert counts["failed"] == 1 and counts["adopted"] == 0
+    attempt = attempt_of(db, attempt_id)
+    assert attempt.status == "failed" and "not charged" in attempt.message
+    assert db.session.get(Contract, cid).milestones[0].hold_attempt_id is None
+    assert sales(gateway) == []
+    [landed] = gateway.release_late()
+    assert gateway.find_by_order_id(attempt_id).transaction_id == landed
+    return attempt_id
+
+
+def assert_gateway_agrees_with_ledger(db, gateway, foreign=frozenset()):
+    """Each sale the gateway kept funds exactly one succeeded attempt; each one it gave back funds none.
+
+    ``foreign``: order ids of sales that are not this shop's (left alone, in no ledger).
+    """
+    db.session.expire_all()
+    for sale in sales(gateway):
+        if sale["order_id"] in foreign:
+            assert sale["status"] in SUCCEEDED_STATUSES and db.session.scalar(
+                db.select(SaleReturn).where(SaleReturn.transaction_id == sale["id"])) is None
+            continue
+        attempt = db.session.get(PaymentAttempt, sale["order_id"])
+        given_back = db.session.scalar(db.select(SaleReturn).where(SaleReturn.transaction_id == sale["id"]))
+        funded_by_it = attempt is not None and attempt.status == "succeeded" and attempt.transaction_id == sale["id"]
+        if sale["status"] == "voided" or sale["refunded_minor"] >= sale["minor"]:
+            assert not funded_by_it, sale
+            assert given_back is not None and given_back.status == (
+                "voided" if sale["status"] == "voided" else "refunded"), sale
+        elif sale["status"] in SUCCEEDED_STATUSES:
+            assert funded_by_it and given_back is None, sale
+            journal = db.session.scalar(db.select(Journal).where(Journal.payment_attempt_id == attempt.id))
+            assert journal is not None and journal.kind == "funding"
+        else:
+            assert not funded_by_it, sale
+    assert ledger.check() == []
+
+
+def test_sale_landing_after_the_grace_period_is_adopted(app, db, accepted_contract, gateway, outbox):
+    attempt_id = give_up(app, db, accepted_contract, gateway)
+    assert subjects(outbox, CLIENT)[-1] == "Your payment for Website redesign did not go through"
+    counts = reconcile(app)
+    assert counts["adopted"] == 1 and counts["returned"] == 0
+    attempt = attempt_of(db, attempt_id)
+    assert attempt.status == "succeeded" and attempt.transaction_id == sales(gateway)[0]["id"]
+    c = db.session.get(Contract, accepted_contract)
+    assert c.state == "active" and [m.state for m in c.milestones] == ["funded", "pending", "pending"]
+    assert ledger.contract_money([c])[c.id].in_escrow == Money(100000, "USD")
+    assert "Receipt: $1,000.00 held in escrow for Website redesign" in subjects(outbox, CLIENT)
+    assert "Funded — you can begin: Website redesign" in subjects(outbox, FREELANCER)
+    assert "payment_found" in timeline(db, accepted_contract)
+    # The next reconciliations find nothing more to do.
+    before = len(outbox())
+    assert reconcile(app)["adopted"] == 0 and reconcile(app)["returned"] == 0
+    assert journals(db) == 1 and len(outbox()) == before
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_late_sale_for_milestones_paid_meanwhile_is_voided(app, db, accepted_contract, gateway, outbox):
+    late_id = give_up(app, db, accepted_contract, gateway)
+    second_id = pay(app, db, accepted_contract, "fake-valid-nonce")  # the client paid again, successfully
+    assert attempt_of(db, second_id).status == "succeeded"
+    counts = reconcile(app)
+    assert counts["returned"] == 1 and counts["adopted"] == 0
+    late = attempt_of(db, late_id)
+    assert late.status == "returned" and "cancelled before it settled" in late.message
+    [given_back] = db.session.scalars(db.select(SaleReturn)).all()
+    assert (given_back.attempt_id, given_back.status) == (late_id, "voided")
+    assert "“Milestone 1” had already been paid by another payment" == given_back.reason
+    assert gateway.find_by_order_id(late_id).gateway_status == "voided"
+    assert "Your payment of $1,000.00 for Website redesign was cancelled" in subjects(outbox, CLIENT)
+    email = db.session.scalar(db.select(OutboxEmail).where(OutboxEmail.subject.like("Your payment of%cancelled")))
+    assert "you are not charged" in email.body_text and "already been paid by another payment" in email.body_text
+    assert "payment_voided" in timeline(db, accepted_contract)
+    c = db.session.get(Contract, accepted_contract)
+    assert [m.state for m in c.milestones] == ["funded", "pending", "pending"] and journals(db) == 1
+    before = len(outbox())
+    assert reconcile(app)["returned"] == 0 and len(outbox()) == before
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_late_sale_that_settled_meanwhile_is_refunded(app, db, accepted_contract, gateway, outbox):
+    late_id = give_up(app, db, accepted_contract, gateway)
+    pay(app, db, accepted_contract, "fake-valid-nonce")
+    gateway.settle(gateway.find_by_order_id(late_id).transaction_id)  # too late to void
+    assert reconcile(app)["returned"] == 1
+    [given_back] = db.session.scalars(db.select(SaleReturn)).all()
+    assert given_back.status == "refunded" and given_back.return_transaction_id
+    assert "Your payment of $1,000.00 for Website redesign was refunded" in subjects(outbox, CLIENT)
+    assert "refunded to the card" in attempt_of(db, late_id).message
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_late_success_on_a_declined_contract_is_voided_and_both_told(app, db, accepted_contract, gateway, outbox):
+    late_id = give_up(app, db, accepted_contract, gateway)
+    with app.test_request_context():
+        client_actions.reply(db.session.get(Contract, accepted_contract), "decline", "We went another way.")
+    assert reconcile(app)["returned"] == 1
+    c = db.session.get(Contract, accepted_contract)
+    assert c.state == "declined" and [m.state for m in c.milestones] == ["pending"] * 3
+    assert attempt_of(db, late_id).status == "returned" and journals(db) == 0
+    assert db.session.scalar(db.select(SaleReturn.reason)) == "the contract had been declined"
+    assert "Your payment of $1,000.00 for Website redesign was cancelled" in subjects(outbox, CLIENT)
+    assert "A late payment was cancelled automatically: Website redesign" in subjects(outbox, FREELANCER)
+    assert timeline(db, accepted_contract)[-3:] == ["payment_voided", "email", "email"]
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+@pytest.mark.parametrize("state", ["declined", "withdrawn"])
+def test_success_answer_for_a_contract_closed_meanwhile_is_given_back(app, db, accepted_contract, gateway,
+                                                                       outbox, state):
+    """settle(): the gateway's answer (found by reconciliation) arrives after the contract closed."""
+    attempt_id = pay(app, db, accepted_contract, "fake-timeout-nonce")  # charged, answer lost
+    c = db.session.get(Contract, accepted_contract)
+    c.state = state  # however it got there, the contract can no longer take money
+    db.session.commit()
+    counts = reconcile(app)
+    assert counts["returned"] == 1 and counts["succeeded"] == 0
+    attempt = attempt_of(db, attempt_id)
+    assert attempt.status == "returned" and attempt.transaction_id == sales(gateway)[0]["id"]
+    c = db.session.get(Contract, accepted_contract)
+    assert c.state == state and all(m.state == "pending" and m.hold_attempt_id is None for m in c.milestones)
+    assert journals(db) == 0 and sales(gateway)[0]["status"] == "voided"
+    assert f"the contract had been {state}" in db.session.scalar(db.select(SaleReturn.reason))
+    assert "Your payment of $1,000.00 for Website redesign was cancelled" in subjects(outbox, CLIENT)
+    assert "A late payment was cancelled automatically: Website redesign" in subjects(outbox, FREELANCER)
+    assert not any(s.startswith("Receipt") for s in subjects(outbox, CLIENT))
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+@pytest.mark.parametrize("fault", [REFUND_UNREACHABLE, REFUND_ANSWER_LOST])
+def test_void_without_an_answer_is_retried_by_the_next_reconciliation(app, db, accepted_contract, gateway,
+                                                                      outbox, fault):
+    late_id = give_up(app, db, accepted_contract, gateway)
+    pay(app, db, accepted_contract, "fake-valid-nonce")
+    gateway.refund_fault = fault
+    reconcile(app)
+    given_back = db.session.scalar(db.select(SaleReturn))
+    assert given_back.status == "returning" and given_back.claimed_at is None
+    assert attempt_of(db, late_id).status == "returned"
+    assert not any("was cancelled" in s for s in subjects(outbox, CLIENT))  # not told before it is done
+    gateway.refund_fault = None
+    assert reconcile(app)["returned"] == 1
+    db.session.expire_all()
+    assert db.session.scalar(db.select(SaleReturn.status)) == "voided"
+    assert subjects(outbox, CLIENT).count("Your payment of $1,000.00 for Website redesign was cancelled") == 1
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_sale_with_no_attempt_is_given_back_and_foreign_sales_are_left_alone(app, db, accepted_contract, gateway):
+    ours = gateway.charge(order_id=str(uuid.uuid4()), amount=Money(5000, "USD"), nonce="fake-valid-nonce")
+    foreign = gateway.charge(order_id="shop-order-77", amount=Money(700, "USD"), nonce="fake-valid-nonce")
+    assert reconcile(app)["returned"] == 1
+    [given_back] = db.session.scalars(db.select(SaleReturn)).all()
+    assert (given_back.transaction_id, given_back.attempt_id, given_back.status) == (ours.transaction_id, None, "voided")
+    assert gateway.find_by_order_id("shop-order-77").transaction_id == foreign.transaction_id
+    assert gateway.find_by_order_id("shop-order-77").gateway_status == "submitted_for_settlement"
+    assert reconcile(app)["returned"] == 0
+    assert_gateway_agrees_with_ledger(db, gateway, foreign={"shop-order-77"})
+
+
+def _reconcile_in_threads(app, count=2):
+    barrier, errors, results = threading.Barrier(count), [], []
+
+    def worker():
+        with app.test_request_context():
+            try:
+                barrier.wait()
+                results.append(funding.reconcile())
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                errors.append(exc)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    return results
+
+
+def test_two_reconcilers_adopt_a_late_sale_once(app, db, accepted_contract, gateway, outbox, postgres_only):
+    attempt_id = give_up(app, db, accepted_contract, gateway)
+    results = _reconcile_in_threads(app)
+    assert sum(r["adopted"] for r in results) == 1
+    assert attempt_of(db, attempt_id).status == "succeeded" and journals(db) == 1
+    assert subjects(outbox, CLIENT).count("Receipt: $1,000.00 held in escrow for Website redesign") == 1
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_two_reconcilers_give_a_late_sale_back_once(app, db, accepted_contract, gateway, outbox, postgres_only):
+    give_up(app, db, accepted_contract, gateway)
+    pay(app, db, accepted_contract, "fake-valid-nonce")
+    refunds = []
+    real_refund = gateway.refund
+
+    def counting_refund(*args, **kwargs):
+        refunds.append(args)
+        return real_refund(*args, **kwargs)
+
+    gateway.refund = counting_refund
+    results = _reconcile_in_threads(app)
+    assert sum(r["returned"] for r in results) == 1 and len(refunds) == 1
+    assert db.session.scalar(db.select(db.func.count(SaleReturn.id))) == 1
+    assert subjects(outbox, CLIENT).count("Your payment of $1,000.00 for Website redesign was cancelled") == 1
+    assert journals(db) == 1
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_late_sale_older_than_the_lookback_is_not_searched(app, db, accepted_contract, gateway):
+    give_up(app, db, accepted_contract, gateway)
+    counts = reconcile(app, utcnow() + timedelta(days=8))
+    assert counts["adopted"] == counts["returned"] == 0
