@@ -44,7 +44,7 @@ def send(client, cid):
 
 
 def link_in(email_text: str) -> str:
-    return re.search(r"http://localhost(/c/[A-Za-z0-9_\-]+)", email_text).group(1)
+    return re.search(r"https?://[^/\s]+(/c/[A-Za-z0-9_\-]+)", email_text).group(1)
 
 
 def contract(db, cid) -> Contract:
