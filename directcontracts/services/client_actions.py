@@ -49,15 +49,21 @@ REPLIES = {
 }
 
 
-def reply(contract: Contract, kind: str, text: str) -> Contract:
+def reply(contract: Contract, kind: str, text: str, revision: int | None = None) -> Contract:
     """The client asks for changes to the proposal ("changes") or declines it ("decline").
 
-    The freelancer is notified and emailed. Raises ValidationFailed (no text)
-    and InvalidTransition (the proposal is not waiting for an answer).
+    ``revision`` is the one the client read: a reply to an older one is
+    refused (ValidationFailed on ``revision``). The freelancer is notified and
+    emailed. Raises ValidationFailed (no text, another revision) and
+    InvalidTransition (not waiting for an answer, or a payment is being confirmed).
     """
     r = REPLIES[kind]
     text = _message(text, r.field, r.ask)
     contract = lock_without_payment(contract.id)
+    if revision is not None and revision != contract.revision:
+        db.session.rollback()
+        raise ValidationFailed({"revision": f"{contract.member.name} sent revision {contract.revision} of the "
+                                            f"proposal since you opened revision {revision}. Read it before you reply."})
     contract.state = contract_transition(contract.state, r.action)
     words = {"client": contract.client_name, "title": contract.title, "text": text}
     activity.record(contract, r.template, "client", r.timeline.format(**words))

@@ -181,7 +181,8 @@ def reply_submit(token: str, kind: str):
         return r
     field = client_actions.REPLIES[kind].field
     try:
-        client_actions.reply(g.contract, kind, request.form.get(field, ""))
+        client_actions.reply(g.contract, kind, request.form.get(field, ""),
+                             revision=request.form.get("revision", type=int))
     except ValidationFailed as exc:
         return _render("client/message.html", 422, action=kind, form=request.form, errors=exc.errors)
     except InvalidTransition as exc:

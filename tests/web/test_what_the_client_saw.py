@@ -123,3 +123,16 @@ def test_quote_round_trip_and_unit_changes():
     q = Quote(3, ((12, 30000), (13, 50000)), "USD")
     assert Quote.decode(q.encode()) == q and q.total.minor == 80000
     assert Quote.decode("r3;12:30000;usd") is None and Quote.decode(None) is None
+
+
+def test_a_reply_to_an_older_revision_is_refused_and_kept(logged_in, visitor, outbox, db):
+    cid, link = sent_contract(logged_in, outbox, amounts=("300", "500"))
+    verify(visitor, link, outbox)
+    form = visitor.get(f"{link}/decline").text
+    assert '<input type="hidden" name="revision" value="1">' in form
+    revise_first_milestone(logged_in, db, cid, "250")
+    r = visitor.post(f"{link}/decline", {"reason": "Too expensive.", "revision": "1"})
+    assert r.status_code == 422 and "sent revision 2 of the proposal since you opened revision 1" in r.text
+    assert "Too expensive." in r.text and contract(db, cid).state == "sent"
+    r = visitor.post(f"{link}/decline", {"reason": "Still too expensive.", "revision": "2"})
+    assert r.status_code == 303 and contract(db, cid).state == "declined"
