@@ -60,14 +60,12 @@ def register(app: Flask) -> None:
         Exits 1 if something could not be reconciled (each failure is named).
         """
         failures: list[str] = []
-        try:
-            counts = funding.reconcile(now)
-        except Exception as exc:  # refunds are still reconciled below
-            db.session.rollback()
-            failures.append(f"payment reconciliation: {type(exc).__name__}: {exc}")
-        else:
-            click.echo(f"succeeded {counts['succeeded']}, failed {counts['failed']}, "
-                       f"still waiting {counts['waiting']}")
+        counts = funding.reconcile(now, failures=failures)
+        click.echo(f"succeeded {counts['succeeded']}, failed {counts['failed']}, "
+                   f"still waiting {counts['waiting']}")
+        click.echo(f"late sales: adopted {counts['adopted']}, given back {counts['returned']}, "
+                   f"matching no payment {counts['unmatched']}"
+                   + (" (left alone: see the log, check them in the gateway)" if counts["unmatched"] else ""))
         counts = refunds.reconcile(now, failures=failures)
         click.echo(f"refunds: posted {counts['posted']}, failed {counts['failed']}, still waiting {counts['waiting']}")
         for failure in failures:

@@ -334,7 +334,7 @@ def _announce_funding(contract: Contract, attempt: PaymentAttempt, milestones: l
                  link=freelancer_link(contract))
 
 
-def reconcile(now: datetime | None = None) -> dict[str, int]:
+def reconcile(now: datetime | None = None, failures: list[str] | None = None) -> dict[str, int]:
     """Settle attempts left ``unknown`` (or stuck ``pending``) by asking the gateway.
 
     Found and succeeded → funded, in escrow, both sides emailed (or given
@@ -345,51 +345,75 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     did not answer are retried, and the gateway's sales of the last week are
     read so that one landing after its attempt was given up on is adopted
     into escrow or given back. Counts: succeeded, failed, returned, adopted,
-    waiting.
+    waiting, unmatched (sales of no payment of ours, left for a person).
+
+    Each attempt is settled on its own: one that raises is logged, rolled
+    back and named in ``failures`` (raised only when no list is given, after
+    the others ran), and never stops the rest.
     """
     from . import late_sales  # it builds on this module; imported here to avoid an import cycle
 
     now = now or utcnow()
-    counts = {"succeeded": 0, "failed": 0, "returned": 0, "adopted": 0, "waiting": 0}
+    errors: list[str] = [] if failures is None else failures
+    counts = {"succeeded": 0, "failed": 0, "returned": 0, "adopted": 0, "waiting": 0, "unmatched": 0}
     attempts = db.session.scalars(
         db.select(PaymentAttempt.id).where(
             db.or_(PaymentAttempt.status == "unknown",
                    db.and_(PaymentAttempt.status == "pending", PaymentAttempt.created_at < now - STALE_PENDING)))
         .order_by(PaymentAttempt.created_at)
     ).all()
-    gw = gateway()
     for attempt_id in attempts:
-        attempt = db.session.get(PaymentAttempt, attempt_id)
-        try:
-            found = gw.find_by_order_id(attempt_id)
-        except GatewayUnavailable as exc:
-            log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
-            counts["waiting"] += 1
-            continue
-        if found is None:
-            if attempt.created_at > now - NOT_FOUND_GRACE:
-                counts["waiting"] += 1
-                continue
-            # Look once more right before telling the client "not charged" (a slow gateway may have
-            # recorded it since); a sale that lands even later is found by the sweep below.
-            try:
-                found = gw.find_by_order_id(attempt_id)
-            except GatewayUnavailable as exc:
-                log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
-                counts["waiting"] += 1
-                continue
-        if found is None:
-            found = ChargeResult(status="failed", order_id=attempt_id,
-                                 message="The payment did not reach the payment processor. You were not charged.")
-        attempt = settle(attempt_id, found, email_failure=True)
-        counts[attempt.status if attempt.status in ("succeeded", "returned") else "failed"] += 1
-        log.info("reconciled payment attempt %s: %s", attempt_id, attempt.status)
-    counts["returned"] += late_sales.retry_returns(now)
-    swept = late_sales.sweep(now)
-    counts["adopted"] += swept["adopted"]
-    counts["returned"] += swept["returned"]
-    counts["waiting"] += swept["waiting"]
+        _isolated(errors, f"payment attempt {attempt_id}", lambda: _reconcile_one(attempt_id, now, counts))
+    _isolated(errors, "retrying give-backs", lambda: counts.__setitem__(
+        "returned", counts["returned"] + late_sales.retry_returns(now)))
+
+    def sweep() -> None:
+        for name, value in late_sales.sweep(now).items():
+            counts[name] = counts.get(name, 0) + value
+
+    _isolated(errors, "the sweep of recent sales", sweep)
+    if failures is None and errors:
+        raise ReconcileFailed("; ".join(errors))
     return counts
+
+
+class ReconcileFailed(Exception):
+    """Some attempts could not be reconciled (the others were); the message names them."""
+
+
+def _isolated(failures: list[str], what: str, work) -> None:
+    try:
+        work()
+    except Exception as exc:  # deliberately broad: one bad row must not stop the others
+        db.session.rollback()
+        log.exception("reconcile: %s failed", what)
+        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> None:
+    """Ask the gateway about one attempt and record its answer (or wait for the next run)."""
+    gw = gateway()
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    try:
+        found = gw.find_by_order_id(attempt_id)
+        if found is None and attempt.created_at <= now - NOT_FOUND_GRACE:
+            # Look once more right before telling the client "not charged" (a slow gateway may have
+            # recorded it since); a sale that lands even later is found by the sweep.
+            found = gw.find_by_order_id(attempt_id)
+            if found is None:
+                found = ChargeResult(status="failed", order_id=attempt_id,
+                                     message="The payment did not reach the payment processor. "
+                                             "You were not charged.")
+    except GatewayUnavailable as exc:
+        log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
+        counts["waiting"] += 1
+        return
+    if found is None:
+        counts["waiting"] += 1
+        return
+    attempt = settle(attempt_id, found, email_failure=True)
+    counts[attempt.status if attempt.status in ("succeeded", "returned") else "failed"] += 1
+    log.info("reconciled payment attempt %s: %s", attempt_id, attempt.status)
 
 
 def escrow_rows(contract: Contract):

@@ -176,9 +176,10 @@ def run_due(now: datetime | None = None) -> Report:
             report.counts[name] = counted[0]
 
     def charges() -> int:
-        # funding.reconcile owns its loop: a failure inside it stops the remaining charges of this
-        # run (reported here), not the other tasks.
-        reconciled = funding.reconcile(now)
+        reconciled = funding.reconcile(now, failures=report.failures)
+        report.counts["late_sales_adopted"] = reconciled["adopted"]
+        report.counts["sales_given_back"] = reconciled["returned"]
+        report.counts["sales_unmatched"] = reconciled["unmatched"]
         return reconciled["succeeded"] + reconciled["failed"]
 
     def refunds_due() -> int:

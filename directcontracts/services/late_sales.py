@@ -10,8 +10,8 @@ past it, and each would leave a client charged with nothing in escrow:
   slow gateway, a lagging search): :func:`sweep` reads the gateway's recent
   sales by date and *adopts* it when its milestones can still take it —
   exactly as a success: funding journal, milestones funded, both sides told;
-* a sale carrying one of our order ids with no attempt at all, or a second
-  sale for an attempt that was already paid.
+* a second sale for an attempt that was already paid (given back); a sale
+  with no attempt at all is not ours to touch — it is logged for a person.
 
 Whatever cannot be adopted is given back: voided if unsettled, else refunded
 (the gateway's ``refund`` decides). A ``SaleReturn`` row, unique per gateway
@@ -222,7 +222,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     back), ``waiting`` (the gateway could not be searched).
     """
     now = now or utcnow()
-    counts = {"adopted": 0, "returned": 0, "waiting": 0}
+    counts = {"adopted": 0, "returned": 0, "waiting": 0, "unmatched": 0}
     try:
         sales = funding.gateway().search_sales(now - LOOKBACK, now)
     except GatewayUnavailable as exc:
@@ -247,7 +247,13 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         if status in GIVEN_UP:
             outcome = adopt_or_return(sale.order_id, sale, now)
         elif status is None:
-            outcome = _return_stray(None, sale, "no payment of this shop matched it", now)
+            # Every payment of ours is recorded before the gateway is called, so a sale with no
+            # attempt was taken by something else on this merchant account (or the database was
+            # restored from an older backup): a person must look, never an automatic refund.
+            log.error("sale %s (order %s, %s) matches no payment of this shop: left alone, check it by hand",
+                      sale.transaction_id, sale.order_id, sale.amount.format() if sale.amount else "?")
+            counts["unmatched"] += 1
+            continue
         else:
             outcome = _return_stray(sale.order_id, sale, "the same payment had already been received", now)
         if outcome == "adopted":

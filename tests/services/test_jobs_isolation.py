@@ -43,7 +43,7 @@ def test_one_failing_item_and_one_failing_task_do_not_stop_the_others(app, db, f
             raise KeyError("simulated bug")
         return real_approve(contract, milestone_id, **kwargs)
 
-    def reconcile(now=None):
+    def reconcile(now=None, failures=None):
         raise RuntimeError("charge reconciliation is broken")
 
     monkeypatch.setattr(lifecycle, "approve", approve)
@@ -93,3 +93,37 @@ def test_auto_release_skips_a_milestone_whose_refund_is_being_confirmed(app, db,
     db.session.expire_all()
     assert db.session.get(Milestone, mid).state == "submitted" and db.session.scalar(db.select(Refund)).status == "unknown"
     assert not [e for e in outbox() if e.subject.startswith("Reminder:")]
+
+
+def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(app, db, logged_in, visitor, outbox,
+                                                                       monkeypatch):
+    """Two contracts whose payment answers were lost: one raises while settling, the other is funded."""
+    from directcontracts.models import PaymentAttempt
+    from tests.web.builders import fund, sent_contract, verify
+
+    ids = []
+    for email in ("one@client-co.com", "two@client-co.com"):
+        cid, link = sent_contract(logged_in, outbox, amounts=("100",), title=f"Job for {email}")
+        verify(visitor, link, outbox)
+        assert fund(visitor, link, nonce="fake-timeout-nonce").status_code == 303
+        ids.append(cid)
+    broken, fine = (db.session.scalar(db.select(PaymentAttempt.id).where(PaymentAttempt.contract_id == c))
+                    for c in ids)
+    real_settle = funding.settle
+
+    def settle(attempt_id, result, **kwargs):
+        if attempt_id == broken:
+            raise KeyError("simulated bug")
+        return real_settle(attempt_id, result, **kwargs)
+
+    monkeypatch.setattr(funding, "settle", settle)
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert result.exit_code == 1
+    assert f"FAILED payment attempt {broken}: KeyError: 'simulated bug'" in result.output
+    assert "succeeded 1, failed 0" in result.output
+    db.session.expire_all()
+    assert db.session.get(PaymentAttempt, fine).status == "succeeded"
+    assert db.session.get(PaymentAttempt, broken).status == "unknown"  # tried again by the next run
+    monkeypatch.setattr(funding, "settle", real_settle)
+    again = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    assert again.exit_code == 0 and "succeeded 1, failed 0" in again.output

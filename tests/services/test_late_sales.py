@@ -211,16 +211,17 @@ def test_void_without_an_answer_is_retried_by_the_next_reconciliation(app, db, a
     assert_gateway_agrees_with_ledger(db, gateway)
 
 
-def test_sale_with_no_attempt_is_given_back_and_foreign_sales_are_left_alone(app, db, accepted_contract, gateway):
-    ours = gateway.charge(order_id=str(uuid.uuid4()), amount=Money(5000, "USD"), nonce="fake-valid-nonce")
+def test_sales_with_no_attempt_are_left_alone_and_reported(app, db, accepted_contract, gateway, caplog):
+    """Our attempts are stored before the gateway is called: a sale without one is not ours to refund."""
+    stray = gateway.charge(order_id=str(uuid.uuid4()), amount=Money(5000, "USD"), nonce="fake-valid-nonce")
     foreign = gateway.charge(order_id="shop-order-77", amount=Money(700, "USD"), nonce="fake-valid-nonce")
-    assert reconcile(app)["returned"] == 1
-    [given_back] = db.session.scalars(db.select(SaleReturn)).all()
-    assert (given_back.transaction_id, given_back.attempt_id, given_back.status) == (ours.transaction_id, None, "voided")
-    assert gateway.find_by_order_id("shop-order-77").transaction_id == foreign.transaction_id
-    assert gateway.find_by_order_id("shop-order-77").gateway_status == "submitted_for_settlement"
-    assert reconcile(app)["returned"] == 0
-    assert_gateway_agrees_with_ledger(db, gateway, foreign={"shop-order-77"})
+    counts = reconcile(app)
+    assert counts["returned"] == 0 and counts["unmatched"] == 1
+    assert db.session.scalars(db.select(SaleReturn)).all() == []
+    for sale in (stray, foreign):
+        assert gateway.find_by_order_id(sale.order_id).gateway_status == "submitted_for_settlement"
+    assert f"sale {stray.transaction_id}" in caplog.text and "check it by hand" in caplog.text
+    assert_gateway_agrees_with_ledger(db, gateway, foreign={"shop-order-77", stray.order_id})
 
 
 def _reconcile_in_threads(app, count=2):
