@@ -171,8 +171,12 @@ def visitor(app):
 
 
 @pytest.fixture(autouse=True)
-def gateway(app):
-    """A fresh offline test gateway for every test (its sales are the gateway's truth)."""
+def gateway(app, db, request):
+    """A fresh offline test gateway for every test (its sales are the gateway's truth).
+
+    After the test, what the gateway kept of each sale is compared with what
+    the app's books say (see ``gateway_disagreements``), as the ledger check is.
+    """
     from directcontracts.payments.testgateway import TestGateway
 
     previous = app.extensions["gateway"]
@@ -180,6 +184,53 @@ def gateway(app):
     app.extensions["gateway"] = gw
     yield gw
     app.extensions["gateway"] = previous
+    if not {"corrupts_ledger", "gateway_gap"} & set(request.keywords):
+        db.session.rollback()
+        db.session.expire_all()
+        problems = gateway_disagreements(gw)
+        assert problems == [], f"the gateway and the ledger disagree after the test: {problems}"
+
+
+def gateway_disagreements(gw) -> list[str]:
+    """Each sale the gateway recorded, against the app's books: the money it kept must be the
+    money the app holds (funded by its attempt, less refunds and give-backs).
+
+    Sales whose outcome the app itself says it does not know yet (attempt
+    pending/unknown, a refund or give-back being confirmed) are skipped: the
+    pages say so, and reconciliation settles them. Sales matching no attempt
+    are not this shop's and must have been left alone.
+    """
+    from directcontracts.models import Journal, LedgerEntry, PaymentAttempt, Refund, SaleReturn
+    from directcontracts.payments.outcomes import SUCCEEDED_STATUSES
+
+    problems = []
+    session = _db.session
+    for sale in sales(gw):
+        attempt = session.get(PaymentAttempt, sale["order_id"])
+        returns = list(session.scalars(db_select(SaleReturn).where(SaleReturn.transaction_id == sale["id"])))
+        kept = 0 if sale["status"] not in SUCCEEDED_STATUSES else sale["minor"] - sale["refunded_minor"]
+        if attempt is None:
+            if returns or sale["refunded_minor"] or sale["status"] == "voided":
+                problems.append(f"sale {sale['id']} matches no attempt but was given back")
+            continue
+        refunds = list(session.scalars(db_select(Refund).where(Refund.attempt_id == attempt.id)))
+        if attempt.status in ("pending", "unknown") or any(r.status != "succeeded" for r in refunds) \
+                or any(r.status == "returning" for r in returns):
+            continue
+        held = 0
+        if attempt.status == "succeeded" and attempt.transaction_id == sale["id"]:
+            held = session.scalar(db_select(_db.func.coalesce(_db.func.sum(LedgerEntry.amount_minor), 0))
+                                  .join(Journal, Journal.id == LedgerEntry.journal_id)
+                                  .where(Journal.payment_attempt_id == attempt.id, LedgerEntry.account == "escrow"))
+            held -= sum(r.amount_minor for r in refunds)
+        if kept != held:
+            problems.append(f"sale {sale['id']} (attempt {attempt.id}, {attempt.status}): the gateway kept "
+                            f"{kept}, the app's books hold {held}")
+    return problems
+
+
+def db_select(*args):
+    return _db.select(*args)
 
 
 def sales(gw) -> list[dict]:
