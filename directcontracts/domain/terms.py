@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .fees import fee_on
 from .money import SUPPORTED_CURRENCIES, Money, MoneyError, precision, total
@@ -67,10 +67,20 @@ class MilestoneInput:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def limit_in(major: Decimal, currency: str, rounding: str) -> Money:
+    """A shop limit (major units, up to 3 decimals) in a currency that may have fewer decimals.
+
+    Rounded inwards (minimum up, maximum down), so that 1,000,000.50 allows
+    ¥1,000,000 in JPY and never an amount above the owner's maximum.
+    """
+    minor = Decimal(str(major)).scaleb(precision(currency)).to_integral_value(rounding=rounding)
+    return Money(int(minor), currency)
+
+
 def check_amount(amount: Money, limits: Limits) -> str | None:
     """Message if ``amount`` is outside the shop's limits, else None."""
-    low = Money.from_major(limits.min_amount, amount.currency)
-    high = Money.from_major(limits.max_amount, amount.currency)
+    low = limit_in(limits.min_amount, amount.currency, ROUND_CEILING)
+    high = limit_in(limits.max_amount, amount.currency, ROUND_FLOOR)
     if amount.minor <= 0:
         return "The amount must be more than zero."
     if amount < low:
