@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(percent_label, "percent")
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
+    app.add_template_global(auto_release_days, "auto_release_days")
 
     @app.context_processor
     def inject():
@@ -49,3 +50,10 @@ def register(app: Flask) -> None:
         member = current_user if has_request_context() else None
         count = unread_count(member.id) if member is not None and member.is_authenticated else 0
         return {"unread_count": count, "dev_inbox": not app.config.get("MAIL_SERVER")}
+
+
+
+def auto_release_days() -> int:
+    """The shop's auto-release delay in days (templates promise it to the client)."""
+    from ..models import ShopSettings
+    return ShopSettings.get().auto_release_days

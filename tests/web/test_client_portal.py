@@ -26,7 +26,7 @@ def test_link_shows_the_proposal_with_guidance(visitor, sent, db):
     page = visitor.get(link)
     assert page.status_code == 200
     for text in ("Proposal from Fran Freelancer", "Design and build.", "Milestone 1", "$1,000.00",
-                 "$3,500.00", "you pay exactly the amounts shown, nothing more", "Escrow:", "Refunds and disputes",
+                 "$3,500.00", "you pay exactly the amounts shown, nothing more", "Escrow:", "Refunds:", "left unanswered for 14 days is released automatically",
                  "Test mode", "Accept and fund", "Request changes", "Decline"):
         assert text in page.text, text
 
