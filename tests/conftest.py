@@ -240,8 +240,13 @@ def sales(gw) -> list[dict]:
 
 
 @pytest.fixture
-def postgres_only(db):
-    """Skip unless the suite runs on PostgreSQL (concurrency tests need real row locks)."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrency tests run on PostgreSQL (set TEST_DATABASE_URL)")
+def concurrent(db):
+    """Marks a test that races threads or processes on the database: it runs on SQLite (whose
+    write lock ``lock_contract`` takes) and on PostgreSQL (row locks) alike."""
+    return db
 
+
+@pytest.fixture
+def postgres_only(concurrent):
+    """The former name of ``concurrent``."""
+    return concurrent

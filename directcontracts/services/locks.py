@@ -12,8 +12,19 @@ from .errors import InvalidTransition, NotFound
 
 
 def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
-    """Lock the contract row (then the milestone row, if asked), reading fresh values."""
+    """Lock the contract row (then the milestone row, if asked), reading fresh values.
+
+    PostgreSQL: ``SELECT … FOR UPDATE``. SQLite has no row locks (SQLAlchemy
+    drops ``FOR UPDATE``) and its driver begins a transaction only at the
+    first write, so the checks that follow would race; a no-op write to the
+    contract row first takes SQLite's database write lock, which makes every
+    other writer wait (busy timeout) until this transaction ends — the same
+    serialisation, coarser.
+    """
     db.session.expire_all()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(db.update(Contract).where(Contract.id == contract_id).values(id=Contract.id)
+                           .execution_options(synchronize_session=False))
     contract = db.session.scalar(db.select(Contract).where(Contract.id == contract_id).with_for_update())
     if contract is None:
         raise NotFound("No such contract.")

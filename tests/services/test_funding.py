@@ -1,4 +1,4 @@
-"""Funding is atomic and idempotent: twice in a row, and concurrently (PostgreSQL)."""
+"""Funding is atomic and idempotent: twice in a row, and concurrently (SQLite and PostgreSQL)."""
 import threading
 import time
 
@@ -83,7 +83,7 @@ def run_concurrently(app, contract_id, calls):
     return results
 
 
-def test_same_key_concurrently_charges_once(app, db, accepted_contract, gateway, postgres_only):
+def test_same_key_concurrently_charges_once(app, db, accepted_contract, gateway, concurrent):
     slow = SlowGateway(gateway)
     app.extensions["gateway"] = slow
     results = run_concurrently(app, accepted_contract, [("dup-key", "first"), ("dup-key", "first")])
@@ -93,7 +93,7 @@ def test_same_key_concurrently_charges_once(app, db, accepted_contract, gateway,
     assert ledger.check() == []
 
 
-def test_two_keys_for_one_milestone_concurrently_charge_once(app, db, accepted_contract, gateway, postgres_only):
+def test_two_keys_for_one_milestone_concurrently_charge_once(app, db, accepted_contract, gateway, concurrent):
     slow = SlowGateway(gateway)
     app.extensions["gateway"] = slow
     results = run_concurrently(app, accepted_contract, [("key-a", "first"), ("key-b", "all")])

@@ -9,7 +9,7 @@ from tests.conftest import sales
 from tests.web.builders import contract
 
 
-def test_an_edit_racing_a_submit_never_charges_a_changed_amount(app, db, member, postgres_only, gateway):
+def test_an_edit_racing_a_submit_never_charges_a_changed_amount(app, db, member, concurrent, gateway):
     """A milestone edit and a funding submit at once (PostgreSQL row locks): one wins, cleanly."""
     with app.test_request_context():
         c = contracts_svc.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")

@@ -36,7 +36,7 @@ def test_approve_twice_in_a_row(app, db, submitted):
     assert releases(db) == 1 and ledger.check() == []
 
 
-def test_two_threads_approve_one_milestone(app, db, submitted, postgres_only):
+def test_two_threads_approve_one_milestone(app, db, submitted, concurrent):
     cid, mid = submitted
     barrier, errors = threading.Barrier(2), []
 
@@ -76,7 +76,7 @@ def _approve_in_process(url, cid, mid, barrier, results):
             results.put(repr(exc))
 
 
-def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submitted, postgres_only):
+def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submitted, concurrent):
     """Two processes release two milestones of one contract at once: each releases once, and
     the cumulative fee is computed under the contract lock (no cent drifts)."""
     cid, mid = submitted
@@ -95,7 +95,7 @@ def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submit
     assert money.released.minor == 300000 and money.fees.minor == 10200  # 3.4% of $3,000.00 exactly
 
 
-def test_two_threads_refund_one_milestone(app, db, accepted_contract, gateway, postgres_only):
+def test_two_threads_refund_one_milestone(app, db, accepted_contract, gateway, concurrent):
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
         funding.fund(c, key="k-first", choice="first",

@@ -82,7 +82,7 @@ def test_ledger_check_finds_money_on_a_contract_that_no_longer_shows_it(logged_i
     assert bad.exit_code == 1 and f"contract {cid} is declined but escrow holds 18000" in bad.output
 
 
-def test_a_decline_racing_a_reconcile_never_strands_money(app, db, paying, postgres_only):
+def test_a_decline_racing_a_reconcile_never_strands_money(app, db, paying, concurrent):
     """The decline and the gateway's late answer at once, on PostgreSQL: the money stays visible."""
     cid, _ = paying
     barrier, outcomes = threading.Barrier(2), {}

@@ -1,0 +1,55 @@
+"""Approve and refund of one milestone at once: exactly one wins — on SQLite as on PostgreSQL.
+
+SQLite has no row locks; ``lock_contract`` takes its database write lock
+instead. Without that, both went through on SQLite: the freelancer paid and
+the client refunded the same money.
+"""
+import threading
+import time
+
+from directcontracts.models import Contract, Journal
+from directcontracts.services import funding, lifecycle
+from directcontracts.services.errors import InvalidTransition
+from tests.conftest import sales
+
+
+def test_approve_and_refund_of_one_milestone_never_both_happen(app, db, accepted_contract, gateway, monkeypatch):
+    with app.test_request_context():
+        c = db.session.get(Contract, accepted_contract)
+        funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
+                     nonce="fake-valid-nonce")
+        c = db.session.get(Contract, accepted_contract)
+        mid = c.milestones[0].id
+        lifecycle.request_payment(c, mid, note="Done.")
+    real_preview = lifecycle.release_preview
+
+    def slow_preview(contract, m):  # the release has passed its checks and holds the lock a while
+        time.sleep(0.5)
+        return real_preview(contract, m)
+
+    monkeypatch.setattr(lifecycle, "release_preview", slow_preview)
+    out = {}
+
+    def run(name, work, delay):
+        time.sleep(delay)
+        with app.test_request_context():
+            try:
+                work(db.session.get(Contract, accepted_contract))
+                out[name] = "done"
+            except InvalidTransition as exc:
+                out[name] = f"refused: {exc}"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=("approve", lambda c: lifecycle.approve(c, mid), 0)),
+               threading.Thread(target=run, args=("refund", lambda c: lifecycle.refund(c, mid, reason="Cancelled."),
+                                                  0.1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert out["approve"] == "done" and out["refund"].startswith("refused"), out
+    db.session.expire_all()
+    kinds = sorted(db.session.scalars(db.select(Journal.kind)))
+    assert kinds == ["funding", "release"]
+    assert [(s["status"], s["refunded_minor"]) for s in sales(gateway)] == [("submitted_for_settlement", 0)]
