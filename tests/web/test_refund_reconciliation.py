@@ -52,7 +52,7 @@ def test_a_lost_void_is_shown_as_being_confirmed_then_posted(app, logged_in, vis
     page = visitor.get(link).text
     assert IN_FLIGHT in page
     assert "Approve and release" not in page and f"/milestones/{mid}/changes" not in page
-    assert "released automatically" not in page
+    assert "it is released automatically on" not in page  # the per-milestone promise (guidance states the rule)
     approve(visitor, link, mid, expect=409)
     assert visitor.post(f"{link}/milestones/{mid}/changes", {"message": "More."}).status_code == 409
 
