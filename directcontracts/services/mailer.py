@@ -45,10 +45,15 @@ from ..models import Contract, OutboxEmail, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_TIMEOUT = timedelta(minutes=5)
+#: A claim older than this is taken to belong to a deliverer that died
+#: mid-send, and the row may be claimed (and sent) again. It must be far
+#: longer than any one send can take (each SMTP step is bounded by MAIL_TIMEOUT).
+CLAIM_TIMEOUT = timedelta(minutes=10)
 #: A run of deliver_pending starts no new send after this many seconds, so a
 #: slow (but answering) mail server cannot keep the jobs runner busy forever.
-BATCH_SECONDS = 300
+#: Kept well under CLAIM_TIMEOUT (each row is claimed just before its own send,
+#: with the real clock, so a long batch cannot make its own claims stale anyway).
+BATCH_SECONDS = 120
 
 
 def queue(to: str, subject: str, template: str, *, contract=None, **context) -> OutboxEmail:
@@ -72,17 +77,36 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** (attempts - 1), 6 * 3600))
 
 
-def _claim(email_id: int, now) -> bool:
-    """Atomically claim an unsent row; False if another process has it."""
-    stale = now - CLAIM_TIMEOUT
+def _claim(email_id: int) -> datetime | None:
+    """Atomically claim an unsent row; returns the claim's stamp, or None if another deliverer has it.
+
+    The stamp is always the real clock, never a run's ``now``: the jobs runner
+    passes the time its whole run started (or a pretend ``--now``), and a claim
+    stamped with an old time would look stale -- free for another deliverer to
+    take and send again -- the moment it was made. The stamp also identifies
+    the claim: a second claim of the row is only possible once this one is
+    CLAIM_TIMEOUT old, so it can never carry the same stamp.
+    """
+    stamp = utcnow()
     result = db.session.execute(
         db.update(OutboxEmail)
         .where(OutboxEmail.id == email_id, OutboxEmail.sent_at.is_(None),
-               db.or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < stale))
-        .values(claimed_at=now)
+               db.or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < stamp - CLAIM_TIMEOUT))
+        .values(claimed_at=stamp)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return stamp if result.rowcount == 1 else None
+
+
+def _load_if_ours(email_id: int, stamp: datetime) -> OutboxEmail | None:
+    """The row, freshly read, if it is still unsent and still under our claim; else None."""
+    email = db.session.scalars(
+        db.select(OutboxEmail).where(OutboxEmail.id == email_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if email is None or email.sent_at is not None or email.claimed_at != stamp:
+        return None
+    return email
 
 
 def _quoted_printable_utf8() -> Charset:
@@ -220,6 +244,12 @@ def deliver_pending(limit: int = 50, now=None, budget: float = BATCH_SECONDS) ->
     SMTP. Elsewhere (jobs runner, CLI, tests) it sends now: at most ``limit``
     rows, none started after ``budget`` seconds, and it stops at the first
     sign that the server is down or hung (the rest wait for the next run).
+
+    ``now`` (default: the real clock) decides which rows are due, so the jobs
+    runner's ``--now`` and the tests can pretend it is later. Claims always use
+    the real clock, and a retry is scheduled from the later of ``now`` and the
+    real clock (an old ``now`` -- the start of a long jobs run -- must not make
+    the retry due at once).
     """
     if has_request_context() and current_app.config.get("MAIL_SERVER"):
         _hand_off(current_app._get_current_object())
@@ -236,9 +266,12 @@ def deliver_pending(limit: int = 50, now=None, budget: float = BATCH_SECONDS) ->
     for email_id in ids:
         if time.monotonic() - started > budget:
             break
-        if not _claim(email_id, now):
+        stamp = _claim(email_id)
+        if stamp is None:
             continue
-        email = db.session.get(OutboxEmail, email_id)
+        email = _load_if_ours(email_id, stamp)  # re-checked right before the send
+        if email is None:
+            continue
         email.attempts += 1
         failure = None
         try:
@@ -248,7 +281,7 @@ def deliver_pending(limit: int = 50, now=None, budget: float = BATCH_SECONDS) ->
             log.warning("email %s to %s failed (attempt %s): %s", email.id, email.to_addr,
                         email.attempts, failure.reason)
             email.last_error = failure.reason[:2000]
-            email.next_attempt_at = now + _backoff(email.attempts)
+            email.next_attempt_at = max(now, utcnow()) + _backoff(email.attempts)
             email.claimed_at = None
             counts["failed"] += 1
             if failure.permanent or email.attempts >= MAX_ATTEMPTS:
@@ -265,7 +298,9 @@ def deliver_pending(limit: int = 50, now=None, budget: float = BATCH_SECONDS) ->
 
 # The background sender: at most one thread per process. ``_wanted`` records a
 # hand-off that arrived while the thread was busy, so it runs once more
-# instead of a second thread starting.
+# instead of a second thread starting. The thread decides to stop and clears
+# ``_worker`` in one locked block: a hand-off is then either seen by the
+# running thread (``_wanted``) or starts a new one, never lost in between.
 _lock = threading.Lock()
 _worker: threading.Thread | None = None
 _wanted = False
@@ -282,22 +317,26 @@ def _hand_off(app) -> None:
 
 def _work(app) -> None:
     global _worker, _wanted
+    me = threading.current_thread()
     try:
         with app.app_context():
-            try:
-                while True:
-                    with _lock:
-                        if not _wanted:
-                            return
-                        _wanted = False
+            while True:
+                with _lock:
+                    if not _wanted:
+                        _worker = None  # in the same locked block: the next hand-off starts a thread
+                        return
+                    _wanted = False
+                try:
                     deliver_pending()
-            except Exception:  # a database error here must not kill silently or loop; the jobs runner retries
-                log.exception("background email delivery failed")
-            finally:
-                db.session.remove()
+                except Exception:  # e.g. a database error: logged, and no retry until the next
+                    # hand-off (each one runs this loop once more) or the jobs runner
+                    log.exception("background email delivery failed")
+                finally:
+                    db.session.remove()
     finally:
-        with _lock:
-            _worker = None
+        with _lock:  # only if the loop above did not get to clear it (an unexpected error)
+            if _worker is me:
+                _worker = None
 
 
 def wait_idle(timeout: float | None = None) -> bool:

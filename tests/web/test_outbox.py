@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 import socket
+import threading
 import time
 from datetime import timedelta
 
@@ -287,15 +288,155 @@ def test_email_row_is_rolled_back_with_a_failed_change(app, db, member):
     assert db.session.scalar(db.select(db.func.count(OutboxEmail.id))) == 0
 
 
-def test_a_claimed_row_is_not_sent_twice(app, db, member):
+def test_a_claimed_row_is_not_sent_twice(app, db, member, monkeypatch):
     from directcontracts.models import OutboxEmail, utcnow
     with app.test_request_context():
         row = mailer.queue("x@example.com", "Once", "withdrawn", contract=None, member=member)
     db.session.commit()
-    assert mailer._claim(row.id, utcnow()) is True
-    assert mailer._claim(row.id, utcnow()) is False  # a second process loses the race
-    assert mailer._claim(row.id, utcnow() + mailer.CLAIM_TIMEOUT + timedelta(seconds=1)) is True
+    first = mailer._claim(row.id)
+    assert first is not None
+    assert mailer._claim(row.id) is None  # a second process loses the race
+    # the clock moves on: still claimed just before the timeout, free (its deliverer died) after it
+    monkeypatch.setattr(mailer, "utcnow", lambda: first + mailer.CLAIM_TIMEOUT - timedelta(seconds=1))
+    assert mailer._claim(row.id) is None
+    monkeypatch.setattr(mailer, "utcnow", lambda: first + mailer.CLAIM_TIMEOUT + timedelta(seconds=1))
+    assert mailer._claim(row.id) == first + mailer.CLAIM_TIMEOUT + timedelta(seconds=1)
     assert db.session.get(OutboxEmail, row.id).sent_at is None
+
+
+def test_a_batch_cannot_outlast_its_own_claims():
+    assert timedelta(seconds=mailer.BATCH_SECONDS) * 4 <= mailer.CLAIM_TIMEOUT
+
+
+def test_a_run_with_an_old_now_claims_with_the_real_clock(app, db, smtp, outbox):
+    """jobs.run_due passes the start of its run: after a slow reconciliation it is long past.
+
+    A claim stamped with that time was stale when made, so a second deliverer
+    (the web process's background sender, on the real clock) re-claimed the
+    row while it was being sent, and the email went out twice.
+    """
+    from directcontracts.models import utcnow
+    run_started = utcnow() - mailer.CLAIM_TIMEOUT - timedelta(minutes=1)
+    db.session.add(OutboxEmail(to_addr="x@example.com", subject="Once only", body_text="x",
+                               next_attempt_at=run_started - timedelta(minutes=1)))
+    db.session.commit()
+    [row] = outbox()
+    real_send, seen = mailer._smtp_send, {}
+
+    def second_deliverer():
+        with app.app_context():
+            try:
+                seen["counts"] = mailer.deliver_pending()  # real clock, no request: sends at once
+            finally:
+                db.session.remove()
+
+    def send_slowly(msg):  # mid-send, another process looks for due mail
+        with app.app_context():
+            seen["claimed_at"] = db.session.get(OutboxEmail, row.id).claimed_at
+            db.session.remove()
+        other = threading.Thread(target=second_deliverer)
+        other.start()
+        other.join(30)
+        real_send(msg)
+
+    before = utcnow()
+    mailer._smtp_send = send_slowly
+    try:
+        counts = mailer.deliver_pending(now=run_started)
+    finally:
+        mailer._smtp_send = real_send
+    assert counts == {"sent": 1, "failed": 0}
+    assert seen["claimed_at"] >= before  # not the run's old now: the claim is fresh
+    assert seen["counts"] == {"sent": 0, "failed": 0}  # the row was not re-claimed mid-send
+    assert [m["Subject"] for m in delivered(smtp)] == ["Once only"]
+    db.session.expire_all()
+    [row] = outbox()
+    assert row.sent_at and row.attempts == 1
+
+
+def test_a_deliverer_sends_nothing_whose_claim_it_lost(app, db, smtp, outbox, monkeypatch):
+    """The claim is re-checked right before the send: a row taken over meanwhile is left to its new owner."""
+    db.session.add(OutboxEmail(to_addr="x@example.com", subject="Taken over", body_text="x"))
+    db.session.commit()
+    [row] = outbox()
+    real_claim = mailer._claim
+
+    def claim_then_lose_it(email_id):
+        stamp = real_claim(email_id)
+        db.session.execute(db.update(OutboxEmail).where(OutboxEmail.id == email_id)
+                           .values(claimed_at=stamp + timedelta(seconds=1)))  # someone else's claim now
+        db.session.commit()
+        return stamp
+
+    monkeypatch.setattr(mailer, "_claim", claim_then_lose_it)
+    assert mailer.deliver_pending() == {"sent": 0, "failed": 0}
+    assert delivered(smtp) == []
+    db.session.expire_all()
+    [row] = outbox()
+    assert row.sent_at is None and row.attempts == 0
+
+
+def test_a_retry_after_a_run_with_an_old_now_is_not_due_at_once(app, db, dead_smtp, outbox):
+    from directcontracts.models import utcnow
+    run_started = utcnow() - timedelta(minutes=30)
+    db.session.add(OutboxEmail(to_addr="x@example.com", subject="Retry later", body_text="x",
+                               next_attempt_at=run_started - timedelta(minutes=1)))
+    db.session.commit()
+    before = utcnow()
+    assert mailer.deliver_pending(now=run_started) == {"sent": 0, "failed": 1}
+    db.session.expire_all()
+    [row] = outbox()
+    assert row.claimed_at is None and row.next_attempt_at >= before + mailer._backoff(1)
+
+
+class HandOffWhenTheSenderStops:
+    """The sender's lock, delivering a hand-off at the worst moment.
+
+    Right after the background sender has decided, under the lock, that there
+    is no more work, a request (in its own thread, as in production) queues an
+    email and hands it off. Before the fix the sender still counted as running
+    then, so the hand-off started no thread and the email waited for cron.
+    """
+
+    def __init__(self, app):
+        self.app, self.lock, self.fired = app, threading.Lock(), False
+        self.handed_off = threading.Event()
+
+    def __enter__(self):
+        self.lock.acquire()
+        self.wanted_on_entry = mailer._wanted
+
+    def __exit__(self, *exc_info):
+        stopping = threading.current_thread().name == "outbox-sender" and not self.wanted_on_entry
+        self.lock.release()
+        if stopping and not self.fired:
+            self.fired = True
+            request = threading.Thread(target=self.request)
+            request.start()
+            request.join(30)
+            self.handed_off.set()
+
+    def request(self):
+        with self.app.test_request_context():
+            try:
+                db_ = mailer.db
+                db_.session.add(OutboxEmail(to_addr="x@example.com", subject="Second", body_text="x"))
+                db_.session.commit()
+                mailer.deliver_pending()  # in a request: hands off
+            finally:
+                db_.session.remove()
+
+
+def test_a_hand_off_as_the_sender_stops_is_not_lost(app, db, smtp, outbox, monkeypatch):
+    lock = HandOffWhenTheSenderStops(app)
+    monkeypatch.setattr(mailer, "_lock", lock)
+    db.session.add(OutboxEmail(to_addr="x@example.com", subject="First", body_text="x"))
+    db.session.commit()
+    with app.test_request_context():
+        mailer.deliver_pending()
+    assert lock.handed_off.wait(30)  # so that wait_idle cannot return between the two senders
+    assert [m["Subject"] for m in delivered(smtp)] == ["First", "Second"]
+    assert lock.fired and mailer._wanted is False
 
 
 def test_send_pending_cli(app, db, member):
