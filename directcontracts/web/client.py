@@ -170,7 +170,10 @@ def verify_check(token: str):
 @bp.get("/<token>/decline", defaults={"kind": "decline"}, endpoint="decline_form")
 def reply_form(token: str, kind: str):
     """Ask the freelancer for changes, or decline with a reason (verified devices only)."""
-    return _require_verified(kind) or _render("client/message.html", action=kind, form={}, errors={})
+    # The revision the client read on the contract page (its links carry it), else the current one.
+    revision = request.args.get("revision", type=int) or g.contract.revision
+    return _require_verified(kind) or _render("client/message.html", action=kind, form={}, errors={},
+                                              revision=revision)
 
 
 @bp.post("/<token>/changes", defaults={"kind": "changes"}, endpoint="changes_submit")
@@ -179,14 +182,17 @@ def reply_submit(token: str, kind: str):
     """Send the reply; the contract shows "changes requested" or "declined"; the freelancer is told."""
     if (r := _require_verified(kind)) is not None:
         return r
-    field = client_actions.REPLIES[kind].field
+    field, revision = client_actions.REPLIES[kind].field, request.form.get("revision", type=int)
     try:
-        client_actions.reply(g.contract, kind, request.form.get(field, ""),
-                             revision=request.form.get("revision", type=int))
+        client_actions.reply(g.contract, kind, request.form.get(field, ""), revision=revision)
     except ValidationFailed as exc:
-        return _render("client/message.html", 422, action=kind, form=request.form, errors=exc.errors)
+        # Told of a newer revision, the client may now reply to it (the notice links to it).
+        revision = g.contract.revision if "revision" in exc.errors else revision
+        return _render("client/message.html", 422, action=kind, form=request.form, errors=exc.errors,
+                       revision=revision)
     except InvalidTransition as exc:
-        return _render("client/message.html", 409, action=kind, form=request.form, errors={field: str(exc)})
+        return _render("client/message.html", 409, action=kind, form=request.form, errors={field: str(exc)},
+                       revision=revision)
     return _view(token)
 
 

@@ -118,3 +118,17 @@ def test_a_decline_racing_a_reconcile_never_strands_money(app, db, paying, concu
     assert db.session.scalar(db.select(db.func.sum(LedgerEntry.amount_minor)).where(
         LedgerEntry.account == "escrow")) == 18000
     assert db.session.scalar(db.select(db.func.count(Journal.id))) == 1
+
+
+def test_an_active_contract_cannot_be_ended_while_a_payment_is_confirmed(logged_in, visitor, outbox, db):
+    cid, link = sent_contract(logged_in, outbox, amounts=("180", "500"))
+    verify(visitor, link, outbox)
+    assert fund(visitor, link).status_code == 303
+    assert logged_in.post(f"/contracts/{cid}/milestones/{contract(db, cid).milestones[0].id}/refund",
+                          {"reason": "Not needed."}).status_code == 303
+    assert fund(visitor, link, sign=False, nonce="fake-timeout-nonce").status_code == 303
+    page = logged_in.get(f"/contracts/{cid}").text
+    assert "is being confirmed" in page and "cannot be ended" in page and "End contract…" not in page
+    r = logged_in.post(f"/contracts/{cid}/end", follow_redirects=True)
+    assert "being confirmed" in r.text and "still in escrow" not in r.text
+    assert contract(db, cid).state == "active"

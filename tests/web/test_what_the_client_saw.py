@@ -128,11 +128,23 @@ def test_quote_round_trip_and_unit_changes():
 def test_a_reply_to_an_older_revision_is_refused_and_kept(logged_in, visitor, outbox, db):
     cid, link = sent_contract(logged_in, outbox, amounts=("300", "500"))
     verify(visitor, link, outbox)
-    form = visitor.get(f"{link}/decline").text
-    assert '<input type="hidden" name="revision" value="1">' in form
+    page = visitor.get(link).text
+    assert f"{link}/decline?revision=1" in page
     revise_first_milestone(logged_in, db, cid, "250")
+    form = visitor.get(f"{link}/decline?revision=1").text  # the link from the page read before the revision
+    assert '<input type="hidden" name="revision" value="1">' in form
     r = visitor.post(f"{link}/decline", {"reason": "Too expensive.", "revision": "1"})
     assert r.status_code == 422 and "sent revision 2 of the proposal since you opened revision 1" in r.text
     assert "Too expensive." in r.text and contract(db, cid).state == "sent"
+    assert '<input type="hidden" name="revision" value="2">' in r.text  # told, the client may reply to it
     r = visitor.post(f"{link}/decline", {"reason": "Still too expensive.", "revision": "2"})
     assert r.status_code == 303 and contract(db, cid).state == "declined"
+
+
+def test_a_form_refused_for_a_missing_payment_method_is_not_signed(logged_in, visitor, outbox, db, gateway):
+    cid, link = sent_contract(logged_in, outbox, amounts=("300",))
+    verify(visitor, link, outbox)
+    r = submit(visitor, link, fund_form(visitor, link), nonce="")
+    assert r.status_code == 422 and "Choose a payment method." in r.text
+    assert "Signed by" not in r.text and "Sign and pay" in r.text
+    assert db.session.scalar(db.select(db.func.count(Acceptance.id))) == 0 and sales(gateway) == []
