@@ -214,7 +214,7 @@ def gateway_disagreements(gw) -> list[str]:
                 problems.append(f"sale {sale['id']} matches no attempt but was given back")
             continue
         refunds = list(session.scalars(db_select(Refund).where(Refund.attempt_id == attempt.id)))
-        if attempt.status in ("pending", "unknown") or any(r.status != "succeeded" for r in refunds) \
+        if attempt.status in ("pending", "unknown") or any(r.status in ("pending", "unknown") for r in refunds) \
                 or any(r.status == "returning" for r in returns):
             continue
         held = 0
@@ -222,7 +222,7 @@ def gateway_disagreements(gw) -> list[str]:
             held = session.scalar(db_select(_db.func.coalesce(_db.func.sum(LedgerEntry.amount_minor), 0))
                                   .join(Journal, Journal.id == LedgerEntry.journal_id)
                                   .where(Journal.payment_attempt_id == attempt.id, LedgerEntry.account == "escrow"))
-            held -= sum(r.amount_minor for r in refunds)
+            held -= sum(r.amount_minor for r in refunds if r.status == "succeeded")  # failed ones gave nothing back
         if kept != held:
             problems.append(f"sale {sale['id']} (attempt {attempt.id}, {attempt.status}): the gateway kept "
                             f"{kept}, the app's books hold {held}")
@@ -250,3 +250,32 @@ def concurrent(db):
 def postgres_only(concurrent):
     """The former name of ``concurrent``."""
     return concurrent
+
+
+def race(app, *works, timeout: float = 30) -> list:
+    """Run each ``work()`` in its own thread and app context, released together by a barrier.
+
+    Returns, in order, what each returned or the exception it raised (the
+    outcome under test: a refusal is an answer, not a failure).
+    """
+    import threading
+
+    barrier, results = threading.Barrier(len(works)), [None] * len(works)
+
+    def run(index, work):
+        with app.test_request_context():
+            try:
+                barrier.wait()
+                results[index] = work()
+            except Exception as exc:  # noqa: BLE001 — returned for the test to judge
+                results[index] = exc
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a racing thread did not finish"
+    return results

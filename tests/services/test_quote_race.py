@@ -1,11 +1,9 @@
 """A milestone edit racing a funding submit (PostgreSQL row locks): never a changed amount charged."""
-import threading
-
 from directcontracts.models import Contract, Journal
 from directcontracts.services import client_actions, funding
 from directcontracts.services import contracts as contracts_svc
 from directcontracts.services.errors import PageOutdated
-from tests.conftest import sales
+from tests.conftest import race, sales
 from tests.web.builders import contract
 
 
@@ -22,38 +20,13 @@ def test_an_edit_racing_a_submit_never_charges_a_changed_amount(app, db, member,
                      nonce="fake-valid-nonce")
         cid, m2 = c.id, c.milestones[1].id
         shown = funding.quotes(c)["first"].encode()
-    outcomes = {}
-    barrier = threading.Barrier(2)
-
-    def pay():
-        with app.test_request_context():
-            c = db.session.get(Contract, cid)
-            barrier.wait()
-            try:
-                outcomes["pay"] = funding.fund(c, key="k1", choice="first", shown=shown,
-                                               nonce="fake-valid-nonce").status
-            except PageOutdated:
-                outcomes["pay"] = "outdated"
-            finally:
-                db.session.remove()
-
-    def edit():
-        with app.test_request_context():
-            c = contract(db, cid)
-            barrier.wait()
-            try:
-                contracts_svc.update_milestone(c, m2, {"title": "M2", "amount": "900"})
-                outcomes["edit"] = "changed"
-            except Exception as exc:  # noqa: BLE001 — the refusal is the outcome under test
-                outcomes["edit"] = type(exc).__name__
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=pay), threading.Thread(target=edit)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    paid, edited = race(
+        app,
+        lambda: funding.fund(db.session.get(Contract, cid), key="k1", choice="first", shown=shown,
+                             nonce="fake-valid-nonce").status,
+        lambda: contracts_svc.update_milestone(db.session.get(Contract, cid), m2, {"title": "M2", "amount": "900"}))
+    outcomes = {"pay": "outdated" if isinstance(paid, PageOutdated) else paid,
+                "edit": type(edited).__name__ if isinstance(edited, Exception) else "changed"}
     db.session.expire_all()
     m = contract(db, cid).milestones[1]
     if outcomes["pay"] == "succeeded":
