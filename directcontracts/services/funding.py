@@ -282,7 +282,12 @@ def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False
     db.session.commit()
     mailer.deliver_pending()
     if return_id is not None:
-        late_sales.give_back(return_id, now)  # calls the gateway: outside the transaction
+        try:
+            late_sales.give_back(return_id, now)  # calls the gateway: outside the transaction
+        except Exception:  # the charge is recorded: the client sees its page; reconciliation retries the return
+            db.session.rollback()
+            log.exception("payment attempt %s: giving back sale failed (return %s), will retry", attempt_id,
+                          return_id)
         attempt = db.session.get(PaymentAttempt, attempt_id)
     return attempt
 
@@ -342,14 +347,15 @@ def reconcile(now: datetime | None = None, failures: list[str] | None = None) ->
     that outcome. Not found after a grace period, and not found on a second
     look → failed, milestones free to fund again, the client emailed that
     nothing was charged. Then, in ``late_sales``: returns whose gateway call
-    did not answer are retried, and the gateway's sales of the last week are
-    read so that one landing after its attempt was given up on is adopted
-    into escrow or given back. Counts: succeeded, failed, returned, adopted,
-    waiting, unmatched (sales of no payment of ours, left for a person).
+    did not answer are retried, and the attempts due for it are looked up
+    again by order id (a bounded number per run) so that a sale landing after
+    its attempt was given up on is adopted into escrow or given back.
+    Counts: succeeded, failed, returned, adopted, waiting, unmatched (sales of
+    no payment of ours found by the daily audit, left for a person).
 
-    Each attempt is settled on its own: one that raises is logged, rolled
-    back and named in ``failures`` (raised only when no list is given, after
-    the others ran), and never stops the rest.
+    Each attempt, return and late sale is handled on its own: one that raises
+    is logged, rolled back and named in ``failures`` (raised only when no
+    list is given, after the others ran), and never stops the rest.
     """
     from . import late_sales  # it builds on this module; imported here to avoid an import cycle
 
@@ -362,16 +368,18 @@ def reconcile(now: datetime | None = None, failures: list[str] | None = None) ->
                    db.and_(PaymentAttempt.status == "pending", PaymentAttempt.created_at < now - STALE_PENDING)))
         .order_by(PaymentAttempt.created_at)
     ).all()
+    db.session.rollback()
     for attempt_id in attempts:
         _isolated(errors, f"payment attempt {attempt_id}", lambda: _reconcile_one(attempt_id, now, counts))
+    # Each return and each late sale is isolated inside; these guard only the queries around them.
     _isolated(errors, "retrying give-backs", lambda: counts.__setitem__(
-        "returned", counts["returned"] + late_sales.retry_returns(now)))
+        "returned", counts["returned"] + late_sales.retry_returns(now, errors)))
 
     def sweep() -> None:
-        for name, value in late_sales.sweep(now).items():
+        for name, value in late_sales.sweep(now, errors).items():
             counts[name] = counts.get(name, 0) + value
 
-    _isolated(errors, "the sweep of recent sales", sweep)
+    _isolated(errors, "the sweep for late sales", sweep)
     if failures is None and errors:
         raise ReconcileFailed("; ".join(errors))
     return counts
@@ -393,10 +401,11 @@ def _isolated(failures: list[str], what: str, work) -> None:
 def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> None:
     """Ask the gateway about one attempt and record its answer (or wait for the next run)."""
     gw = gateway()
-    attempt = db.session.get(PaymentAttempt, attempt_id)
+    created_at = db.session.scalar(db.select(PaymentAttempt.created_at).where(PaymentAttempt.id == attempt_id))
+    db.session.rollback()  # no transaction stays open while the gateway is called
     try:
         found = gw.find_by_order_id(attempt_id)
-        if found is None and attempt.created_at <= now - NOT_FOUND_GRACE:
+        if found is None and created_at <= now - NOT_FOUND_GRACE:
             # Look once more right before telling the client "not charged" (a slow gateway may have
             # recorded it since); a sale that lands even later is found by the sweep.
             found = gw.find_by_order_id(attempt_id)

@@ -7,11 +7,24 @@ past it, and each would leave a client charged with nothing in escrow:
   (declined, withdrawn, ended, completed, revised, or its milestones were paid
   by another payment meanwhile): ``settle`` asks :func:`cannot_take`;
 * the sale lands at the gateway after reconciliation gave its attempt up (a
-  slow gateway, a lagging search): :func:`sweep` reads the gateway's recent
-  sales by date and *adopts* it when its milestones can still take it —
+  slow gateway, a lagging search): :func:`sweep` looks the attempt's order id
+  up again and *adopts* the sale when its milestones can still take it —
   exactly as a success: funding journal, milestones funded, both sides told;
 * a second sale for an attempt that was already paid (given back); a sale
-  with no attempt at all is not ours to touch — it is logged for a person.
+  with no attempt at all is not ours to touch — the daily audit
+  (:func:`audit`) logs it for a person.
+
+The sweep is bounded and targeted, never a read of every sale: it looks up
+by order id only attempts given up on in the last ``LOOKBACK`` and attempts
+paid in the last ``DUPLICATE_LOOKBACK``, each again only after twice the time
+it had already waited when last looked at (``RECHECK_MIN`` at least; the
+attempt's ``updated_at`` records the look), at most ``SWEEP_BUDGET`` per run.
+So an attempt is looked up about ten times in its week, whatever the shop's
+volume, and a run makes at most ``2 × SWEEP_BUDGET`` HTTP calls (a search
+for the ids, a page of transactions). Only the audit, once a day, reads the
+gateway's sales by date (``AUDIT_SPAN``). Each attempt, sale and return is
+handled on its own: one that raises is logged, rolled back and named in the
+``failures`` list, and the others go on.
 
 Whatever cannot be adopted is given back: voided if unsettled, else refunded
 (the gateway's ``refund`` decides). A ``SaleReturn`` row, unique per gateway
@@ -43,6 +56,18 @@ log = logging.getLogger(__name__)
 #: How far back the gateway's sales are read. A sale lands minutes late, not
 #: weeks; a week also covers a reconciler that was down over a long weekend.
 LOOKBACK = timedelta(days=7)
+#: Paid attempts are looked up for a second sale (a duplicate charge) for this long after paid.
+DUPLICATE_LOOKBACK = timedelta(days=1)
+#: An attempt looked up is not looked up again sooner than this (nor sooner than the time it had
+#: already waited when last looked at: the look-ups back off as it ages).
+RECHECK_MIN = timedelta(minutes=5)
+#: At most this many attempts are looked up at the gateway per sweep (at most two HTTP calls each).
+SWEEP_BUDGET = 10
+#: The audit runs in the reconciliation whose clock reads this (hour, minute) UTC — once a day with
+#: a cron every minute or every 5 minutes — and reads the sales of the last AUDIT_SPAN by date
+#: (two days: a missed run is covered by the next).
+AUDIT_AT = (0, 0)
+AUDIT_SPAN = timedelta(days=2)
 #: A claim on a return older than this belongs to a reconciler that died mid-call.
 CLAIM_TIMEOUT = timedelta(minutes=5)
 #: Attempts reconciliation gave up on (or the gateway refused): a sale for one landed late.
@@ -138,6 +163,7 @@ def give_back(return_id: int, now: datetime | None = None) -> str | None:
         return None
     row = db.session.get(SaleReturn, return_id)
     transaction_id, amount, order_id = row.transaction_id, row.amount, _refund_order_id(row)
+    db.session.rollback()  # no transaction stays open while the gateway is called
     gw = funding.gateway()
     try:
         # A void or refund whose answer was lost may have happened: look before doing it again.
@@ -145,6 +171,11 @@ def give_back(return_id: int, now: datetime | None = None) -> str | None:
     except GatewayUnavailable as exc:
         log.warning("giving back sale %s: gateway unavailable, will retry: %s", transaction_id, exc)
         _unclaim(return_id, f"The payment processor did not answer; will retry. ({exc})")
+        return None
+    except Exception as exc:  # a bug or an SDK surprise: the return stays returning, retried later
+        log.exception("giving back sale %s (return %s): unexpected error calling the gateway, will retry",
+                      transaction_id, return_id)
+        _unclaim(return_id, f"Unexpected error calling the payment processor; will retry. ({type(exc).__name__})")
         return None
     if not outcome.ok:
         log.error("giving back sale %s (%s) refused: %s — check it at the payment processor",
@@ -208,59 +239,141 @@ def _announce_return(contract: Contract, row: SaleReturn) -> None:
                  "payment_returned", contract=contract, sale=row, to_client=False, link=freelancer_link(contract))
 
 
-def retry_returns(now: datetime | None = None) -> int:
-    """Give back every sale still ``returning`` (the gateway did not answer before); returns how many now did."""
-    ids = db.session.scalars(db.select(SaleReturn.id).where(SaleReturn.status == "returning")
-                             .order_by(SaleReturn.id)).all()
-    return sum(1 for return_id in ids if give_back(return_id, now) is not None)
+def retry_returns(now: datetime | None = None, failures: list[str] | None = None) -> int:
+    """Give back every sale still ``returning`` (the gateway did not answer before); returns how many now did.
+
+    Each return on its own: one that raises is logged, rolled back and named in
+    ``failures`` (raised, after the others ran, when no list is given).
+    """
+    errors: list[str] = [] if failures is None else failures
+    rows = db.session.execute(db.select(SaleReturn.id, SaleReturn.transaction_id)
+                              .where(SaleReturn.status == "returning").order_by(SaleReturn.id)).all()
+    db.session.rollback()
+    done = []
+    for return_id, transaction_id in rows:
+        funding._isolated(errors, f"giving back sale {transaction_id} (return {return_id})",
+                          lambda: done.append(give_back(return_id, now)))
+    _raise_unless_collected(failures, errors)
+    return sum(1 for status in done if status is not None)
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Find sales of the last LOOKBACK that escrow does not account for; adopt or give back each.
+def _raise_unless_collected(failures: list[str] | None, errors: list[str]) -> None:
+    if failures is None and errors:
+        raise funding.ReconcileFailed("; ".join(errors))
+
+
+def sweep(now: datetime | None = None, failures: list[str] | None = None) -> dict[str, int]:
+    """Look up the attempts due for it (see the module doc); adopt or give back the sales found.
 
     Returns counts: ``adopted``, ``returned`` (given back, or being given
-    back), ``waiting`` (the gateway could not be searched).
+    back), ``waiting`` (the gateway did not answer: the rest wait for the next
+    run), ``unmatched`` (the daily audit's sales of no payment of ours). One
+    attempt or sale that raises is named in ``failures`` (raised, after the
+    others ran, when no list is given).
     """
     now = now or utcnow()
+    errors: list[str] = [] if failures is None else failures
     counts = {"adopted": 0, "returned": 0, "waiting": 0, "unmatched": 0}
+    for attempt_id in due_for_lookup(now):
+        if counts["waiting"]:
+            break  # the gateway is not answering: do not call it for every attempt
+        funding._isolated(errors, f"late-sale look-up of payment attempt {attempt_id}",
+                          lambda: _look_up(attempt_id, now, counts, errors))
+    if (now.hour, now.minute) == AUDIT_AT:
+        funding._isolated(errors, "the daily audit of sales", lambda: audit(now, counts))
+    _raise_unless_collected(failures, errors)
+    return counts
+
+
+def due_for_lookup(now: datetime) -> list[str]:
+    """Attempts whose order id is due to be looked up at ``now``, longest unlooked first, at most SWEEP_BUDGET.
+
+    Given up on within LOOKBACK (a sale for it may land late), or paid within
+    DUPLICATE_LOOKBACK (a second sale would be a duplicate charge). One not
+    looked up since it was decided (``updated_at`` not after ``decided_at``)
+    is due at once; else when it has waited RECHECK_MIN and at least as long
+    as its age at the last look (so the look-ups back off: ~10 per attempt).
+    A look stamped later than ``now`` (a run with its clock set forward, as
+    ``--now`` does) counts as none.
+    """
+    A = PaymentAttempt
+    rows = db.session.execute(
+        db.select(A.id, A.decided_at, A.updated_at).where(
+            db.or_(db.and_(A.status.in_(GIVEN_UP), A.decided_at >= now - LOOKBACK),
+                   db.and_(A.status.in_(("succeeded", "returned")), A.decided_at >= now - DUPLICATE_LOOKBACK)),
+            db.or_(A.updated_at <= A.decided_at, A.updated_at <= now - RECHECK_MIN, A.updated_at > now))
+        .order_by(A.updated_at, A.id)
+    ).all()
+    db.session.rollback()
+    due = [attempt_id for attempt_id, decided, looked in rows
+           if looked <= decided or looked > now or now - looked >= max(RECHECK_MIN, looked - decided)]
+    return due[:SWEEP_BUDGET]
+
+
+def _look_up(attempt_id: str, now: datetime, counts: dict[str, int], failures: list[str]) -> None:
+    """Ask the gateway for the attempt's sale; adopt or give back one escrow does not account for."""
     try:
-        sales = funding.gateway().search_sales(now - LOOKBACK, now)
+        sale = funding.gateway().find_by_order_id(attempt_id)
     except GatewayUnavailable as exc:
-        log.warning("late-sale sweep: gateway unavailable, will retry: %s", exc)
+        log.warning("late-sale look-up of %s: gateway unavailable, will retry: %s", attempt_id, exc)
         counts["waiting"] += 1
-        return counts
+        return
+    # Looked at: the next look-up backs off (see due_for_lookup). Never moves the clock back.
+    db.session.execute(db.update(PaymentAttempt)
+                       .where(PaymentAttempt.id == attempt_id, PaymentAttempt.updated_at < now)
+                       .values(updated_at=now).execution_options(synchronize_session=False))
+    db.session.commit()
+    # The preferred sale: one that captured money wins (the latest of them), so a late success or a
+    # duplicate charged after the attempt's own sale shows here.
+    if sale is None or sale.status != "succeeded" or not sale.transaction_id:
+        return
+    funding._isolated(failures, f"late sale {sale.transaction_id} (payment attempt {attempt_id})",
+                      lambda: _decide(attempt_id, sale, now, counts))
+
+
+def _decide(attempt_id: str, sale: ChargeResult, now: datetime, counts: dict[str, int]) -> None:
+    status, transaction_id = db.session.execute(
+        db.select(PaymentAttempt.status, PaymentAttempt.transaction_id).where(PaymentAttempt.id == attempt_id)).one()
+    known = db.session.scalar(db.select(SaleReturn.id).where(SaleReturn.transaction_id == sale.transaction_id))
+    db.session.rollback()  # decided below in its own transaction, under its own locks
+    if known is not None or status in ("pending", "unknown"):
+        return  # already given back; or still being confirmed, and settle() decides
+    if status in ("succeeded", "returned") and transaction_id == sale.transaction_id:
+        return  # this is the attempt's own sale, accounted for
+    if status in GIVEN_UP:
+        outcome = adopt_or_return(attempt_id, sale, now)
+    else:
+        outcome = _return_stray(attempt_id, sale, "the same payment had already been received", now)
+    if outcome == "adopted":
+        counts["adopted"] += 1
+    elif outcome is not None:
+        counts["returned"] += 1
+
+
+def audit(now: datetime, counts: dict[str, int]) -> None:
+    """Log each sale of the last AUDIT_SPAN that has one of our order ids but no attempt: a person must look.
+
+    Every payment of ours is recorded before the gateway is called, so such a
+    sale was taken by something else on this merchant account (or the
+    database was restored from an older backup): never an automatic refund.
+    Sales with other order ids are the merchant account's other business.
+    """
+    try:
+        sales = funding.gateway().search_sales(now - AUDIT_SPAN, now)
+    except GatewayUnavailable as exc:
+        log.warning("daily audit of sales: gateway unavailable, skipped: %s", exc)
+        counts["waiting"] += 1
+        return
     taken = [s for s in sales if s.status == "succeeded" and s.transaction_id
              and _OUR_ORDER_ID.match(s.order_id or "")]
-    if not taken:
-        return counts
-    known = set(db.session.scalars(db.select(SaleReturn.transaction_id).where(
-        SaleReturn.transaction_id.in_([s.transaction_id for s in taken]))))
-    attempts = {a.id: (a.status, a.transaction_id) for a in db.session.scalars(
-        db.select(PaymentAttempt).where(PaymentAttempt.id.in_({s.order_id for s in taken})))}
-    db.session.rollback()  # each sale below is decided in its own transaction, under its own locks
+    ours = set(db.session.scalars(db.select(PaymentAttempt.id).where(
+        PaymentAttempt.id.in_({s.order_id for s in taken})))) if taken else set()
+    db.session.rollback()
     for sale in taken:
-        status, transaction_id = attempts.get(sale.order_id, (None, None))
-        if sale.transaction_id in known or status in ("pending", "unknown"):
-            continue  # already given back; or still being confirmed, and settle() decides
-        if status in ("succeeded", "returned") and transaction_id == sale.transaction_id:
-            continue  # this is the attempt's own sale, accounted for
-        if status in GIVEN_UP:
-            outcome = adopt_or_return(sale.order_id, sale, now)
-        elif status is None:
-            # Every payment of ours is recorded before the gateway is called, so a sale with no
-            # attempt was taken by something else on this merchant account (or the database was
-            # restored from an older backup): a person must look, never an automatic refund.
+        if sale.order_id not in ours:
             log.error("sale %s (order %s, %s) matches no payment of this shop: left alone, check it by hand",
                       sale.transaction_id, sale.order_id, sale.amount.format() if sale.amount else "?")
             counts["unmatched"] += 1
-            continue
-        else:
-            outcome = _return_stray(sale.order_id, sale, "the same payment had already been received", now)
-        if outcome == "adopted":
-            counts["adopted"] += 1
-        elif outcome is not None:
-            counts["returned"] += 1
-    return counts
 
 
 def adopt_or_return(attempt_id: str, sale: ChargeResult, now: datetime) -> str | None:

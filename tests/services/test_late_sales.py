@@ -14,7 +14,7 @@ from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal, OutboxEmail, PaymentAttempt, SaleReturn, TimelineEvent, utcnow
 from directcontracts.payments.outcomes import SUCCEEDED_STATUSES
 from directcontracts.payments.testgateway import REFUND_ANSWER_LOST, REFUND_UNREACHABLE
-from directcontracts.services import client_actions, funding, ledger
+from directcontracts.services import client_actions, funding, late_sales, ledger
 from tests.conftest import sales
 
 CLIENT, FREELANCER = "carla@client-co.com", "fran@example.com"
@@ -29,9 +29,28 @@ def pay(app, db, cid, nonce, choice="first"):
         return attempt.id
 
 
-def reconcile(app, now=None):
+def reconcile(app, now=None, failures=None):
     with app.test_request_context():
-        return funding.reconcile(now)
+        return funding.reconcile(now, failures)
+
+
+def next_midnight():
+    """The clock of the reconciliation that runs the daily audit (late_sales.AUDIT_AT)."""
+    return (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=30, microsecond=0)
+
+
+def count_calls(gateway):
+    """Count every call to the gateway, by method name (the test gateway stands for HTTP calls)."""
+    calls = []
+    for name in ("charge", "find_by_order_id", "search_sales", "refund", "find_refund"):
+        real = getattr(gateway, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        setattr(gateway, name, counted)
+    return calls
 
 
 def attempt_of(db, attempt_id):
@@ -212,10 +231,16 @@ def test_void_without_an_answer_is_retried_by_the_next_reconciliation(app, db, a
 
 
 def test_sales_with_no_attempt_are_left_alone_and_reported(app, db, accepted_contract, gateway, caplog):
-    """Our attempts are stored before the gateway is called: a sale without one is not ours to refund."""
+    """Our attempts are stored before the gateway is called: a sale without one is not ours to refund.
+
+    Reconciliation never reads every sale; only the daily audit does, to report them.
+    """
     stray = gateway.charge(order_id=str(uuid.uuid4()), amount=Money(5000, "USD"), nonce="fake-valid-nonce")
     foreign = gateway.charge(order_id="shop-order-77", amount=Money(700, "USD"), nonce="fake-valid-nonce")
-    counts = reconcile(app)
+    calls = count_calls(gateway)
+    assert reconcile(app, next_midnight() - timedelta(hours=1))["unmatched"] == 0 and calls == []
+    counts = reconcile(app, next_midnight())
+    assert calls == ["search_sales"]
     assert counts["returned"] == 0 and counts["unmatched"] == 1
     assert db.session.scalars(db.select(SaleReturn)).all() == []
     for sale in (stray, foreign):
@@ -281,3 +306,154 @@ def test_late_sale_older_than_the_lookback_is_not_searched(app, db, accepted_con
     give_up(app, db, accepted_contract, gateway)
     counts = reconcile(app, utcnow() + timedelta(days=8))
     assert counts["adopted"] == counts["returned"] == 0
+
+
+def test_duplicate_charge_of_a_paid_attempt_is_given_back(app, db, accepted_contract, gateway, outbox):
+    """A second sale under a paid attempt's order id (charged twice at the gateway) goes back; the first stays."""
+    attempt_id = pay(app, db, accepted_contract, "fake-valid-nonce")
+    first = attempt_of(db, attempt_id).transaction_id
+    duplicate = gateway.charge(order_id=attempt_id, amount=Money(100000, "USD"), nonce="fake-valid-nonce")
+    counts = reconcile(app)
+    assert counts["returned"] == 1 and counts["adopted"] == 0
+    given_back = db.session.scalar(db.select(SaleReturn))
+    assert (given_back.transaction_id, given_back.status) == (duplicate.transaction_id, "voided")
+    assert given_back.reason == "the same payment had already been received"
+    attempt = attempt_of(db, attempt_id)
+    assert attempt.status == "succeeded" and attempt.transaction_id == first and journals(db) == 1
+    assert "Your payment of $1,000.00 for Website redesign was cancelled" in subjects(outbox, CLIENT)
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def _given_up_rows(db, contract_id, count, now):
+    """``count`` attempts the gateway declined or reconciliation gave up on at ``now`` (no sale landed)."""
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    for n, attempt_id in enumerate(ids):
+        db.session.add(PaymentAttempt(id=attempt_id, idempotency_key=uuid.uuid4().hex, contract_id=contract_id,
+                                      amount_minor=100000, currency="USD", gateway="test",
+                                      status=("failed", "declined", "rejected")[n % 3],
+                                      created_at=now, updated_at=now, decided_at=now))
+    db.session.commit()
+    return ids
+
+
+def test_gateway_calls_per_reconciliation_are_bounded_and_back_off(app, db, accepted_contract, gateway):
+    """However many attempts are watched for a late sale, a run makes at most SWEEP_BUDGET look-ups (one
+    call each to the test gateway; the SDK: at most two HTTP calls), none of them a read of every sale;
+    and each attempt is looked up about ten times in its week, not every minute."""
+    start = (utcnow() + timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)  # not the audit's minute
+    watched = _given_up_rows(db, accepted_contract, 2 * late_sales.SWEEP_BUDGET + 5, utcnow())
+    looked_up = []
+    real_find = gateway.find_by_order_id
+
+    def find(order_id):
+        looked_up.append(order_id)
+        return real_find(order_id)
+
+    gateway.find_by_order_id = find
+    calls = count_calls(gateway)
+    per_run = []
+    for _ in range(4):  # the backlog is worked through, a budget per run
+        before = len(calls)
+        reconcile(app, start)
+        per_run.append(len(calls) - before)
+    assert per_run == [late_sales.SWEEP_BUDGET, late_sales.SWEEP_BUDGET, 5, 0]
+    assert set(calls) == {"find_by_order_id"} and sorted(looked_up) == sorted(watched)
+    before = len(calls)
+    reconcile(app, start + late_sales.RECHECK_MIN - timedelta(seconds=1))
+    assert len(calls) == before  # looked at just now: not again yet
+    # A week of hourly runs: the look-ups back off as the attempts age, then stop.
+    for hour in range(1, 24 * 8):
+        before = len(calls)
+        reconcile(app, start + timedelta(hours=hour))
+        assert len(calls) - before <= late_sales.SWEEP_BUDGET
+    per_attempt = {attempt_id: looked_up.count(attempt_id) for attempt_id in watched}
+    assert all(6 <= n <= 12 for n in per_attempt.values()), per_attempt
+    assert "search_sales" not in calls
+
+
+def _two_late_sales(app, db, cid, gateway):
+    """Two attempts given up on, for the same milestone; then both their sales land. Returns their ids."""
+    ids = []
+    for _ in range(2):
+        attempt_id = pay(app, db, cid, "fake-late-nonce")
+        after_grace = attempt_of(db, attempt_id).created_at + funding.NOT_FOUND_GRACE + timedelta(minutes=1)
+        assert reconcile(app, after_grace)["failed"] == 1
+        ids.append(attempt_id)
+    assert len(gateway.release_late()) == 2
+    return ids
+
+
+def test_one_late_sale_that_raises_does_not_stop_the_others(app, db, accepted_contract, gateway, monkeypatch):
+    broken, fine = _two_late_sales(app, db, accepted_contract, gateway)
+    real = late_sales.adopt_or_return
+
+    def adopt_or_return(attempt_id, sale, now):
+        if attempt_id == broken:
+            raise RuntimeError("a bug")
+        return real(attempt_id, sale, now)
+
+    monkeypatch.setattr(late_sales, "adopt_or_return", adopt_or_return)
+    failures = []
+    counts = reconcile(app, failures=failures)
+    assert counts["adopted"] == 1 and attempt_of(db, fine).status == "succeeded"
+    [failure] = failures
+    assert broken in failure and "RuntimeError: a bug" in failure
+    assert attempt_of(db, broken).status == "failed"
+    monkeypatch.setattr(late_sales, "adopt_or_return", real)
+    # Looked up again once its back-off has passed: its milestone was paid by the other sale meanwhile.
+    counts = reconcile(app, utcnow() + late_sales.RECHECK_MIN + timedelta(seconds=1), failures)
+    assert counts["returned"] == 1 and len(failures) == 1
+    assert attempt_of(db, broken).status == "returned"
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_one_give_back_that_raises_does_not_stop_the_others(app, db, accepted_contract, gateway, monkeypatch):
+    first, second = _two_late_sales(app, db, accepted_contract, gateway)
+    pay(app, db, accepted_contract, "fake-valid-nonce")  # the milestone is paid: both late sales go back
+    gateway.refund_fault = REFUND_UNREACHABLE
+    reconcile(app)
+    returns = {r.attempt_id: r.id for r in db.session.scalars(db.select(SaleReturn))}
+    assert set(returns) == {first, second}
+    gateway.refund_fault = None
+    real = late_sales._record_return
+
+    def record_return(return_id, outcome, now):
+        if return_id == returns[first]:
+            raise RuntimeError("a bug")
+        return real(return_id, outcome, now)
+
+    monkeypatch.setattr(late_sales, "_record_return", record_return)
+    failures = []
+    retry_at = utcnow() + timedelta(minutes=2)  # past any back-off after the unanswered try
+    assert reconcile(app, retry_at, failures)["returned"] == 1
+    [failure] = failures
+    assert f"(return {returns[first]})" in failure and "RuntimeError: a bug" in failure
+    db.session.expire_all()
+    assert db.session.get(SaleReturn, returns[second]).status == "voided"
+    assert db.session.get(SaleReturn, returns[first]).status == "returning"
+    monkeypatch.setattr(late_sales, "_record_return", real)
+    # Once its claim times out, the next reconciliation finds the void made and records it.
+    assert reconcile(app, retry_at + late_sales.CLAIM_TIMEOUT + timedelta(seconds=1))["returned"] == 1
+    db.session.expire_all()
+    assert db.session.get(SaleReturn, returns[first]).status == "voided"
+    assert_gateway_agrees_with_ledger(db, gateway)
+
+
+def test_unexpected_gateway_error_while_giving_back_leaves_it_returning(app, db, accepted_contract, gateway,
+                                                                        outbox):
+    late_id = give_up(app, db, accepted_contract, gateway)
+    pay(app, db, accepted_contract, "fake-valid-nonce")
+
+    def surprise(*args, **kwargs):
+        raise ValueError("an SDK surprise")
+
+    gateway.find_refund = surprise
+    assert reconcile(app)["returned"] == 1  # recorded as being given back
+    given_back = db.session.scalar(db.select(SaleReturn))
+    assert given_back.status == "returning" and given_back.claimed_at is None
+    assert "Unexpected error" in given_back.message and attempt_of(db, late_id).status == "returned"
+    del gateway.find_refund
+    assert reconcile(app, utcnow() + timedelta(minutes=2))["returned"] == 1  # past any back-off
+    db.session.expire_all()
+    assert db.session.scalar(db.select(SaleReturn.status)) == "voided"
+    assert_gateway_agrees_with_ledger(db, gateway)
