@@ -56,8 +56,19 @@ CLAIM_TIMEOUT = timedelta(minutes=10)
 BATCH_SECONDS = 120
 
 
+#: The outbox's subject column; subjects built from two 200-character titles can exceed it.
+MAX_SUBJECT = OutboxEmail.__table__.c.subject.type.length
+
+
+def fit_subject(subject: str, limit: int = MAX_SUBJECT) -> str:
+    """The subject, shortened with an ellipsis to what the outbox (and a mail reader) holds."""
+    subject = " ".join(subject.split())
+    return subject if len(subject) <= limit else subject[:limit - 1].rstrip() + "…"
+
+
 def queue(to: str, subject: str, template: str, *, contract=None, **context) -> OutboxEmail:
     """Render ``templates/email/<template>.txt`` (and ``.html``) into an outbox row."""
+    subject = fit_subject(subject)
     context.update(contract=contract, subject=subject)
     email = OutboxEmail(
         to_addr=to,

@@ -42,4 +42,6 @@ def register(app: Flask) -> None:
     def server_error(exc):
         db.session.rollback()
         return _page(500, "Something went wrong",
-                     "We could not finish that. Nothing was lost; please try again.")
+                     "We could not finish that, and the error has been logged for the shop. "
+                     "Reload the page to see where things stand before you try again: "
+                     "a payment or refund is never made twice for one request.")

@@ -448,3 +448,29 @@ def test_send_pending_cli(app, db, member):
     assert result.exit_code == 0 and "sent 1, failed 0" in result.output
     result = app.test_cli_runner().invoke(args=["mail", "send-pending"])
     assert result.exit_code == 0 and "sent 1, failed 0" in result.output
+
+
+def test_subjects_built_from_the_longest_titles_fit_and_nothing_fails(logged_in, visitor, outbox, db, gateway):
+    """Two 200-character titles in one subject ("Refund: … for <milestone> — <contract>") used to
+    overflow the subject column on PostgreSQL: the refund was made at the gateway, the app answered 500."""
+    from tests.conftest import sales
+    from tests.web.builders import fund, request_payment, save_terms, send, verify
+
+    title, milestone = "T" * 200, "M" * 200
+    cid = create_draft(logged_in)
+    save_terms(logged_in, cid, title=title)
+    add_milestone(logged_in, cid, milestone, "100")
+    add_milestone(logged_in, cid, milestone, "200")
+    send(logged_in, cid)
+    link = link_in(outbox()[-1].body_text)
+    verify(visitor, link, outbox)
+    assert fund(visitor, link, choice="all").status_code == 303
+    first, second = contract(db, cid).milestones
+    request_payment(logged_in, cid, first.id)
+    gateway.settle(sales(gateway)[0]["id"])  # a partial refund needs a settled sale
+    r = logged_in.post(f"/contracts/{cid}/milestones/{second.id}/refund", {"reason": "Not needed."})
+    assert r.status_code == 303, r.text
+    assert contract(db, cid).milestones[1].state == "refunded"
+    subjects = [e.subject for e in outbox()]
+    assert max(map(len, subjects)) <= mailer.MAX_SUBJECT == 300
+    assert any(s.startswith("Refund: $200.00 for MMM") and s.endswith("…") for s in subjects)
