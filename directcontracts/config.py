@@ -28,7 +28,9 @@ class Defaults:
     """Values every installation starts from."""
 
     SQLALCHEMY_DATABASE_URI = None  # set from instance path in create_app
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error must not print the row it failed on into a log or a
+    # cron mail (an outbox row holds a client's link token; contracts hold clients' details).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     BASE_URL = "http://127.0.0.1:5000"
     MAIL_SERVER = None
     MAIL_PORT = 25

@@ -13,7 +13,14 @@ class RedactClientTokens(logging.Filter):
         message = record.getMessage()
         if "/c/" in message:
             record.msg, record.args = _TOKEN_IN_PATH.sub(r"\1[token]", message), None
+        if record.exc_info and not record.exc_text:
+            # A traceback quotes exception messages (a failed INSERT, a URL): format it now, redacted;
+            # handlers print ``exc_text`` as it is.
+            record.exc_text = _TOKEN_IN_PATH.sub(r"\1[token]", _FORMATTER.formatException(record.exc_info))
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 def install_log_redaction() -> None:

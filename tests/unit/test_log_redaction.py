@@ -16,3 +16,30 @@ def test_other_lines_are_untouched():
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "GET /contracts/%s", (3,), None)
     RedactClientTokens().filter(record)
     assert record.getMessage() == "GET /contracts/3"
+
+
+def test_a_traceback_quoting_a_link_is_redacted():
+    token = "W9WUhnFOD_OgxdO9JUBHAwRFUquH-zWE8qUw4AHVNnQ"
+    try:
+        raise ValueError(f"could not store the email: Open http://shop.example/c/{token} to pay")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("directcontracts", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    RedactClientTokens().filter(record)
+    printed = logging.Formatter().format(record)
+    assert token not in printed and "/c/[token] to pay" in printed and "ValueError" in printed
+
+
+def test_database_errors_do_not_print_the_row(app):
+    """An INSERT that fails shows no parameters (an outbox row holds a live link)."""
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    from directcontracts.extensions import db
+    from directcontracts.models import Member
+    with app.app_context():
+        with pytest.raises(DBAPIError) as caught:
+            db.session.execute(db.insert(Member).values(id=1, email="secret@client-co.com", name=None,
+                                                        password_hash="x"))
+        db.session.rollback()
+    assert "secret@client-co.com" not in str(caught.value)
