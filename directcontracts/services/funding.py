@@ -144,12 +144,12 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
     if seen != current:
         db.session.rollback()
         raise PageOutdated(quote_changes(seen, current, {m.id: m.title for m in contract.milestones}))
+    if not (nonce or "").strip():  # before signing: a refused form must not look signed
+        raise ValidationFailed({"payment": "Choose a payment method."})
     if contract.state == ContractState.SENT and acceptance_of_current(contract) is None:
         if signature is None:
             raise InvalidTransition("Sign the contract before funding it.")
         sign(contract, revision=seen.revision, **signature)
-    if not (nonce or "").strip():
-        raise ValidationFailed({"payment": "Choose a payment method."})
     gw = gateway()
     attempt = PaymentAttempt(
         id=str(uuid.uuid4()), idempotency_key=key, contract_id=contract.id,
@@ -163,13 +163,15 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
         _hold(attempt, current)
         activity.record(contract, "payment_started", "client",
                         f"Payment of {attempt.amount.format()} started (attempt {attempt.id}).")
+        # Read before the commit: reading after it would open a transaction that stays idle
+        # through the gateway call.
+        attempt_id, amount = attempt.id, attempt.amount
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         if (existing := _replay(contract, key)) is None:
             raise
         return existing
-    attempt_id, amount = attempt.id, attempt.amount
     try:
         result = gw.charge(order_id=attempt_id, amount=amount, nonce=nonce.strip())
     except GatewayUnavailable as exc:
@@ -219,17 +221,13 @@ def _replay(contract: Contract, key: str) -> PaymentAttempt | None:
     return existing
 
 
-def _locked_attempt(attempt_id: str) -> PaymentAttempt:
-    db.session.expire_all()
-    return db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
-
-
 def mark_unknown(attempt_id: str, reason: str) -> PaymentAttempt:
     """The gateway did not answer: keep the milestones held until reconciliation."""
-    attempt = _locked_attempt(attempt_id)
+    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
+    contract, _ = lock_contract(contract_id)  # the contract first, then the attempt: the one lock order
+    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
     if attempt.status == "pending":
         attempt.status, attempt.message, attempt.updated_at = "unknown", UNKNOWN_MESSAGE, utcnow()
-        contract = db.session.get(Contract, attempt.contract_id)
         activity.record(contract, "payment_unknown", "system",
                         f"Payment {attempt.id} of {attempt.amount.format()} could not be confirmed yet "
                         f"({reason[:200]}); it will be reconciled.")
