@@ -51,7 +51,7 @@ def changes(shown: Quote | None, current: Quote, titles: dict[int, str]) -> list
     ``titles`` names every milestone of the contract by id (current titles).
     """
     if shown is None:
-        return ["This page was out of date. Check the amounts below before you pay."]
+        return ["This page was out of date."]
     out: list[str] = []
     if shown.revision != current.revision:
         out.append(f"The freelancer sent revision {current.revision} of the proposal; you opened "
@@ -74,4 +74,4 @@ def changes(shown: Quote | None, current: Quote, titles: dict[int, str]) -> list
         out.append(f"The currency changed from {shown.currency} to {current.currency}.")
     elif current.items and shown.total != current.total:
         out.append(f"The total is now {current.total.format()} (it was {shown.total.format()}).")
-    return out or ["This page was out of date. Check the amounts below before you pay."]
+    return out or ["This page was out of date."]

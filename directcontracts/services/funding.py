@@ -44,6 +44,17 @@ STALE_PENDING = timedelta(minutes=2)
 #: Give the gateway this long to show a sale before deciding it never happened.
 NOT_FOUND_GRACE = timedelta(minutes=10)
 
+#: Why a contract takes no payment, told to a client who submits a fund form anyway.
+NOT_FUNDABLE = {
+    ContractState.DRAFT: "The freelancer is revising this proposal. You will get the new version by email; "
+                         "nothing was charged.",
+    ContractState.CHANGES_REQUESTED: "You asked for changes: the freelancer will send a revised proposal. "
+                                     "Nothing was charged.",
+    ContractState.DECLINED: "You declined this proposal, so it cannot be funded. Nothing was charged.",
+    ContractState.ENDED: "This contract has ended. Nothing was charged.",
+    ContractState.COMPLETED: "This contract is completed: there is nothing left to fund. Nothing was charged.",
+}
+
 UNKNOWN_MESSAGE = ("We could not confirm your payment yet. You have not been charged twice. "
                    "We will check with the payment processor and email you as soon as it is settled; "
                    "there is no need to pay again.")
@@ -56,6 +67,11 @@ def gateway() -> PaymentGateway:
 def new_key() -> str:
     """An idempotency key for a funding form (one per rendered form)."""
     return uuid.uuid4().hex
+
+
+def takes_payment(contract: Contract) -> bool:
+    """Whether the contract can be funded at all now (sent, or active)."""
+    return contract.state in (ContractState.SENT, ContractState.ACTIVE)
 
 
 def fundable(contract: Contract) -> list[Milestone]:
@@ -130,8 +146,8 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
     if (existing := _replay(contract, key)) is not None:
         db.session.rollback()
         return existing
-    if contract.state not in (ContractState.SENT, ContractState.ACTIVE):
-        raise InvalidTransition("This contract cannot be funded now.")
+    if not takes_payment(contract):
+        raise InvalidTransition(NOT_FUNDABLE.get(contract.state, "This contract cannot be funded now."))
     if in_flight(contract):
         # One payment at a time per contract: a client retrying after a timeout
         # must never pay for the same work twice, nor for the next milestone by mistake.
@@ -209,7 +225,7 @@ def _hold(attempt: PaymentAttempt, quote: Quote) -> None:
                               .where(Milestone.hold_attempt_id == attempt.id))
     if total != quote.total.minor:
         db.session.rollback()
-        raise PageOutdated(["An amount changed while you were paying. Check the amounts below before you pay."])
+        raise PageOutdated(["An amount changed while you were paying."])
 
 
 def _replay(contract: Contract, key: str) -> PaymentAttempt | None:

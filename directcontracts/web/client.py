@@ -205,7 +205,8 @@ def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None, chang
     return _render("client/partials/_fund.html" if fragment else "client/fund.html", status,
                    form=form or {}, errors=errors or {}, attempt=attempt, key=funding.new_key(),
                    changes=changes or [], quotes=funding.quotes(contract),
-                   fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
+                   fundable=funding.fundable(contract) if funding.takes_payment(contract) else [],
+                   in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract),
                    client_token=None if gw.name == "test" else _client_token(gw, contract))
 
@@ -223,7 +224,7 @@ def fund_form(token: str):
     """Sign (first time) and fund: the first milestone, all, or a chosen one."""
     if (r := _require_verified("fund")) is not None:
         return r
-    if g.contract.state not in (ContractState.SENT, ContractState.ACTIVE):
+    if not funding.takes_payment(g.contract):
         return _view(token)
     return _fund_page()
 

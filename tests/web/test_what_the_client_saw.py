@@ -148,3 +148,19 @@ def test_a_form_refused_for_a_missing_payment_method_is_not_signed(logged_in, vi
     assert r.status_code == 422 and "Choose a payment method." in r.text
     assert "Signed by" not in r.text and "Sign and pay" in r.text
     assert db.session.scalar(db.select(db.func.count(Acceptance.id))) == 0 and sales(gateway) == []
+
+
+def test_a_fund_form_sent_to_a_declined_or_revising_proposal_says_why_and_offers_no_form(
+        logged_in, visitor, outbox, db, gateway):
+    cid, link = sent_contract(logged_in, outbox, amounts=("300",))
+    verify(visitor, link, outbox)
+    shown = fund_form(visitor, link)
+    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
+    r = submit(visitor, link, shown)
+    assert r.status_code == 409 and "The freelancer is revising this proposal" in r.text
+    assert 'id="fund-form"' not in r.text and "Back to the contract" in r.text
+    send(logged_in, cid)
+    assert visitor.post(f"{link}/decline", {"reason": "No.", "revision": "2"}).status_code == 303
+    r = submit(visitor, link, shown)
+    assert r.status_code == 409 and "You declined this proposal" in r.text and 'id="fund-form"' not in r.text
+    assert sales(gateway) == []
