@@ -246,12 +246,6 @@ def concurrent(db):
     return db
 
 
-@pytest.fixture
-def postgres_only(concurrent):
-    """The former name of ``concurrent``."""
-    return concurrent
-
-
 def race(app, *works, timeout: float = 30) -> list:
     """Run each ``work()`` in its own thread and app context, released together by a barrier.
 

@@ -271,7 +271,7 @@ def _reconcile_in_threads(app, count=2):
     return results
 
 
-def test_two_reconcilers_adopt_a_late_sale_once(app, db, accepted_contract, gateway, outbox, postgres_only):
+def test_two_reconcilers_adopt_a_late_sale_once(app, db, accepted_contract, gateway, outbox, concurrent):
     attempt_id = give_up(app, db, accepted_contract, gateway)
     results = _reconcile_in_threads(app)
     assert sum(r["adopted"] for r in results) == 1
@@ -280,7 +280,7 @@ def test_two_reconcilers_adopt_a_late_sale_once(app, db, accepted_contract, gate
     assert_gateway_agrees_with_ledger(db, gateway)
 
 
-def test_two_reconcilers_give_a_late_sale_back_once(app, db, accepted_contract, gateway, outbox, postgres_only):
+def test_two_reconcilers_give_a_late_sale_back_once(app, db, accepted_contract, gateway, outbox, concurrent):
     give_up(app, db, accepted_contract, gateway)
     pay(app, db, accepted_contract, "fake-valid-nonce")
     refunds = []
