@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"succeeded", "declined", "rejected", "failed", "returned"})
 #: A ``pending`` attempt older than this lost its process mid-call: reconcile it.
 STALE_PENDING = timedelta(minutes=2)
+#: A payment still unknown this long because the gateway does not answer is reported as a failure
+#: of the run (its exit status alerts cron's mail), while it goes on being retried.
+ALERT_AFTER = timedelta(hours=1)
 #: Give the gateway this long to show a sale before deciding it never happened.
 NOT_FOUND_GRACE = timedelta(minutes=10)
 
@@ -399,6 +402,10 @@ def reconcile(now: datetime | None = None, failures: list[str] | None = None) ->
     return counts
 
 
+class GatewayStillUnavailable(Exception):
+    """The gateway has not answered about a payment for longer than ALERT_AFTER."""
+
+
 class ReconcileFailed(Exception):
     """Some attempts could not be reconciled (the others were); the message names them."""
 
@@ -430,6 +437,10 @@ def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> No
     except GatewayUnavailable as exc:
         log.warning("reconcile %s: gateway unavailable, will retry: %s", attempt_id, exc)
         counts["waiting"] += 1
+        if created_at <= now - ALERT_AFTER:
+            # Retried every run, but a person should know: the client has been waiting this long.
+            raise GatewayStillUnavailable(f"the payment processor has not answered about it since "
+                                          f"{created_at:%Y-%m-%d %H:%M} UTC: {exc}") from None
         return
     if found is None:
         counts["waiting"] += 1

@@ -127,3 +127,29 @@ def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(app, db,
     monkeypatch.setattr(funding, "settle", real_settle)
     again = app.test_cli_runner().invoke(args=["payments", "reconcile"])
     assert again.exit_code == 0 and "succeeded 1, failed 0" in again.output
+
+
+def test_a_gateway_down_for_an_hour_makes_the_run_fail_while_it_keeps_retrying(app, db, logged_in, visitor, outbox,
+                                                                             gateway, monkeypatch):
+    from directcontracts.domain.payments import GatewayUnavailable
+    from directcontracts.models import PaymentAttempt, utcnow
+    from tests.web.builders import fund, sent_contract, verify
+
+    cid, link = sent_contract(logged_in, outbox, amounts=("100",))
+    verify(visitor, link, outbox)
+    assert fund(visitor, link, nonce="fake-timeout-nonce").status_code == 303
+
+    def down(order_id):
+        raise GatewayUnavailable("connection refused")
+
+    monkeypatch.setattr(gateway, "find_by_order_id", down)
+    at = lambda minutes: (utcnow() + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+    soon = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", at(30)])
+    assert soon.exit_code == 0 and "still waiting 1" in soon.output
+    late = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", at(90)])
+    assert late.exit_code == 1 and "still waiting 1" in late.output
+    assert "GatewayStillUnavailable: the payment processor has not answered about it since" in late.output
+    db.session.expire_all()
+    assert db.session.scalar(db.select(PaymentAttempt.status)) == "unknown"  # still retried, never guessed
+    monkeypatch.undo()
+    assert "succeeded 1" in app.test_cli_runner().invoke(args=["payments", "reconcile"]).output
