@@ -58,6 +58,8 @@ def register(app: Flask) -> None:
         """Settle payments and refunds whose outcome is unknown by asking the gateway (run every few minutes).
 
         Exits 1 if something could not be reconciled (each failure is named).
+        Refunds and give-backs stuck for a day (see ``ledger check``) are named
+        on stderr, "CHECK IN BRAINTREE", for a person to look at.
         """
         failures: list[str] = []
         counts = funding.reconcile(now, failures=failures)
@@ -67,7 +69,10 @@ def register(app: Flask) -> None:
                    f"matching no payment {counts['unmatched']}"
                    + (" (left alone: see the log, check them in the gateway)" if counts["unmatched"] else ""))
         counts = refunds.reconcile(now, failures=failures)
-        click.echo(f"refunds: posted {counts['posted']}, failed {counts['failed']}, still waiting {counts['waiting']}")
+        click.echo(f"refunds: posted {counts['posted']}, failed {counts['failed']}, still waiting {counts['waiting']}"
+                   + (f" ({counts['late']} made late, after being reported as not made)" if counts["late"] else ""))
+        for doubt in ledger.gateway_doubts(now):
+            click.echo(f"CHECK IN BRAINTREE: {doubt}", err=True)
         for failure in failures:
             click.echo(f"FAILED {failure}", err=True)
         if failures:
@@ -78,15 +83,17 @@ def register(app: Flask) -> None:
     ledger_group = click.Group("ledger", help="The escrow ledger.")
 
     @ledger_group.command("check")
-    def check():
-        """Verify every ledger invariant; exit 1 naming the offending rows."""
-        problems = ledger.check()
+    @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
+    def check(now):
+        """Verify every ledger invariant, and that nothing is stuck at the gateway; exit 1 naming the offending rows."""
+        problems = ledger.check(now)
         for problem in problems:
             click.echo(f"FAIL {problem}", err=True)
         if problems:
             raise SystemExit(1)
         click.echo("ledger OK: every journal balances, escrow never negative, "
-                   "every succeeded charge has exactly one funding journal")
+                   "every succeeded charge has exactly one funding journal, "
+                   "no refund or give-back stuck at the gateway")
 
     app.cli.add_command(ledger_group)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.money import Money
@@ -124,24 +124,41 @@ class ClientToken(db.Model):
 
 
 class Refund(db.Model):
-    """Giving a milestone's money back through the gateway; at most one per milestone."""
+    """Giving a milestone's money back through the gateway.
+
+    At most one refund per milestone that is not ``failed`` (a partial unique
+    index): one in flight (``pending``, ``unknown``) or done (``succeeded``).
+    A ``failed`` refund is kept, not deleted: its order id is how a refund
+    that lands at the gateway after being declared failed is still found
+    (``services.refunds``), before the milestone is refunded again and by
+    reconciliation for ``RECHECK_FAILED`` after.
+    """
 
     __tablename__ = "refund"
     __table_args__ = (
-        UniqueConstraint("milestone_id", name="uq_refund_milestone"),
+        Index("uq_refund_milestone_open", "milestone_id", unique=True,
+              sqlite_where=text("status != 'failed'"), postgresql_where=text("status != 'failed'")),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending','unknown','succeeded','failed')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"))
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
     attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, succeeded, unknown
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, unknown, succeeded, failed
     kind: Mapped[str | None] = mapped_column(String(10))  # voided or refunded
+    #: The void or refund the gateway made. On a ``failed`` row: one found after the milestone was
+    #: settled otherwise, which the books could not take (``ledger.check`` reports it).
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When reconciliation declared it not made.
+    failed_at: Mapped[datetime | None] = mapped_column()
+    #: Look-ups at the gateway that changed nothing so far, and when the next is due (back-off).
+    checks: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_check_at: Mapped[datetime | None] = mapped_column()
 
 
 class Reminder(db.Model):

@@ -16,8 +16,9 @@ class SaleReturn(db.Model):
 
     Written before the void/refund is asked for: ``transaction_id`` is unique,
     so two reconcilers never give one sale back twice, and a row left
-    ``returning`` (the gateway did not answer) is retried by the next
-    reconciliation. ``attempt_id`` is empty for a sale with no attempt at all.
+    ``returning`` (the gateway did not answer, or refused) is retried by a
+    later reconciliation, backing off (``next_attempt_at``); one still
+    returning after a day is reported by ``ledger.check`` for a person. ``attempt_id`` is empty for a sale with no attempt at all.
     """
 
     __tablename__ = "sale_return"
@@ -38,6 +39,9 @@ class SaleReturn(db.Model):
     return_transaction_id: Mapped[str | None] = mapped_column(String(64))  # the voided sale or the refund
     message: Mapped[str] = mapped_column(Text, default="")  # the gateway's last word (refusals included)
     claimed_at: Mapped[datetime | None] = mapped_column()  # a reconciler is calling the gateway for it
+    #: Give-backs tried that the gateway did not answer or refused, and when the next is due (back-off).
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

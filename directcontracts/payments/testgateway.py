@@ -80,8 +80,11 @@ LATE_NONCE = "fake-late-nonce"
 #: Values of ``TestGateway.refund_fault``: the void/refund is made, then its
 #: answer is lost (as after a read timeout or a dropped connection) ...
 REFUND_ANSWER_LOST = "answer_lost"
-#: ... or the gateway cannot be reached and nothing is made.
+#: ... or the gateway cannot be reached and nothing is made ...
 REFUND_UNREACHABLE = "unreachable"
+#: ... or the void/refund *lands late*: no answer, and nothing shows at the gateway
+#: until ``release_late_refunds()`` makes it (a slow gateway, minutes after the timeout).
+REFUND_LATE = "late"
 
 PAYPAL_TEST_EMAIL = "jane.doe@paypal.com"
 
@@ -284,7 +287,7 @@ class TestGateway:
     def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret") -> None:
         self.store = store if store is not None else MemoryStore()
         self._webhook_secret = webhook_secret.encode()
-        #: A switch for tests and demos: REFUND_ANSWER_LOST or REFUND_UNREACHABLE
+        #: A switch for tests and demos: REFUND_ANSWER_LOST, REFUND_UNREACHABLE or REFUND_LATE
         #: makes every void/refund of this object lose its answer; None answers.
         self.refund_fault: str | None = None
 
@@ -360,6 +363,12 @@ class TestGateway:
         """
         if self.refund_fault == REFUND_UNREACHABLE:
             raise GatewayUnavailable("test gateway: simulated unreachable gateway, no refund was made")
+        if self.refund_fault == REFUND_LATE:
+            with self.store.locked() as data:
+                data.setdefault("late_refunds", []).append(
+                    {"transaction_id": transaction_id, "minor": amount.minor, "currency": amount.currency,
+                     "order_id": order_id})
+            raise GatewayUnavailable("test gateway: simulated slow gateway (the refund will land late)")
         result = self._refund(transaction_id, amount, order_id)
         if self.refund_fault == REFUND_ANSWER_LOST:
             made = "made" if result.ok else "refused"
@@ -467,6 +476,12 @@ class TestGateway:
                 record["created_at"] = datetime.now(timezone.utc).isoformat()  # created when it lands
                 data.setdefault("transactions", {})[record["id"]] = record
         return [record["id"] for record in late]
+
+    def release_late_refunds(self) -> list[RefundResult]:
+        """Make the voids/refunds asked for under ``REFUND_LATE`` now (they land late); returns their results."""
+        with self.store.locked() as data:
+            late = data.pop("late_refunds", [])
+        return [self._refund(r["transaction_id"], Money(r["minor"], r["currency"]), r["order_id"]) for r in late]
 
     def sign_webhook(self, payload: str) -> str:
         """The hex HMAC-SHA256 signature that ``parse_webhook`` expects."""

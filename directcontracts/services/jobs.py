@@ -60,7 +60,8 @@ def _isolated(failures: list[str], what: str, work: Callable[[], object]) -> boo
 
 def _no_refund_in_flight():
     """Milestones whose refund is being confirmed neither release nor promise to."""
-    return ~db.select(Refund.id).where(Refund.milestone_id == Milestone.id).exists()
+    return ~db.select(Refund.id).where(Refund.milestone_id == Milestone.id,
+                                       Refund.status.in_(lifecycle.REFUND_IN_FLIGHT_STATUSES)).exists()
 
 
 def _once(milestone: Milestone, kind: str, key: str) -> bool:

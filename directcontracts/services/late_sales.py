@@ -70,6 +70,9 @@ AUDIT_AT = (0, 0)
 AUDIT_SPAN = timedelta(days=2)
 #: A claim on a return older than this belongs to a reconciler that died mid-call.
 CLAIM_TIMEOUT = timedelta(minutes=5)
+#: A give-back the gateway did not answer (or refused) is retried by the next run, then 2, 4, 8 … minutes
+#: apart, up to this.
+MAX_RETRY_DELAY = timedelta(hours=6)
 #: Attempts reconciliation gave up on (or the gateway refused): a sale for one landed late.
 GIVEN_UP = frozenset({"failed", "declined", "rejected"})
 #: Our order ids are attempt ids (uuid4). Sales with other order ids are not ours to
@@ -149,7 +152,8 @@ def give_back(return_id: int, now: datetime | None = None) -> str | None:
 
     Claims the row first (one caller at a time); calls the gateway outside any
     transaction; when it does not answer or refuses, the row stays
-    ``returning`` for the next reconciliation.
+    ``returning`` and is retried after a back-off (``next_attempt_at``: by
+    the next run, then 2, 4, 8 … minutes apart, up to ``MAX_RETRY_DELAY``).
     """
     now = now or utcnow()
     claimed = db.session.execute(
@@ -170,17 +174,17 @@ def give_back(return_id: int, now: datetime | None = None) -> str | None:
         outcome = gw.find_refund(transaction_id, order_id) or gw.refund(transaction_id, amount, order_id=order_id)
     except GatewayUnavailable as exc:
         log.warning("giving back sale %s: gateway unavailable, will retry: %s", transaction_id, exc)
-        _unclaim(return_id, f"The payment processor did not answer; will retry. ({exc})")
+        _unclaim(return_id, now, f"The payment processor did not answer; will retry. ({exc})")
         return None
     except Exception as exc:  # a bug or an SDK surprise: the return stays returning, retried later
         log.exception("giving back sale %s (return %s): unexpected error calling the gateway, will retry",
                       transaction_id, return_id)
-        _unclaim(return_id, f"Unexpected error calling the payment processor; will retry. ({type(exc).__name__})")
+        _unclaim(return_id, now, f"Unexpected error calling the payment processor; will retry. ({type(exc).__name__})")
         return None
     if not outcome.ok:
         log.error("giving back sale %s (%s) refused: %s — check it at the payment processor",
                   transaction_id, amount.format(), outcome.message)
-        _unclaim(return_id, outcome.message)
+        _unclaim(return_id, now, outcome.message)
         return None
     return _record_return(return_id, outcome, now)
 
@@ -190,10 +194,15 @@ def _refund_order_id(row: SaleReturn) -> str:
     return f"return-{row.transaction_id}"
 
 
-def _unclaim(return_id: int, message: str) -> None:
+def _unclaim(return_id: int, now: datetime, message: str) -> None:
+    """The give-back did not happen this time: let go of the row and back off before the next try."""
     db.session.rollback()
-    db.session.execute(db.update(SaleReturn).where(SaleReturn.id == return_id)
-                       .values(claimed_at=None, message=message[:1000]))
+    attempts = (db.session.scalar(db.select(SaleReturn.attempts).where(SaleReturn.id == return_id)) or 0) + 1
+    # The first retry is the next run's; then 2, 4, 8 … minutes apart.
+    delay = timedelta(0) if attempts == 1 else min(timedelta(minutes=1) * 2 ** min(attempts - 1, 20), MAX_RETRY_DELAY)
+    db.session.execute(db.update(SaleReturn).where(SaleReturn.id == return_id, SaleReturn.status == "returning")
+                       .values(claimed_at=None, message=message[:1000], attempts=attempts,
+                               next_attempt_at=now + delay, updated_at=now))
     db.session.commit()
 
 
@@ -240,14 +249,17 @@ def _announce_return(contract: Contract, row: SaleReturn) -> None:
 
 
 def retry_returns(now: datetime | None = None, failures: list[str] | None = None) -> int:
-    """Give back every sale still ``returning`` (the gateway did not answer before); returns how many now did.
+    """Give back every sale still ``returning`` whose back-off has passed; returns how many now did.
 
     Each return on its own: one that raises is logged, rolled back and named in
     ``failures`` (raised, after the others ran, when no list is given).
     """
+    now = now or utcnow()
     errors: list[str] = [] if failures is None else failures
     rows = db.session.execute(db.select(SaleReturn.id, SaleReturn.transaction_id)
-                              .where(SaleReturn.status == "returning").order_by(SaleReturn.id)).all()
+                              .where(SaleReturn.status == "returning",
+                                     db.or_(SaleReturn.next_attempt_at.is_(None), SaleReturn.next_attempt_at <= now))
+                              .order_by(SaleReturn.id)).all()
     db.session.rollback()
     done = []
     for return_id, transaction_id in rows:

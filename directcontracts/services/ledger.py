@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ..domain import ledger as rules
 from ..domain.money import Money
 from ..domain.states import ESCROW_STATES, ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt
+from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt, Refund, SaleReturn, utcnow
+
+#: A refund still being confirmed, or a sale still being given back, after this long is not
+#: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
+STUCK_AFTER = timedelta(hours=24)
 
 
 def post(kind: str, contract: Contract, entries: list[rules.Entry], *, attempt_id: str | None = None,
@@ -100,8 +105,52 @@ def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
     return out
 
 
-def check() -> list[str]:
-    """Every ledger invariant of DESIGN.md; returns the problems, naming the rows."""
+def gateway_doubts(now: datetime | None = None) -> list[str]:
+    """Where the gateway and the books may disagree and no automatic run will settle it, naming the rows.
+
+    Refunds still pending/unknown after STUCK_AFTER, sales still being given
+    back (``returning``) after STUCK_AFTER, and refunds the gateway made late
+    that the books could not take (a ``failed`` row with the gateway's
+    transaction: the milestone had been refunded or released meanwhile).
+    """
+    from .lifecycle import refund_order_id  # lifecycle builds on this module
+
+    now = now or utcnow()
+    doubts: list[str] = []
+    for row, currency in db.session.execute(
+        db.select(Refund, Contract.currency).join(Milestone, Milestone.id == Refund.milestone_id)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .where(Refund.status.in_(("pending", "unknown")), Refund.created_at < now - STUCK_AFTER)
+        .order_by(Refund.id)
+    ):
+        hours = int((now - row.created_at).total_seconds() // 3600)
+        doubts.append(f"the gateway and the books may disagree: refund {row.id} of milestone {row.milestone_id} "
+                      f"({Money(row.amount_minor, currency).format()}, order {refund_order_id(row)}) is still "
+                      f"{row.status} after {hours} hours; check it in Braintree")
+    for row in db.session.scalars(
+        db.select(SaleReturn).where(SaleReturn.status == "returning", SaleReturn.created_at < now - STUCK_AFTER)
+        .order_by(SaleReturn.id)
+    ):
+        hours = int((now - row.created_at).total_seconds() // 3600)
+        last = f" (last answer: {row.message})" if row.message else ""
+        doubts.append(f"the gateway and the books may disagree: sale {row.transaction_id} "
+                      f"({row.amount.format()}, order {row.order_id}) is still being given back after {hours} "
+                      f"hours, {row.attempts} tries{last}; check it in Braintree")
+    for row, currency in db.session.execute(
+        db.select(Refund, Contract.currency).join(Milestone, Milestone.id == Refund.milestone_id)
+        .join(Contract, Contract.id == Milestone.contract_id)
+        .where(Refund.status == "failed", Refund.transaction_id.is_not(None))
+        .order_by(Refund.id)
+    ):
+        doubts.append(f"the gateway and the books disagree: refund {row.id} of milestone {row.milestone_id} "
+                      f"({Money(row.amount_minor, currency).format()}) was declared not made, then made at the "
+                      f"gateway ({row.kind} {row.transaction_id}) after the milestone was settled otherwise; "
+                      f"check it in Braintree")
+    return doubts
+
+
+def check(now: datetime | None = None) -> list[str]:
+    """Every ledger invariant of DESIGN.md, and ``gateway_doubts``; returns the problems, naming the rows."""
     problems: list[str] = []
     for journal_id, total in db.session.execute(
         db.select(LedgerEntry.journal_id, db.func.sum(LedgerEntry.amount_minor))
@@ -161,4 +210,5 @@ def check() -> list[str]:
                                 f"but its journal funded {funded}")
     for attempt_id in set(funding) - set(succeeded):
         problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
+    problems.extend(gateway_doubts(now))
     return problems

@@ -30,7 +30,7 @@ from .client_actions import freelancer_link
 from .contracts import fresh_client_link
 from .errors import InvalidTransition, ServiceError, ValidationFailed
 from .funding import gateway
-from .locks import lock_contract
+from .locks import lock_contract, lock_without_payment
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,23 @@ class RefundUncertain(ServiceError):
 REFUND_IN_FLIGHT = "A refund of this milestone is being confirmed with the payment processor."
 
 
+#: A refund in these states is being made or confirmed: the milestone offers nothing else meanwhile.
+REFUND_IN_FLIGHT_STATUSES = ("pending", "unknown")
+
+
 def refund_order_id(row: Refund) -> str:
     """The order id a refund is made, and later searched, with.
 
     The row's creation time makes it unique even where SQLite reuses the id
-    of a failed refund's deleted row for the next attempt.
+    of a deleted row (a refused refund's) for the next attempt.
     """
     return f"refund-{row.id}-{row.created_at:%Y%m%d%H%M%S%f}"
 
 
 def refund_in_flight(milestone_id: int) -> bool:
     """True while a refund of this milestone is pending or unknown (a finished one changes its state)."""
-    return db.session.scalar(db.select(Refund.id).where(Refund.milestone_id == milestone_id)) is not None
+    return db.session.scalar(db.select(Refund.id).where(
+        Refund.milestone_id == milestone_id, Refund.status.in_(REFUND_IN_FLIGHT_STATUSES))) is not None
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,11 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     ``unknown`` until ``services.refunds.reconcile`` finds out what the
     gateway did (RefundUncertain); until then the milestone shows the refund
     being confirmed and refuses every other action.
+
+    An earlier refund of this milestone declared ``failed`` may have landed
+    at the gateway after all: each is looked up first (by its order id), and
+    one found is posted instead of refunding again. If the gateway cannot be
+    asked, nothing is refunded (RefundFailed: try again later).
     """
     reason = _text(reason, "reason", "Give the client a reason for the refund.")
     contract, m = lock_contract(contract.id, milestone_id)
@@ -148,36 +158,83 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
         raise InvalidTransition("A refund of this milestone is already in progress or done.") from None
     refund_id, transaction_id, order_id = row.id, attempt.transaction_id, refund_order_id(row)
     amount = Money(item.amount_minor, contract.currency)
+    contract_id, milestone_id, title, attempt_id = contract.id, m.id, m.title, attempt.id
+    earlier = [(r.id, refund_order_id(r)) for r in db.session.scalars(
+        db.select(Refund).where(Refund.milestone_id == milestone_id, Refund.status == "failed")
+        .order_by(Refund.id))]
+    db.session.rollback()  # no transaction stays open across the gateway calls
+    gw = gateway()
+    for earlier_id, earlier_order_id in earlier:
+        try:
+            landed = gw.find_refund(transaction_id, earlier_order_id)
+        except GatewayUnavailable as exc:
+            log.warning("refund %s: could not look up earlier refund %s: %s", refund_id, earlier_id, exc)
+            _drop_pending(refund_id)
+            raise RefundFailed("An earlier refund of this milestone was not confirmed by the payment processor, "
+                               "and the processor cannot be asked about it right now. Nothing was refunded, "
+                               "so the client cannot be refunded twice: try again in a few minutes.") from None
+        if landed is not None and landed.ok:
+            log.warning("refund %s of milestone %s: earlier refund %s landed late (%s %s); posting it instead",
+                        refund_id, milestone_id, earlier_id, landed.kind, landed.transaction_id)
+            return post_refund(earlier_id, landed, reconciled=True, replacing=refund_id)
     try:
-        result = gateway().refund(transaction_id, amount, order_id=order_id)
+        result = gw.refund(transaction_id, amount, order_id=order_id)
     except Exception as exc:  # no answer (or an SDK surprise): the refund may or may not have been made
         if isinstance(exc, GatewayUnavailable):
-            log.warning("refund %s of attempt %s: gateway unavailable: %s", refund_id, attempt.id, exc)
+            log.warning("refund %s of attempt %s: gateway unavailable: %s", refund_id, attempt_id, exc)
         else:
-            log.exception("refund %s of attempt %s: unexpected error calling the gateway", refund_id, attempt.id)
+            log.exception("refund %s of attempt %s: unexpected error calling the gateway", refund_id, attempt_id)
         db.session.rollback()
-        db.session.get(Refund, refund_id).status = "unknown"
-        activity.record(db.session.get(Contract, contract.id), "refund_unknown", "system",
-                        f"Refund of “{m.title}” could not be confirmed yet; it is being checked with the "
+        # Only a refund still pending becomes unknown: a call that outlived STALE_PENDING may find it
+        # already posted (or failed) by reconciliation, and that answer must stand.
+        marked = db.session.execute(
+            db.update(Refund).where(Refund.id == refund_id, Refund.status == "pending").values(status="unknown")
+            .execution_options(synchronize_session=False)).rowcount
+        if marked != 1:
+            db.session.rollback()
+            db.session.expire_all()
+            settled = db.session.get(Refund, refund_id)
+            if settled is not None and settled.status == "succeeded":
+                return db.session.get(Milestone, milestone_id)
+            raise RefundUncertain("We could not confirm the refund with the payment processor. It is checked "
+                                  "with the processor, and you will be notified of the outcome.") from None
+        activity.record(db.session.get(Contract, contract_id), "refund_unknown", "system",
+                        f"Refund of “{title}” could not be confirmed yet; it is being checked with the "
                         f"payment processor (order {order_id}).")
         db.session.commit()
         raise RefundUncertain("We could not confirm the refund with the payment processor. Nothing is "
                               "shown as refunded yet: it is checked with the processor within minutes, "
                               "and you will be notified of the outcome.") from None
     if not result.ok:
-        log.info("refund %s of attempt %s refused: %s", refund_id, attempt.id, result.message)
-        db.session.delete(db.session.get(Refund, refund_id))
-        db.session.commit()
+        log.info("refund %s of attempt %s refused: %s", refund_id, attempt_id, result.message)
+        _drop_pending(refund_id)
         raise RefundFailed(result.message or "The payment processor refused the refund.")
     return post_refund(refund_id, result)
 
 
-def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = False) -> Milestone:
+def _drop_pending(refund_id: int) -> None:
+    """Remove a refund that certainly was not made (refused, or never asked for) — if it is still pending."""
+    db.session.rollback()
+    db.session.execute(db.delete(Refund).where(Refund.id == refund_id, Refund.status == "pending")
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = False,
+                replacing: int | None = None) -> Milestone:
     """Record a refund the gateway made: milestone refunded, refund journal, client emailed.
 
     Idempotent under the row locks: a refund already posted is left alone.
     ``reconciled``: found later by reconciliation (the timeline says so and the
     freelancer, who was told it was being checked, is notified).
+
+    A ``failed`` refund found at the gateway after all (it landed late) is
+    posted the same way, and both sides are told it went through after all —
+    unless the milestone was refunded by another refund or released
+    meanwhile: then the books cannot take it; the row keeps what the gateway
+    made, the member is told, and ``ledger.check`` reports it for a person.
+    ``replacing``: a pending refund of the same milestone, not yet asked of
+    the gateway, that this one makes unnecessary (it is removed).
     """
     milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
     contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
@@ -186,12 +243,37 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     if row.status == "succeeded":
         db.session.rollback()
         return m
+    if replacing is not None:
+        db.session.execute(db.delete(Refund).where(Refund.id == replacing, Refund.status == "pending")
+                           .execution_options(synchronize_session=False))
+    late = row.status == "failed"
+    if late and not _can_post_late(contract, m, row, result):
+        db.session.commit()
+        mailer.deliver_pending()
+        return m
     row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
+    row.next_check_at = None
     m.state = milestone_transition(m.state, MilestoneAction.REFUND)
     m.settled_at, m.auto_release_at = utcnow(), None
     amount = Money(row.amount_minor, contract.currency)
     ledger_svc.post("refund", contract, rules.refund(m.id, row.amount_minor),
                     memo=f"{result.kind} {result.transaction_id}")
+    if late:
+        activity.record(contract, "refunded", "system",
+                        f"The refund of “{m.title}” reported as not made went through at the payment processor "
+                        f"after all: {amount.format()} back to the client ({result.kind}, ref "
+                        f"{result.transaction_id}). It is not refunded again. Reason: {row.reason}")
+        activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through after all: "
+                                  f"{amount.format()} is back with the client.")
+        for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
+                                     (contract.client_email, False, fresh_client_link(contract))):
+            mailer.queue(to, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
+                         "refund_late", contract=contract, milestone=m, amount=amount, reason=row.reason,
+                         ref=result.transaction_id, for_member=for_member, link=link)
+        maybe_complete(contract)
+        db.session.commit()
+        mailer.deliver_pending()
+        return m
     if reconciled:
         activity.record(contract, "refunded", "system",
                         f"The payment processor confirmed the refund of “{m.title}”: {amount.format()} back to "
@@ -211,11 +293,44 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     return m
 
 
+def _can_post_late(contract: Contract, m: Milestone, row: Refund, result: RefundResult) -> bool:
+    """May a ``failed`` refund found at the gateway be posted now? If not, record why on the row.
+
+    Call under the contract and milestone locks.
+    """
+    other = db.session.scalar(db.select(Refund).where(
+        Refund.milestone_id == m.id, Refund.id != row.id, Refund.status != "failed"))
+    if other is not None and other.status in REFUND_IN_FLIGHT_STATUSES:
+        return False  # another refund is being confirmed: decide once it is (reconciliation looks again)
+    if other is None and m.state in (MilestoneState.FUNDED, MilestoneState.SUBMITTED):
+        return True
+    row.next_check_at = None  # nothing more to learn at the gateway
+    if other is not None and (other.kind, other.transaction_id) == (result.kind, result.transaction_id):
+        row.message = f"The same {result.kind} as refund {other.id}: nothing more was given back."
+        return False
+    amount = Money(row.amount_minor, contract.currency)
+    row.kind, row.transaction_id = result.kind, result.transaction_id
+    row.message = (f"Made at the payment processor ({result.kind}, ref {result.transaction_id}) after it was "
+                   f"reported as not made, when “{m.title}” was already {m.state}: {amount.format()} went back "
+                   f"to the client outside the books.")
+    log.error("refund %s of milestone %s landed late (%s %s) after the milestone was %s: the gateway and the "
+              "books disagree by %s, check it in Braintree", row.id, m.id, result.kind, result.transaction_id,
+              m.state, amount.format())
+    activity.record(contract, "refund_landed_late", "system",
+                    f"The refund of “{m.title}” ({amount.format()}) reported as not made went through at the "
+                    f"payment processor after all (ref {result.transaction_id}), but “{m.title}” was already "
+                    f"{m.state}: the client got {amount.format()} back on top. Check it in Braintree.")
+    activity.notify(contract, f"A refund of “{m.title}” of “{contract.title}” went through late, after the "
+                              f"milestone was {m.state}: {amount.format()} went back to the client on top. "
+                              f"Check it in Braintree.")
+    return False
+
+
 def end(contract: Contract) -> Contract:
     """End an active contract early: pending milestones are cancelled; refused while money is held."""
-    contract, _ = lock_contract(contract.id)
+    contract = lock_without_payment(contract.id)
     contract_transition(contract.state, ContractAction.END)
-    held = [m for m in contract.milestones if m.state in ESCROW_STATES or m.hold_attempt_id]
+    held = [m for m in contract.milestones if m.state in ESCROW_STATES]
     if held:
         names = ", ".join(f"“{m.title}”" for m in held)
         raise InvalidTransition(f"Money is still in escrow for {names}. Release or refund it first.")

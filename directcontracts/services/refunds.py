@@ -12,9 +12,23 @@ or a refund carrying the row's order id):
 - found → posted exactly as an answered refund is (``lifecycle.post_refund``):
   milestone refunded, refund journal, client emailed, freelancer notified;
 - not found once ``NOT_FOUND_GRACE`` has passed (by a look-up made after it)
-  → failed: the row is removed so the member may refund again, the milestone
-  is back to normal with its auto-release clock resumed, both sides told;
-- gateway unreachable → left for the next run.
+  → failed: the row is kept as ``failed`` (its order id with it) and the
+  member may refund again, the milestone is back to normal with its
+  auto-release clock resumed, both sides told;
+- gateway unreachable, or not found within the grace → left for a later run.
+
+Look-ups back off (``checks``, ``next_check_at``): a refund the gateway keeps
+not answering about is asked about less and less often, and one still in
+flight after ``ledger.STUCK_AFTER`` is reported by ``ledger.check`` and by
+``payments reconcile`` for a person to check in Braintree.
+
+A refund declared failed may still land at the gateway (a slow gateway):
+``lifecycle.refund`` looks each failed order id of the milestone up before
+refunding it again, and reconciliation keeps looking failed refunds up for
+``RECHECK_FAILED`` (backing off, at most ``RECHECK_BUDGET`` a run). One found
+is posted as a refund that went through after all, both sides told; if the
+milestone was refunded or released meanwhile, the books cannot take it and
+it is reported instead (``lifecycle.post_refund``).
 """
 from __future__ import annotations
 
@@ -35,11 +49,25 @@ from .locks import lock_contract
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = ("pending", "unknown")
+IN_FLIGHT = lifecycle.REFUND_IN_FLIGHT_STATUSES
 #: A ``pending`` refund older than this lost its process mid-call: reconcile it.
 STALE_PENDING = timedelta(minutes=2)
 #: Give the gateway this long to show a void or refund before deciding it was never made.
 NOT_FOUND_GRACE = timedelta(minutes=10)
+#: A failed refund is looked up again at the gateway for this long after it was declared failed ...
+RECHECK_FAILED = timedelta(days=7)
+#: ... first this long after, then twice as long each time, up to MAX_RECHECK_DELAY ...
+FIRST_RECHECK = timedelta(minutes=10)
+MAX_RECHECK_DELAY = timedelta(hours=6)
+#: ... at most this many in one run (the oldest due first).
+RECHECK_BUDGET = 50
+#: An in-flight refund the gateway has no answer about yet is looked up again after 1, 2, 4 … minutes, up to this.
+MAX_IN_FLIGHT_DELAY = timedelta(hours=1)
+
+
+def _backoff(checks: int, first: timedelta, cap: timedelta) -> timedelta:
+    """The wait after the ``checks``-th look-up that changed nothing: first, 2×first, 4×first … up to cap."""
+    return min(first * 2 ** min(max(checks - 1, 0), 20), cap)
 
 
 def in_flight(contract: Contract) -> set[int]:
@@ -56,12 +84,18 @@ def milestone_actions(contract: Contract, role: str) -> Callable[[Milestone], li
 
 
 def due(now: datetime) -> list[int]:
-    """Refunds to reconcile at ``now``, oldest first."""
-    return list(db.session.scalars(
+    """Refunds to look up at ``now``: in flight, oldest first; then failed ones due for a re-check (bounded)."""
+    not_backed_off = db.or_(Refund.next_check_at.is_(None), Refund.next_check_at <= now)
+    in_flight_ids = list(db.session.scalars(
         db.select(Refund.id).where(db.or_(
             Refund.status == "unknown",
-            db.and_(Refund.status == "pending", Refund.created_at < now - STALE_PENDING)))
+            db.and_(Refund.status == "pending", Refund.created_at < now - STALE_PENDING)), not_backed_off)
         .order_by(Refund.created_at, Refund.id)))
+    failed_ids = list(db.session.scalars(
+        db.select(Refund.id).where(Refund.status == "failed", Refund.failed_at >= now - RECHECK_FAILED,
+                                   Refund.next_check_at.is_not(None), Refund.next_check_at <= now)
+        .order_by(Refund.next_check_at, Refund.id).limit(RECHECK_BUDGET)))
+    return in_flight_ids + failed_ids
 
 
 def reconcile(now: datetime | None = None, *, failures: list[str] | None = None) -> dict[str, int]:
@@ -69,10 +103,11 @@ def reconcile(now: datetime | None = None, *, failures: list[str] | None = None)
 
     Each refund is handled on its own: one that raises is logged with its id,
     rolled back, counted under ``errors`` and named in ``failures`` (if given),
-    and the others still run. Returns counts: posted, failed, waiting, errors.
+    and the others still run. Returns counts: posted (``late``: of which
+    refunds declared failed earlier), failed, waiting, errors.
     """
     now = now or utcnow()
-    counts = {"posted": 0, "failed": 0, "waiting": 0, "errors": 0}
+    counts = {"posted": 0, "late": 0, "failed": 0, "waiting": 0, "errors": 0}
     for refund_id in due(now):
         try:
             outcome = reconcile_one(refund_id, now)
@@ -83,17 +118,25 @@ def reconcile(now: datetime | None = None, *, failures: list[str] | None = None)
             if failures is not None:
                 failures.append(f"refund reconciliation, refund {refund_id}: {type(exc).__name__}: {exc}")
             continue
+        if outcome == "late":
+            counts["posted"] += 1
         if outcome:
             counts[outcome] += 1
     return counts
 
 
 def reconcile_one(refund_id: int, now: datetime) -> str | None:
-    """Look one refund up at the gateway and record the truth: "posted", "failed", "waiting" (None: gone)."""
+    """Look one refund up at the gateway and record the truth.
+
+    Returns "posted", "failed", "waiting" (in flight, no answer yet), "late"
+    (a failed refund found made after all, and posted), or None (nothing to
+    do, or a failed refund still not found / not postable).
+    """
     db.session.expire_all()
     row = db.session.get(Refund, refund_id)
-    if row is None or row.status not in IN_FLIGHT:
+    if row is None or (row.status not in IN_FLIGHT and row.status != "failed"):
         return None
+    status, checks = row.status, row.checks
     transaction_id = db.session.get(PaymentAttempt, row.attempt_id).transaction_id
     order_id, created_at = lifecycle.refund_order_id(row), row.created_at
     db.session.rollback()  # no transaction stays open across the gateway call
@@ -101,21 +144,42 @@ def reconcile_one(refund_id: int, now: datetime) -> str | None:
         found = gateway().find_refund(transaction_id, order_id)
     except GatewayUnavailable as exc:
         log.warning("reconcile refund %s: gateway unavailable, will retry: %s", refund_id, exc)
-        return "waiting"
+        _back_off(refund_id, status, checks, now)
+        return "waiting" if status in IN_FLIGHT else None
     if found is not None:
         lifecycle.post_refund(refund_id, found, reconciled=True)
+        db.session.expire_all()
+        if db.session.scalar(db.select(Refund.status).where(Refund.id == refund_id)) != "succeeded":
+            return None  # a failed refund found, but the books cannot take it (reported) or not yet
         log.info("reconciled refund %s: %s %s", refund_id, found.kind, found.transaction_id)
-        return "posted"
+        return "late" if status == "failed" else "posted"
     # Only a look-up made after the grace may declare it failed: a slow gateway may still make it.
-    if created_at > now - NOT_FOUND_GRACE:
-        return "waiting"
+    if status == "failed" or created_at > now - NOT_FOUND_GRACE:
+        _back_off(refund_id, status, checks, now)
+        return "waiting" if status in IN_FLIGHT else None
     fail(refund_id, now)
     log.info("reconciled refund %s: not made at the gateway", refund_id)
     return "failed"
 
 
+def _back_off(refund_id: int, status: str, checks: int, now: datetime) -> None:
+    """A look-up that changed nothing: the next one waits longer (only if the row is still as it was read)."""
+    if status == "failed":
+        delay = _backoff(checks + 2, FIRST_RECHECK, MAX_RECHECK_DELAY)  # fail() waited FIRST_RECHECK: now 2×, 4× …
+    else:
+        delay = _backoff(checks + 1, timedelta(minutes=1), MAX_IN_FLIGHT_DELAY)
+    db.session.rollback()
+    db.session.execute(db.update(Refund).where(Refund.id == refund_id, Refund.status == status)
+                       .values(checks=Refund.checks + 1, next_check_at=now + delay)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
 def fail(refund_id: int, now: datetime) -> None:
-    """The gateway never made this refund: remove it so the member may retry; tell both sides."""
+    """The gateway has not made this refund: mark it failed so the member may retry; tell both sides.
+
+    The row stays (``failed``), and is looked up again for RECHECK_FAILED in case it lands late.
+    """
     milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
     contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
     contract, m = lock_contract(contract_id, milestone_id)
@@ -127,7 +191,8 @@ def fail(refund_id: int, now: datetime) -> None:
     if m.state == MilestoneState.SUBMITTED and m.auto_release_at is not None:
         # The clock was stopped while the refund was in flight: resume it with the time that was left.
         m.auto_release_at += max(now - row.created_at, timedelta(0))
-    db.session.delete(row)
+    row.status, row.failed_at, row.checks, row.next_check_at = "failed", now, 0, now + FIRST_RECHECK
+    row.message = "Not found at the payment processor after the grace period."
     activity.record(contract, "refund_failed", "system",
                     f"The refund of “{m.title}” ({amount.format()}) was not made by the payment processor: "
                     f"nothing went back to the client and the money is still in escrow. It can be refunded again.")
