@@ -374,6 +374,13 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
     new_state = milestone_transition(m.state, action)
     if refund_in_flight(m.id):
         raise InvalidTransition(REFUND_IN_FLIGHT)
+    held = ledger_svc.milestone_money([contract.id]).get(m.id, ledger_svc.MilestoneMoney()).held
+    if held != m.amount_minor:
+        # The books and the milestone disagree (a bug or a hand edit): release nothing, say so.
+        log.error("release of milestone %s refused: escrow holds %s, the milestone says %s", m.id, held,
+                  m.amount_minor)
+        raise InvalidTransition(f"The escrow for “{m.title}” does not match its amount; nothing was released. "
+                                f"The shop owner has to check it.")
     preview = release_preview(contract, m)
     ledger_svc.post("release", contract, rules.release(m.id, preview.gross.minor, preview.fee.minor),
                     memo="automatic" if automatic else "approved by the client")

@@ -1,4 +1,6 @@
-"""Approve and refund of one milestone at once: exactly one wins — on SQLite as on PostgreSQL.
+"""A release never pays out money escrow does not hold.
+
+Approve and refund of one milestone at once: exactly one wins — on SQLite as on PostgreSQL.
 
 SQLite has no row locks; ``lock_contract`` takes its database write lock
 instead. Without that, both went through on SQLite: the freelancer paid and
@@ -53,3 +55,31 @@ def test_approve_and_refund_of_one_milestone_never_both_happen(app, db, accepted
     kinds = sorted(db.session.scalars(db.select(Journal.kind)))
     assert kinds == ["funding", "release"]
     assert [(s["status"], s["refunded_minor"]) for s in sales(gateway)] == [("submitted_for_settlement", 0)]
+
+
+def test_a_milestone_whose_amount_disagrees_with_escrow_is_not_released(app, db, accepted_contract):
+    """A hand edit (or a bug) made the milestone worth more than its escrow: release nothing, name it."""
+    from directcontracts.models import Milestone
+    from directcontracts.services.ledger import check
+
+    with app.test_request_context():
+        c = db.session.get(Contract, accepted_contract)
+        funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
+                     nonce="fake-valid-nonce")
+        c = db.session.get(Contract, accepted_contract)
+        mid = c.milestones[0].id
+        lifecycle.request_payment(c, mid, note="Done.")
+    db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=Milestone.amount_minor + 1))
+    db.session.commit()
+    with app.test_request_context():
+        try:
+            lifecycle.approve(db.session.get(Contract, accepted_contract), mid)
+        except InvalidTransition as exc:
+            assert "does not match its amount; nothing was released" in str(exc)
+        else:
+            raise AssertionError("released a milestone its escrow does not cover")
+    db.session.expire_all()
+    assert sorted(db.session.scalars(db.select(Journal.kind))) == ["funding"]
+    assert any("holds 100000, not its amount 100001" in p for p in check())
+    db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=100000))
+    db.session.commit()  # put it back for the after-test checks
