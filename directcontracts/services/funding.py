@@ -27,6 +27,7 @@ from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
     contract_transition, milestone_transition
 from ..extensions import db
+from ..redaction import failure
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from . import activity, mailer
 from . import ledger as ledger_svc
@@ -416,7 +417,7 @@ def _isolated(failures: list[str], what: str, work) -> None:
     except Exception as exc:  # deliberately broad: one bad row must not stop the others
         db.session.rollback()
         log.exception("reconcile: %s failed", what)
-        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        failures.append(failure(what, exc))
 
 
 def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
+from ..redaction import failure
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
 from . import activity, funding, lifecycle, mailer, refunds
 from .client_actions import freelancer_link
@@ -53,7 +54,7 @@ def _isolated(failures: list[str], what: str, work: Callable[[], object]) -> boo
     except Exception as exc:  # deliberately broad: a bug in one item must not stop the run
         db.session.rollback()
         log.exception("jobs: %s failed", what)
-        failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        failures.append(failure(what, exc))
         return False
     return True
 

@@ -40,6 +40,7 @@ from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable
 from ..domain.states import MilestoneAction, MilestoneState, allowed_milestone_actions
 from ..extensions import db
+from ..redaction import failure
 from ..models import Contract, Milestone, PaymentAttempt, Refund, utcnow
 from . import activity, lifecycle, mailer
 from .client_actions import freelancer_link
@@ -116,7 +117,7 @@ def reconcile(now: datetime | None = None, *, failures: list[str] | None = None)
             log.exception("reconciling refund %s failed", refund_id)
             counts["errors"] += 1
             if failures is not None:
-                failures.append(f"refund reconciliation, refund {refund_id}: {type(exc).__name__}: {exc}")
+                failures.append(failure(f"refund reconciliation, refund {refund_id}", exc))
             continue
         if outcome == "late":
             counts["posted"] += 1

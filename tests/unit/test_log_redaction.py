@@ -30,16 +30,22 @@ def test_a_traceback_quoting_a_link_is_redacted():
     assert token not in printed and "/c/[token] to pay" in printed and "ValueError" in printed
 
 
-def test_database_errors_do_not_print_the_row(app):
-    """An INSERT that fails shows no parameters (an outbox row holds a live link)."""
+def test_database_errors_hide_parameters_and_cron_failure_lines_are_redacted(app):
+    """SQLAlchemy prints no parameters; PostgreSQL's own "Failing row contains …" detail can still
+    quote a row (an outbox body with a live link), so the failure line printed by cron is redacted."""
     import pytest
     from sqlalchemy.exc import DBAPIError
 
     from directcontracts.extensions import db
-    from directcontracts.models import Member
+    from directcontracts.models import OutboxEmail
+    from directcontracts.redaction import failure
+
+    token = "W9WUhnFOD_OgxdO9JUBHAwRFUquH-zWE8qUw4AHVNnQ"
     with app.app_context():
         with pytest.raises(DBAPIError) as caught:
-            db.session.execute(db.insert(Member).values(id=1, email="secret@client-co.com", name=None,
-                                                        password_hash="x"))
+            db.session.execute(db.insert(OutboxEmail).values(to_addr=None, subject="Your contract",
+                                                             body_text=f"Open http://shop.example/c/{token}"))
         db.session.rollback()
-    assert "secret@client-co.com" not in str(caught.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+    line = failure("email 7", caught.value)
+    assert line.startswith("email 7: IntegrityError:") and token not in line
