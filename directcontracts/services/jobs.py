@@ -94,6 +94,8 @@ def auto_release(now: datetime, failures: list[str]) -> int:
         m = db.session.get(Milestone, milestone_id)
         try:
             lifecycle.approve(m.contract, milestone_id, automatic=True, now=now)
+        except lifecycle.ReleaseHeld:
+            raise  # needs a person or the gateway: a failure of the run, named in its output
         except (ServiceError, InvalidTransition) as exc:  # changed meanwhile (approved, disputed, refunding)
             log.info("auto-release of milestone %s skipped: %s", milestone_id, exc)
             db.session.rollback()

@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 MAX_NOTE = 5000
 
 
+class ReleaseHeld(InvalidTransition):
+    """A release that must wait for a person or the gateway (escrow disagrees, a refund to look up).
+
+    Unlike other refusals it is a failure of an automatic run, never a quiet skip.
+    """
+
+
 class RefundFailed(ServiceError):
     """The gateway refused the refund; nothing changed. The message says why."""
 
@@ -359,6 +366,37 @@ def maybe_complete(contract: Contract) -> None:
 
 # ---- client (and the system's auto-release) --------------------------------
 
+def _no_late_refund(milestone_id: int, now: datetime) -> None:
+    """Before a release, ask the gateway about this milestone's refunds declared failed lately.
+
+    One may have landed after all (a slow gateway): it is posted, and the
+    release refused, instead of paying the freelancer money the client got
+    back. If the gateway cannot be asked, nothing is released for now.
+    """
+    from .refunds import RECHECK_FAILED  # refunds builds on this module
+
+    rows = db.session.execute(
+        db.select(Refund.id, Refund.created_at, PaymentAttempt.transaction_id)
+        .join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
+        .where(Refund.milestone_id == milestone_id, Refund.status == "failed",
+               Refund.failed_at >= now - RECHECK_FAILED)).all()
+    db.session.rollback()  # no transaction stays open across the gateway calls
+    for row in rows:
+        try:
+            landed = gateway().find_refund(row.transaction_id, refund_order_id(row))
+        except GatewayUnavailable as exc:
+            log.warning("release of milestone %s: could not look up failed refund %s: %s", milestone_id, row.id, exc)
+            raise ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "
+                              "which cannot be asked about it right now. Nothing was released: try again in "
+                              "a few minutes.") from None
+        if landed is not None and landed.ok:
+            log.warning("release of milestone %s: failed refund %s landed late (%s %s); posting it instead",
+                        milestone_id, row.id, landed.kind, landed.transaction_id)
+            post_refund(row.id, landed, reconciled=True)
+            raise InvalidTransition("This milestone's money went back to the client after all (an earlier refund "
+                                    "was confirmed late by the payment processor), so nothing was released.")
+
+
 def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
             now: datetime | None = None) -> Milestone:
     """Release a submitted milestone at once: escrow → freelancer (net) and → fees.
@@ -366,6 +404,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
     Idempotent: a milestone already released is returned unchanged.
     """
     now = now or utcnow()
+    _no_late_refund(milestone_id, now)
     contract, m = lock_contract(contract.id, milestone_id)
     if m.state == MilestoneState.RELEASED:
         db.session.rollback()
@@ -379,8 +418,8 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
         # The books and the milestone disagree (a bug or a hand edit): release nothing, say so.
         log.error("release of milestone %s refused: escrow holds %s, the milestone says %s", m.id, held,
                   m.amount_minor)
-        raise InvalidTransition(f"The escrow for “{m.title}” does not match its amount; nothing was released. "
-                                f"The shop owner has to check it.")
+        raise ReleaseHeld(f"The escrow for “{m.title}” does not match its amount; nothing was released. "
+                          f"The shop owner has to check it.")
     preview = release_preview(contract, m)
     ledger_svc.post("release", contract, rules.release(m.id, preview.gross.minor, preview.fee.minor),
                     memo="automatic" if automatic else "approved by the client")

@@ -83,3 +83,25 @@ def test_a_milestone_whose_amount_disagrees_with_escrow_is_not_released(app, db,
     assert any("holds 100000, not its amount 100001" in p for p in check())
     db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=100000))
     db.session.commit()  # put it back for the after-test checks
+
+
+def test_an_auto_release_held_back_by_escrow_fails_the_cron_run(app, db, accepted_contract):
+    from datetime import timedelta
+
+    from directcontracts.models import Milestone, utcnow
+
+    with app.test_request_context():
+        c = db.session.get(Contract, accepted_contract)
+        funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
+                     nonce="fake-valid-nonce")
+        mid = db.session.get(Contract, accepted_contract).milestones[0].id
+        lifecycle.request_payment(db.session.get(Contract, accepted_contract), mid, note="Done.")
+    db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=Milestone.amount_minor + 1))
+    db.session.commit()
+    when = (utcnow() + timedelta(days=15)).strftime("%Y-%m-%d %H:%M:%S")
+    result = app.test_cli_runner().invoke(args=["jobs", "run-due", "--now", when])
+    assert result.exit_code == 1
+    assert f"FAILED auto-release of milestone {mid}: ReleaseHeld: The escrow for “Milestone 1” does not match" \
+        in result.output
+    db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=100000))
+    db.session.commit()  # put it back for the after-test checks

@@ -295,3 +295,41 @@ def test_a_give_back_the_gateway_refuses_backs_off_and_is_reported_after_a_day(a
     code, out = cli(app, "payments", "reconcile", when=now + timedelta(hours=25, minutes=1))
     assert "CHECK IN BRAINTREE" in out and f"sale {sale.transaction_id}" in out
     assert ledger.check() == []  # not yet a day old
+
+
+def test_a_release_first_asks_about_a_refund_declared_failed_and_posts_it_if_it_landed(
+        app, logged_in, visitor, outbox, db, gateway):
+    """The client approves a milestone whose refund was declared not made but then landed: nothing is
+    paid to the freelancer out of money the client already got back."""
+    cid, link, a, b, _ = refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway)
+    request_payment(logged_in, cid, a)
+    r = approve(visitor, link, a, expect=409)
+    assert "went back to the client after all" in r.text and "nothing was released" in r.text
+    assert db.session.get(Milestone, a).state == "refunded"
+    assert escrow_held(db, cid) == {"Milestone 1": 0, "Milestone 2": 50000}
+    assert db.session.scalar(db.select(db.func.count()).select_from(Refund).where(Refund.status == "succeeded")) == 1
+    assert [c["minor"] for c in credits(gateway)] == [30000]
+
+
+def test_a_release_waits_while_a_failed_refund_cannot_be_looked_up(app, logged_in, visitor, outbox, db, gateway,
+                                                                  monkeypatch):
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
+    gateway.settle(sales(gateway)[0]["id"])
+    a = contract(db, cid).milestones[0].id
+    gateway.refund_fault = REFUND_UNREACHABLE
+    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "No."}).status_code == 503
+    gateway.refund_fault = None
+    assert cli(app, "payments", "reconcile", when=utcnow() + timedelta(minutes=11))[0] == 0
+    assert [r.status for r in refunds(db)] == ["failed"]
+    request_payment(logged_in, cid, a)
+
+    def down(*args, **kwargs):
+        raise GatewayUnavailable("connection refused")
+
+    monkeypatch.setattr(gateway, "find_refund", down)
+    r = approve(visitor, link, a, expect=409)
+    assert "Nothing was released: try again in a few minutes" in r.text
+    assert db.session.get(Milestone, a).state == "submitted"
+    monkeypatch.undo()
+    approve(visitor, link, a)  # the processor answers: that refund was never made, the release goes ahead
+    assert db.session.get(Milestone, a).state == "released"
