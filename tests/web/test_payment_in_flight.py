@@ -26,6 +26,8 @@ def test_the_client_cannot_decline_or_ask_for_changes_while_paying(visitor, payi
     assert "A payment of $180.00 is being confirmed" in page
     for offer in ("Request changes", "Decline", "Accept and fund"):
         assert offer not in page
+    again = fund(visitor, link, sign=False, key="second-form")
+    assert again.status_code == 409 and again.text.count("being confirmed") == 1  # said once, not twice
     for kind, field in (("decline", "reason"), ("changes", "message")):
         r = visitor.post(f"{link}/{kind}", {field: "Too expensive after all."})
         assert r.status_code == 409 and "being confirmed" in r.text

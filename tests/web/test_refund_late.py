@@ -305,6 +305,7 @@ def test_a_release_first_asks_about_a_refund_declared_failed_and_posts_it_if_it_
     request_payment(logged_in, cid, a)
     r = approve(visitor, link, a, expect=409)
     assert "went back to the client after all" in r.text and "nothing was released" in r.text
+    assert "There is nothing to approve" in r.text and "Release $" not in r.text  # no form to retry
     assert db.session.get(Milestone, a).state == "refunded"
     assert escrow_held(db, cid) == {"Milestone 1": 0, "Milestone 2": 50000}
     assert db.session.scalar(db.select(db.func.count()).select_from(Refund).where(Refund.status == "succeeded")) == 1
