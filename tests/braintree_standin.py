@@ -21,6 +21,9 @@ Fault injection (set ``standin.fault``; it applies to sales only):
 ``"unavailable"``
     503 Service Unavailable, nothing stored.
 
+``standin.keep_refund_order_ids = False`` stores refunds without the order id
+sent (as made before refund order ids): only the sale's ``refund-ids`` lead to them.
+
 Voids and refunds have their own switch, ``standin.refund_fault``:
 
 ``"read_timeout"``
@@ -89,6 +92,9 @@ class BraintreeStandin:
         self.fault: str | None = None
         #: None, "read_timeout", "drop_response", "server_error" or "unavailable" (voids and refunds)
         self.refund_fault: str | None = None
+        #: False: a refund is stored without the order id it was sent, as the release before refund
+        #: order ids made them (the credit carries the sale's order id; only the sale's refund-ids find it)
+        self.keep_refund_order_ids = True
         #: (method, path) of every request received, for assertions
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -331,7 +337,7 @@ class BraintreeStandin:
                 "processor_response_text": "Processed",
                 "refund_ids": [],
                 "refunded_transaction_id": sale["id"],
-                "order_id": request.get("order_id") or sale["order_id"],
+                "order_id": (request.get("order_id") if self.keep_refund_order_ids else None) or sale["order_id"],
                 "status_history": [],
             }
             credit["status_history"].append(_status_event(credit))

@@ -50,6 +50,21 @@ class RefundResult:
 
 
 @dataclass(frozen=True)
+class SaleRefund:
+    """One refund (credit transaction) the gateway made of a sale, whatever order id it carries.
+
+    Listed from the sale itself (Braintree: its ``refund_ids``), so a refund
+    made without an order id of ours (by the release before refund order ids,
+    or by hand in the control panel) is still seen.
+    """
+
+    transaction_id: str
+    amount: Money
+    created_at: datetime | None  # naive UTC; Braintree keeps it to the second
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """A verified webhook notification."""
 
@@ -107,6 +122,15 @@ class PaymentGateway(Protocol):
 
         For reconciling a refund whose answer was lost: a voided sale counts as
         the void, a refund is searched by its order id. Raises GatewayUnavailable.
+        """
+
+    def sale_refunds(self, transaction_id: str) -> list[SaleRefund]:
+        """Every refund of sale ``transaction_id`` that gives money back, oldest first; [] if no such sale.
+
+        Read from the sale (Braintree: its ``refund_ids``, each found by id),
+        not searched by order id: it also lists refunds that carry no order id
+        of ours. A refund voided or declined before it settled is left out.
+        Raises GatewayUnavailable.
         """
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:

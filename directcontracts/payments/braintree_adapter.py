@@ -48,9 +48,10 @@ from braintree.exceptions.not_found_error import NotFoundError
 from braintree.exceptions.upgrade_required_error import UpgradeRequiredError
 
 from ..domain.money import Money
-from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, WebhookEvent
+from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, SaleRefund, WebhookEvent
 from .outcomes import (
     REFUNDED_MESSAGE,
+    SUCCEEDED_STATUSES,
     VOIDED_MESSAGE,
     charge_result,
     preferred_sale,
@@ -264,6 +265,29 @@ class BraintreeAdapter:
         if not credits:
             return None
         return RefundResult(ok=True, kind="refunded", transaction_id=credits[0].id, message=REFUNDED_MESSAGE)
+
+    def sale_refunds(self, transaction_id: str) -> list[SaleRefund]:
+        """The sale's ``refund_ids``, each found by id (a find is consistent; a search may lag)."""
+        with self._call("find"):
+            try:
+                sale = self.gateway.transaction.find(transaction_id)
+            except NotFoundError:
+                return []
+            refunds = []
+            for credit_id in getattr(sale, "refund_ids", None) or []:
+                try:
+                    credit = self.gateway.transaction.find(credit_id)
+                except NotFoundError:  # listed by the sale, yet not found: nothing can be concluded
+                    raise GatewayUnavailable(f"Braintree lists refund {credit_id} of {transaction_id} "
+                                             f"but cannot find it") from None
+                if (credit.type == "credit" and credit.status in SUCCEEDED_STATUSES
+                        and getattr(credit, "refunded_transaction_id", None) == transaction_id):
+                    refunds.append(SaleRefund(
+                        transaction_id=credit.id,
+                        amount=Money.from_major(credit.amount, credit.currency_iso_code or sale.currency_iso_code),
+                        created_at=_naive_utc(getattr(credit, "created_at", None)),
+                        order_id=getattr(credit, "order_id", None)))
+        return sorted(refunds, key=lambda r: r.created_at or datetime.min)
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify Braintree's ``bt_signature`` / ``bt_payload`` pair and read it."""

@@ -58,9 +58,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ..domain.money import Money
-from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, WebhookEvent
+from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, SaleRefund, WebhookEvent
 from .outcomes import (
     REFUNDED_MESSAGE,
+    SUCCEEDED_STATUSES,
     VOIDED_MESSAGE,
     charge_result,
     preferred_sale,
@@ -85,6 +86,9 @@ REFUND_UNREACHABLE = "unreachable"
 #: ... or the void/refund *lands late*: no answer, and nothing shows at the gateway
 #: until ``release_late_refunds()`` makes it (a slow gateway, minutes after the timeout).
 REFUND_LATE = "late"
+#: ... or the refund is made the way the release before refund order ids made it (no order id of its
+#: own: the credit carries the sale's), then its answer is lost. A void is made and lost as above.
+REFUND_ANSWER_LOST_NO_ORDER_ID = "answer_lost_no_order_id"
 
 PAYPAL_TEST_EMAIL = "jane.doe@paypal.com"
 
@@ -287,8 +291,8 @@ class TestGateway:
     def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret") -> None:
         self.store = store if store is not None else MemoryStore()
         self._webhook_secret = webhook_secret.encode()
-        #: A switch for tests and demos: REFUND_ANSWER_LOST, REFUND_UNREACHABLE or REFUND_LATE
-        #: makes every void/refund of this object lose its answer; None answers.
+        #: A switch for tests and demos: REFUND_ANSWER_LOST, REFUND_UNREACHABLE, REFUND_LATE or
+        #: REFUND_ANSWER_LOST_NO_ORDER_ID makes every void/refund of this object lose its answer; None answers.
         self.refund_fault: str | None = None
 
     # -- PaymentGateway
@@ -369,8 +373,10 @@ class TestGateway:
                     {"transaction_id": transaction_id, "minor": amount.minor, "currency": amount.currency,
                      "order_id": order_id})
             raise GatewayUnavailable("test gateway: simulated slow gateway (the refund will land late)")
+        if self.refund_fault == REFUND_ANSWER_LOST_NO_ORDER_ID:
+            order_id = None
         result = self._refund(transaction_id, amount, order_id)
-        if self.refund_fault == REFUND_ANSWER_LOST:
+        if self.refund_fault in (REFUND_ANSWER_LOST, REFUND_ANSWER_LOST_NO_ORDER_ID):
             made = "made" if result.ok else "refused"
             raise GatewayUnavailable(f"test gateway: simulated lost answer (the refund was {made})")
         return result
@@ -389,6 +395,18 @@ class TestGateway:
         if credit is None:
             return None
         return RefundResult(ok=True, kind="refunded", transaction_id=credit["id"], message=REFUNDED_MESSAGE)
+
+    def sale_refunds(self, transaction_id: str) -> list[SaleRefund]:
+        """The credits listed in the sale record's ``refund_ids`` (in the order they were made)."""
+        with self.store.locked() as data:
+            transactions = data.get("transactions", {})
+            sale = transactions.get(transaction_id)
+            credits = [transactions[i] for i in (sale or {}).get("refund_ids", [])]
+        return [SaleRefund(transaction_id=c["id"], amount=Money(c["minor"], c["currency"]),
+                           created_at=datetime.fromisoformat(c["created_at"]).astimezone(timezone.utc)
+                           .replace(tzinfo=None),
+                           order_id=c["order_id"])
+                for c in credits if c["status"] in SUCCEEDED_STATUSES]
 
     def _refund(self, transaction_id: str, amount: Money, order_id: str | None) -> RefundResult:
         with self.store.locked() as data:

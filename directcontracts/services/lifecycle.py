@@ -9,6 +9,7 @@ changes nothing.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,6 +68,73 @@ def refund_order_id(row: Refund) -> str:
     of a deleted row (a refused refund's) for the next attempt.
     """
     return f"refund-{row.id}-{row.created_at:%Y%m%d%H%M%S%f}"
+
+
+#: Braintree keeps a transaction's time to the second, and its clock and ours may differ a little: a
+#: refund of the sale this much older than a ``Refund`` row may still be that row's.
+CREDIT_CLOCK_SLACK = timedelta(seconds=2)
+#: Order ids of our other records (a refund's ``refund_order_id``, a give-back's): a gateway refund
+#: carrying one belongs to that record and is found by it, never taken for another refund.
+_OTHER_RECORDS_ORDER_ID = re.compile(r"refund-\d+-\d{20}|return-.+")
+#: The message of a refund found among the sale's refunds rather than by its order id.
+FOUND_BY_AMOUNT = "Found among the payment's refunds at the payment processor (it carries no order id of ours)."
+
+
+@dataclass(frozen=True)
+class RefundKey:
+    """What the gateway is asked about one refund, read before the call (no transaction stays open across it)."""
+
+    id: int
+    sale_id: str
+    order_id: str
+    amount: Money
+    created_at: datetime
+
+
+def refund_keys(*where) -> list[RefundKey]:
+    """The look-up keys of the refunds matching ``where``, oldest first."""
+    rows = db.session.execute(
+        db.select(Refund, PaymentAttempt.transaction_id, PaymentAttempt.currency)
+        .join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id).where(*where).order_by(Refund.id)).all()
+    return [RefundKey(row.id, sale_id, refund_order_id(row), Money(row.amount_minor, currency), row.created_at)
+            for row, sale_id, currency in rows]
+
+
+def find_refund(key: RefundKey) -> RefundResult | None:
+    """What the gateway made of this refund: the sale's void, its refund by order id — or, failing those,
+    a refund of the sale that carries no order id of ours and that no other refund of ours holds.
+
+    The last is how a refund is found whose order id the gateway did not keep: every refund made by the
+    release before refund order ids (a row still ``unknown`` or ``pending`` at the upgrade), or one
+    made by hand in the control panel. Among the sale's refunds (``sale_refunds``) one counts if it is
+    of this refund's amount, was created at or after the row (to the second, ``CREDIT_CLOCK_SLACK``),
+    carries no order id of another record of ours, and is not the transaction of another ``Refund``
+    row; the earliest such is taken. Every refund of the sale then backs at most one refund of ours, so
+    what the gateway kept of the sale and what the books hold for it still agree.
+
+    Raises GatewayUnavailable. Call with no transaction open; none is left open.
+    """
+    gw = gateway()
+    found = gw.find_refund(key.sale_id, key.order_id)
+    if found is not None:
+        return found
+    since = key.created_at.replace(microsecond=0) - CREDIT_CLOCK_SLACK
+    candidates = [r for r in gw.sale_refunds(key.sale_id)
+                  if r.amount == key.amount and r.created_at is not None and r.created_at >= since
+                  and (r.order_id == key.order_id or not _OTHER_RECORDS_ORDER_ID.fullmatch(r.order_id or ""))]
+    if not candidates:
+        return None
+    taken = set(db.session.scalars(db.select(Refund.transaction_id).where(
+        Refund.id != key.id, Refund.transaction_id.in_([r.transaction_id for r in candidates]))))
+    db.session.rollback()
+    free = [r for r in candidates if r.transaction_id not in taken]
+    if not free:
+        return None
+    credit = min(free, key=lambda r: r.created_at)
+    log.warning("refund %s: not found by its order id %s, but sale %s has a refund of its amount without one "
+                "(%s, order id %r, created %s): taken as this refund", key.id, key.order_id, key.sale_id,
+                credit.transaction_id, credit.order_id, credit.created_at)
+    return RefundResult(ok=True, kind="refunded", transaction_id=credit.transaction_id, message=FOUND_BY_AMOUNT)
 
 
 def refund_in_flight(milestone_id: int) -> bool:
@@ -148,8 +216,9 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     being confirmed and refuses every other action.
 
     An earlier refund of this milestone declared ``failed`` may have landed
-    at the gateway after all: each is looked up first (by its order id), and
-    one found is posted instead of refunding again. If the gateway cannot be
+    at the gateway after all: each is looked up first (``find_refund``: by
+    its order id, else among the sale's refunds without one), and one found
+    is posted instead of refunding again. If the gateway cannot be
     asked, nothing is refunded (RefundFailed: try again later).
     """
     reason = _text(reason, "reason", "Give the client a reason for the refund.")
@@ -166,14 +235,13 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     refund_id, transaction_id, order_id = row.id, attempt.transaction_id, refund_order_id(row)
     amount = Money(item.amount_minor, contract.currency)
     contract_id, milestone_id, title, attempt_id = contract.id, m.id, m.title, attempt.id
-    earlier = [(r.id, refund_order_id(r)) for r in db.session.scalars(
-        db.select(Refund).where(Refund.milestone_id == milestone_id, Refund.status == "failed")
-        .order_by(Refund.id))]
+    earlier = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed")
     db.session.rollback()  # no transaction stays open across the gateway calls
     gw = gateway()
-    for earlier_id, earlier_order_id in earlier:
+    for key in earlier:
+        earlier_id = key.id
         try:
-            landed = gw.find_refund(transaction_id, earlier_order_id)
+            landed = find_refund(key)
         except GatewayUnavailable as exc:
             log.warning("refund %s: could not look up earlier refund %s: %s", refund_id, earlier_id, exc)
             _drop_pending(refund_id)
@@ -258,6 +326,15 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
         db.session.commit()
         mailer.deliver_pending()
         return m
+    if result.kind == "refunded" and db.session.scalar(db.select(Refund.id).where(
+            Refund.id != refund_id, Refund.transaction_id == result.transaction_id)) is not None:
+        # One refund at the gateway backs one refund of ours: another took this one meanwhile (two
+        # processes matching one refund without an order id). Nothing is posted; the next look-up decides.
+        log.error("refund %s: gateway refund %s is already another refund's; not posted", refund_id,
+                  result.transaction_id)
+        db.session.commit()  # the replaced pending row goes: nothing was asked of the gateway for it
+        raise InvalidTransition("The payment processor's refund was matched to another refund meanwhile; "
+                                "nothing was changed. Try again in a minute.")
     row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
     row.next_check_at = None
     m.state = milestone_transition(m.state, MilestoneAction.REFUND)
@@ -375,15 +452,12 @@ def _no_late_refund(milestone_id: int, now: datetime) -> None:
     """
     from .refunds import RECHECK_FAILED  # refunds builds on this module
 
-    rows = db.session.execute(
-        db.select(Refund.id, Refund.created_at, PaymentAttempt.transaction_id)
-        .join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
-        .where(Refund.milestone_id == milestone_id, Refund.status == "failed",
-               Refund.failed_at >= now - RECHECK_FAILED)).all()
+    rows = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed",
+                       Refund.failed_at >= now - RECHECK_FAILED)
     db.session.rollback()  # no transaction stays open across the gateway calls
     for row in rows:
         try:
-            landed = gateway().find_refund(row.transaction_id, refund_order_id(row))
+            landed = find_refund(row)
         except GatewayUnavailable as exc:
             log.warning("release of milestone %s: could not look up failed refund %s: %s", milestone_id, row.id, exc)
             raise ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "

@@ -6,8 +6,12 @@ leaves its ``Refund`` row ``unknown``; a process that died mid-call leaves it
 and accepts nothing else (no approve, no changes, no auto-release, no second
 refund), and both portals say the refund is being confirmed.
 
-``reconcile`` asks the gateway what happened (``find_refund``: the sale voided,
-or a refund carrying the row's order id):
+``reconcile`` asks the gateway what happened (``lifecycle.find_refund``: the
+sale voided, a refund carrying the row's order id, or else a refund of the
+sale of the row's amount, made since the row, carrying no order id of ours and
+held by no other refund — so a refund whose order id the gateway did not
+keep, like every refund made by the release before refund order ids, is found
+and never declared failed and made twice):
 
 - found → posted exactly as an answered refund is (``lifecycle.post_refund``):
   milestone refunded, refund journal, client emailed, freelancer notified;
@@ -41,11 +45,10 @@ from ..domain.payments import GatewayUnavailable
 from ..domain.states import MilestoneAction, MilestoneState, allowed_milestone_actions
 from ..extensions import db
 from ..redaction import failure
-from ..models import Contract, Milestone, PaymentAttempt, Refund, utcnow
+from ..models import Contract, Milestone, Refund, utcnow
 from . import activity, lifecycle, mailer
 from .client_actions import freelancer_link
 from .contracts import fresh_client_link
-from .funding import gateway
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -137,12 +140,11 @@ def reconcile_one(refund_id: int, now: datetime) -> str | None:
     row = db.session.get(Refund, refund_id)
     if row is None or (row.status not in IN_FLIGHT and row.status != "failed"):
         return None
-    status, checks = row.status, row.checks
-    transaction_id = db.session.get(PaymentAttempt, row.attempt_id).transaction_id
-    order_id, created_at = lifecycle.refund_order_id(row), row.created_at
+    status, checks, created_at = row.status, row.checks, row.created_at
+    [key] = lifecycle.refund_keys(Refund.id == refund_id)
     db.session.rollback()  # no transaction stays open across the gateway call
     try:
-        found = gateway().find_refund(transaction_id, order_id)
+        found = lifecycle.find_refund(key)
     except GatewayUnavailable as exc:
         log.warning("reconcile refund %s: gateway unavailable, will retry: %s", refund_id, exc)
         _back_off(refund_id, status, checks, now)
