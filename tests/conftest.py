@@ -1,4 +1,4 @@
-"""Shared fixtures: app, db, client (CSRF on), login_as, outbox.
+"""Shared fixtures: app, db, client (CSRF on), runner, login_as, outbox.
 
 The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL
 is set. The schema is built once per session; every test starts from empty
@@ -6,11 +6,11 @@ tables, whatever happened in the test before.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 
 import pytest
-from flask.globals import _cv_app
 from flask.testing import FlaskClient
 
 from directcontracts import create_app
@@ -73,26 +73,30 @@ def db(app, request):
 class FreshContextClient(FlaskClient):
     """Each request gets its own app context, as in production.
 
-    Flask reuses an app context that is already pushed (the test's, from the
-    ``db`` fixture); then ``g`` — where Flask-Login caches the user — and the
-    database session would be shared between requests and between two
-    browsers. Hiding the test's context for the duration of a request makes
-    every request start clean.
+    Flask 3.1 reuses an app context that is already pushed (the test's, from
+    the ``db`` fixture); then ``g`` — where Flask-Login caches the user — and
+    the database session would be shared between requests and between two
+    browsers. Each request therefore runs in an empty ``contextvars.Context``
+    (as a request in a server thread does): it sees no pushed context, so
+    Flask pushes a new one and pops it at the end. Flask 3.2 no longer reuses
+    a pushed context when dispatching a request; this stays correct there.
     """
 
     def open(self, *args, **kwargs):
-        token = _cv_app.set(None)
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            _cv_app.reset(token)
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 class Client:
-    """A test client that behaves like a browser: keeps cookies, sends the CSRF token."""
+    """A test client that behaves like a browser: keeps cookies, sends the CSRF token.
+
+    The token is the one the pages carry; Flask-WTF derives it from a secret
+    kept in the session, so it is read from a page once and again only when
+    that secret changes (a new session), not fetched before every POST.
+    """
 
     def __init__(self, flask_client):
         self.http = flask_client
+        self._csrf: tuple[str, str] | None = None  # (the session's CSRF secret, the page's token)
 
     def get(self, url, htmx=False, **kw):
         headers = kw.pop("headers", {})
@@ -101,10 +105,22 @@ class Client:
         return self.http.get(url, headers=headers, **kw)
 
     def csrf(self) -> str:
-        page = self.http.get("/login", follow_redirects=True)
-        match = CSRF_RE.search(page.text)
-        assert match, "every page carries the CSRF token for htmx"
-        return match.group(1)
+        secret = self._csrf_secret()
+        if self._csrf is None or secret is None or self._csrf[0] != secret:
+            page = self.http.get("/login", follow_redirects=True)
+            match = CSRF_RE.search(page.text)
+            assert match, "every page carries the CSRF token for htmx"
+            self._csrf = (self._csrf_secret(), match.group(1))
+        return self._csrf[1]
+
+    def _csrf_secret(self) -> str | None:
+        """The secret Flask-WTF keeps in this browser's session cookie (None: no session yet)."""
+        app = self.http.application
+        cookie = self.http.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        if cookie is None:
+            return None
+        session = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+        return session.get(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
     def post(self, url, data=None, htmx=False, csrf=True, **kw):
         data = dict(data or {})
@@ -122,6 +138,12 @@ class Client:
 @pytest.fixture
 def client(app):
     return Client(app.test_client())
+
+
+@pytest.fixture
+def runner(app):
+    """The app's command line (``runner.invoke(args=[...])``)."""
+    return app.test_cli_runner()
 
 
 @pytest.fixture

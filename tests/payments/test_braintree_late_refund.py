@@ -18,14 +18,14 @@ def braintree_app(app, make_adapter):
     app.extensions["gateway"] = previous
 
 
-def reconcile(app, when) -> str:
-    result = app.test_cli_runner().invoke(
+def reconcile(runner, when) -> str:
+    result = runner.invoke(
         args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def test_a_refund_landing_after_it_was_declared_failed_is_not_made_twice(braintree_app, standin, app, logged_in,
+def test_a_refund_landing_after_it_was_declared_failed_is_not_made_twice(braintree_app, standin, runner, logged_in,
                                                                          visitor, outbox, db):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")  # one $800 sale
     sale_id = db.session.scalar(db.select(PaymentAttempt)).transaction_id
@@ -36,7 +36,7 @@ def test_a_refund_landing_after_it_was_declared_failed_is_not_made_twice(braintr
     standin.refund_fault = None
     assert r.status_code == 503
     started = db.session.scalar(db.select(Refund)).created_at
-    assert "refunds: posted 0, failed 1" in reconcile(app, started + timedelta(minutes=11))
+    assert "refunds: posted 0, failed 1" in reconcile(runner, started + timedelta(minutes=11))
     standin.release_held()  # ... and makes it 15 minutes late
 
     def credits():

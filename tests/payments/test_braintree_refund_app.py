@@ -22,8 +22,8 @@ def refund_journals(db) -> list[Journal]:
     return list(db.session.scalars(db.select(Journal).where(Journal.kind == "refund")))
 
 
-def reconcile(app, when) -> str:
-    result = app.test_cli_runner().invoke(
+def reconcile(runner, when) -> str:
+    result = runner.invoke(
         args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
     assert result.exit_code == 0, result.output
     return result.output
@@ -33,7 +33,7 @@ def reconcile(app, when) -> str:
     ("drop_response", True), ("server_error", True), ("read_timeout", True), ("unavailable", False),
 ])
 @pytest.mark.parametrize("settled", [False, True], ids=["void", "refund"])
-def test_lost_refund_is_reconciled_to_the_gateways_truth(braintree_app, standin, app, logged_in, visitor, outbox,
+def test_lost_refund_is_reconciled_to_the_gateways_truth(braintree_app, standin, runner, logged_in, visitor, outbox,
                                                           db, fault, made, settled):
     # Milestone 1 has a sale of its own: a void before settlement, a refund after.
     cid, link = funded_contract(logged_in, visitor, outbox, choice="first")
@@ -50,7 +50,7 @@ def test_lost_refund_is_reconciled_to_the_gateways_truth(braintree_app, standin,
     assert "A refund of this milestone is being confirmed" in logged_in.get(f"/contracts/{cid}").text
 
     started = db.session.scalar(db.select(Refund)).created_at
-    out = reconcile(app, started + timedelta(minutes=11))
+    out = reconcile(runner, started + timedelta(minutes=11))
     assert (f"refunds: posted {int(made)}, failed {int(not made)}") in out, out
 
     sale = standin.transactions[sale_id]
@@ -74,8 +74,8 @@ def test_lost_refund_is_reconciled_to_the_gateways_truth(braintree_app, standin,
         assert len(refund_journals(db)) == 1 and contract(db, cid).milestones[0].state == "refunded"
 
 
-def test_reconciliation_waits_while_braintree_is_down(braintree_app, standin, app, logged_in, visitor, outbox, db,
-                                                       make_adapter):
+def test_reconciliation_waits_while_braintree_is_down(braintree_app, standin, app, runner, logged_in, visitor, outbox,
+                                                       db, make_adapter):
     cid, link = funded_contract(logged_in, visitor, outbox, choice="first")
     mid = contract(db, cid).milestones[0].id
     standin.refund_fault = "drop_response"
@@ -83,8 +83,8 @@ def test_reconciliation_waits_while_braintree_is_down(braintree_app, standin, ap
     standin.refund_fault = None
     started = db.session.scalar(db.select(Refund)).created_at
     app.extensions["gateway"] = make_adapter(environment="http://127.0.0.1:9")  # nothing answers there
-    out = reconcile(app, started + timedelta(hours=2))
+    out = reconcile(runner, started + timedelta(hours=2))
     assert "refunds: posted 0, failed 0, still waiting 1" in out  # never "failed" without a look-up
     app.extensions["gateway"] = braintree_app
-    out = reconcile(app, started + timedelta(hours=2, minutes=5))
+    out = reconcile(runner, started + timedelta(hours=2, minutes=5))
     assert "refunds: posted 1" in out and len(refund_journals(db)) == 1

@@ -50,14 +50,14 @@ def braintree_app(app, make_adapter):
     app.extensions["gateway"] = previous
 
 
-def reconcile(app, when) -> str:
-    result = app.test_cli_runner().invoke(
+def reconcile(runner, when) -> str:
+    result = runner.invoke(
         args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def test_a_lost_refund_braintree_keeps_without_our_order_id_is_posted_once(braintree_app, standin, app,
+def test_a_lost_refund_braintree_keeps_without_our_order_id_is_posted_once(braintree_app, standin, runner,
                                                                            logged_in, visitor, outbox, db):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")  # one $800 sale
     sale_id = db.session.scalar(db.select(PaymentAttempt)).transaction_id
@@ -79,7 +79,7 @@ def test_a_lost_refund_braintree_keeps_without_our_order_id_is_posted_once(brain
     row = db.session.scalar(db.select(Refund).where(Refund.milestone_id == a))
     assert row.status == "unknown"
 
-    out = reconcile(app, row.created_at + timedelta(minutes=11))
+    out = reconcile(runner, row.created_at + timedelta(minutes=11))
     assert "refunds: posted 1, failed 0, still waiting 0" in out, out
     db.session.expire_all()
     row = db.session.get(Refund, row.id)
@@ -91,7 +91,7 @@ def test_a_lost_refund_braintree_keeps_without_our_order_id_is_posted_once(brain
     assert len(credits()) == 2
 
 
-def test_refunding_again_on_braintree_takes_the_refund_made_without_our_order_id(braintree_app, standin, app,
+def test_refunding_again_on_braintree_takes_the_refund_made_without_our_order_id(braintree_app, standin, runner,
                                                                                   logged_in, visitor, outbox, db):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     sale_id = db.session.scalar(db.select(PaymentAttempt)).transaction_id
@@ -101,7 +101,7 @@ def test_refunding_again_on_braintree_takes_the_refund_made_without_our_order_id
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
     standin.refund_fault = None
     started = db.session.scalar(db.select(Refund)).created_at
-    assert "refunds: posted 0, failed 1" in reconcile(app, started + timedelta(minutes=11))
+    assert "refunds: posted 0, failed 1" in reconcile(runner, started + timedelta(minutes=11))
     assert braintree_app.refund(sale_id, Money(30000, "USD")).ok  # then made without our order id
 
     r = logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."})

@@ -5,7 +5,7 @@ import time
 
 from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal, PaymentAttempt
-from directcontracts.services import funding, ledger
+from directcontracts.services import funding
 from directcontracts.services.errors import InvalidTransition
 from tests.conftest import sales
 
@@ -25,7 +25,6 @@ def test_fund_twice_in_a_row_is_once(app, db, accepted_contract, gateway):
             shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
     assert a1.id == a2.id and a2.status == "succeeded"
     assert len(sales(gateway)) == 1 and counts(db) == (1, 1)
-    assert ledger.check() == []
 
 
 def test_settle_twice_posts_one_journal(app, db, accepted_contract, gateway):
@@ -38,7 +37,7 @@ def test_settle_twice_posts_one_journal(app, db, accepted_contract, gateway):
         funding.settle(attempt.id, found)
         funding.settle(attempt.id, found)
         funding.reconcile()
-    assert counts(db) == (1, 1) and ledger.check() == []
+    assert counts(db) == (1, 1)
 
 
 class SlowGateway:
@@ -90,7 +89,6 @@ def test_same_key_concurrently_charges_once(app, db, accepted_contract, gateway,
     assert all(isinstance(r, tuple) for r in results), results
     assert results[0][0] == results[1][0]  # both answered with the one attempt
     assert slow.calls == 1 and len(sales(gateway)) == 1 and counts(db) == (1, 1)
-    assert ledger.check() == []
 
 
 def test_two_keys_for_one_milestone_concurrently_charge_once(app, db, accepted_contract, gateway, concurrent):
@@ -101,4 +99,3 @@ def test_two_keys_for_one_milestone_concurrently_charge_once(app, db, accepted_c
     refused = [r for r in results if isinstance(r, InvalidTransition)]
     assert len(ok) == 1 and len(refused) == 1, results
     assert slow.calls == 1 and len(sales(gateway)) == 1 and counts(db) == (1, 1)
-    assert ledger.check() == []

@@ -26,11 +26,11 @@ def submit(app, db, cid, index, at):
     return db.session.get(Contract, cid).milestones[index].id
 
 
-def run(app, when: datetime):
-    return app.test_cli_runner().invoke(args=["jobs", "run-due", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
+def run(runner, when: datetime):
+    return runner.invoke(args=["jobs", "run-due", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
 
 
-def test_one_failing_item_and_one_failing_task_do_not_stop_the_others(app, db, funded_all, outbox, monkeypatch):
+def test_one_failing_item_and_one_failing_task_do_not_stop_the_others(app, runner, db, funded_all, outbox, monkeypatch):
     broken = submit(app, db, funded_all, 0, T0)          # due for auto-release at T0+14d: its release raises
     fine = submit(app, db, funded_all, 1, T0)            # due too: must still be released
     reminded = submit(app, db, funded_all, 2, T0 + timedelta(days=7))  # its 7-day reminder is due at T0+14d
@@ -50,7 +50,7 @@ def test_one_failing_item_and_one_failing_task_do_not_stop_the_others(app, db, f
     monkeypatch.setattr(funding, "reconcile", reconcile)
     before = len(outbox())
 
-    result = run(app, T0 + timedelta(days=14))
+    result = run(runner, T0 + timedelta(days=14))
 
     assert result.exit_code == 1, result.output
     out = result.output
@@ -70,12 +70,12 @@ def test_one_failing_item_and_one_failing_task_do_not_stop_the_others(app, db, f
 
     # Fixed: the next run releases the milestone that failed and exits 0.
     monkeypatch.undo()
-    result = run(app, T0 + timedelta(days=14, minutes=1))
+    result = run(runner, T0 + timedelta(days=14, minutes=1))
     assert result.exit_code == 0, result.output
     assert "auto released 1" in result.output and "FAILED" not in result.output
 
 
-def test_auto_release_skips_a_milestone_whose_refund_is_being_confirmed(app, db, funded_all, outbox, gateway):
+def test_auto_release_skips_a_milestone_whose_refund_is_being_confirmed(app, runner, db, funded_all, outbox, gateway):
     # The milestone of issue 7: a refund without an answer used to crash every later cron run.
     mid = submit(app, db, funded_all, 0, T0)
     gateway.refund_fault = REFUND_UNREACHABLE
@@ -87,7 +87,7 @@ def test_auto_release_skips_a_milestone_whose_refund_is_being_confirmed(app, db,
     row.created_at = T0 + timedelta(days=14)
     db.session.commit()
     for when in (T0 + timedelta(days=7), T0 + timedelta(days=13), T0 + timedelta(days=14, minutes=5)):
-        result = run(app, when)
+        result = run(runner, when)
         assert result.exit_code == 0, result.output
         assert "auto released 0" in result.output and "reminders 0" in result.output
     db.session.expire_all()
@@ -95,7 +95,7 @@ def test_auto_release_skips_a_milestone_whose_refund_is_being_confirmed(app, db,
     assert not [e for e in outbox() if e.subject.startswith("Reminder:")]
 
 
-def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(app, db, logged_in, visitor, outbox,
+def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(runner, db, logged_in, visitor, outbox,
                                                                        monkeypatch):
     """Two contracts whose payment answers were lost: one raises while settling, the other is funded."""
     from directcontracts.models import PaymentAttempt
@@ -117,7 +117,7 @@ def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(app, db,
         return real_settle(attempt_id, result, **kwargs)
 
     monkeypatch.setattr(funding, "settle", settle)
-    result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    result = runner.invoke(args=["payments", "reconcile"])
     assert result.exit_code == 1
     assert f"FAILED payment attempt {broken}: KeyError: 'simulated bug'" in result.output
     assert "succeeded 1, failed 0" in result.output
@@ -125,11 +125,11 @@ def test_one_payment_that_cannot_be_reconciled_does_not_stop_the_others(app, db,
     assert db.session.get(PaymentAttempt, fine).status == "succeeded"
     assert db.session.get(PaymentAttempt, broken).status == "unknown"  # tried again by the next run
     monkeypatch.setattr(funding, "settle", real_settle)
-    again = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    again = runner.invoke(args=["payments", "reconcile"])
     assert again.exit_code == 0 and "succeeded 1, failed 0" in again.output
 
 
-def test_a_gateway_down_for_an_hour_makes_the_run_fail_while_it_keeps_retrying(app, db, logged_in, visitor, outbox,
+def test_a_gateway_down_for_an_hour_makes_the_run_fail_while_it_keeps_retrying(runner, db, logged_in, visitor, outbox,
                                                                              gateway, monkeypatch):
     from directcontracts.domain.payments import GatewayUnavailable
     from directcontracts.models import PaymentAttempt, utcnow
@@ -144,12 +144,12 @@ def test_a_gateway_down_for_an_hour_makes_the_run_fail_while_it_keeps_retrying(a
 
     monkeypatch.setattr(gateway, "find_by_order_id", down)
     at = lambda minutes: (utcnow() + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
-    soon = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", at(30)])
+    soon = runner.invoke(args=["payments", "reconcile", "--now", at(30)])
     assert soon.exit_code == 0 and "still waiting 1" in soon.output
-    late = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", at(90)])
+    late = runner.invoke(args=["payments", "reconcile", "--now", at(90)])
     assert late.exit_code == 1 and "still waiting 1" in late.output
     assert "GatewayStillUnavailable: the payment processor has not answered about it since" in late.output
     db.session.expire_all()
     assert db.session.scalar(db.select(PaymentAttempt.status)) == "unknown"  # still retried, never guessed
     monkeypatch.undo()
-    assert "succeeded 1" in app.test_cli_runner().invoke(args=["payments", "reconcile"]).output
+    assert "succeeded 1" in runner.invoke(args=["payments", "reconcile"]).output

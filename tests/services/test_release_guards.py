@@ -85,7 +85,7 @@ def test_a_milestone_whose_amount_disagrees_with_escrow_is_not_released(app, db,
     db.session.commit()  # put it back for the after-test checks
 
 
-def test_an_auto_release_held_back_by_escrow_fails_the_cron_run(app, db, accepted_contract):
+def test_an_auto_release_held_back_by_escrow_fails_the_cron_run(app, runner, db, accepted_contract):
     from datetime import timedelta
 
     from directcontracts.models import Milestone, utcnow
@@ -99,7 +99,7 @@ def test_an_auto_release_held_back_by_escrow_fails_the_cron_run(app, db, accepte
     db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=Milestone.amount_minor + 1))
     db.session.commit()
     when = (utcnow() + timedelta(days=15)).strftime("%Y-%m-%d %H:%M:%S")
-    result = app.test_cli_runner().invoke(args=["jobs", "run-due", "--now", when])
+    result = runner.invoke(args=["jobs", "run-due", "--now", when])
     assert result.exit_code == 1
     assert f"FAILED auto-release of milestone {mid}: ReleaseHeld: The escrow for “Milestone 1” does not match" \
         in result.output

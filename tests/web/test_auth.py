@@ -71,8 +71,7 @@ def test_owner_changes_settings_with_validation(client, make_member, login_as, d
     assert (s.fee_bps, s.auto_release_days) == (290, 10)
 
 
-def test_create_member_cli(app, runner_env=None):
-    runner = app.test_cli_runner()
+def test_create_member_cli(runner, runner_env=None):
     result = runner.invoke(args=["create-member", "cli@example.com", "--name", "Cli", "--password", PASSWORD, "--owner"])
     assert result.exit_code == 0, result.output
     assert "Created owner cli@example.com" in result.output

@@ -267,7 +267,7 @@ def test_htmx_funding_redirects_or_swaps_the_widget(visitor, sent, outbox, db):
     assert ok.status_code == 200 and "/payments/" in ok.headers["HX-Redirect"]
 
 
-def test_lost_response_is_reconciled_to_funded(visitor, sent, outbox, db, gateway, app):
+def test_lost_response_is_reconciled_to_funded(visitor, sent, outbox, db, gateway, runner):
     cid, link = sent
     verify(visitor, link, outbox)
     r = fund(visitor, link, nonce="fake-timeout-nonce")
@@ -287,7 +287,7 @@ def test_lost_response_is_reconciled_to_funded(visitor, sent, outbox, db, gatewa
         assert again.status_code == 409 and "being confirmed" in again.text
     assert len(sales(gateway)) == 1
     assert "A payment of $1,000.00 is being confirmed" in visitor.get(link).text
-    result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    result = runner.invoke(args=["payments", "reconcile"])
     assert "succeeded 1, failed 0" in result.output, result.output
     db.session.expire_all()
     assert db.session.get(PaymentAttempt, attempt.id).status == "succeeded"
@@ -296,17 +296,16 @@ def test_lost_response_is_reconciled_to_funded(visitor, sent, outbox, db, gatewa
     assert any(e.subject.startswith("Receipt: $1,000.00") for e in outbox())
     assert "Receipt" in visitor.get(r.location).text
     # reconciling again changes nothing
-    assert "succeeded 0, failed 0" in app.test_cli_runner().invoke(args=["payments", "reconcile"]).output
+    assert "succeeded 0, failed 0" in runner.invoke(args=["payments", "reconcile"]).output
     assert_ledger_ok()
 
 
-def test_sale_that_never_reached_the_gateway_ends_failed(visitor, sent, outbox, db, gateway, app):
+def test_sale_that_never_reached_the_gateway_ends_failed(visitor, sent, outbox, db, gateway, runner):
     cid, link = sent
     verify(visitor, link, outbox)
     fund(visitor, link, nonce="fake-unreachable-nonce")
     attempt = db.session.scalar(db.select(PaymentAttempt))
     assert attempt.status == "unknown" and sales(gateway) == []
-    runner = app.test_cli_runner()
     assert "still waiting 1" in runner.invoke(args=["payments", "reconcile"]).output  # within the grace period
     later = (attempt.created_at + timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S")
     assert "failed 1" in runner.invoke(args=["payments", "reconcile", "--now", later]).output
@@ -338,11 +337,10 @@ def test_member_session_does_not_let_anyone_fund(logged_in, sent, db, gateway):
 
 
 @pytest.mark.corrupts_ledger
-def test_ledger_check_cli_names_offending_rows(app, visitor, sent, outbox, db):
+def test_ledger_check_cli_names_offending_rows(runner, visitor, sent, outbox, db):
     cid, link = sent
     verify(visitor, link, outbox)
     fund(visitor, link)
-    runner = app.test_cli_runner()
     ok = runner.invoke(args=["ledger", "check"])
     assert ok.exit_code == 0 and "ledger OK" in ok.output
     from directcontracts.models import LedgerEntry

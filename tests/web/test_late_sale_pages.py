@@ -6,13 +6,12 @@ from tests.conftest import sales
 from tests.web.builders import contract, fund, sent_contract, verify
 
 
-def test_late_sale_is_adopted_and_the_payment_page_shows_the_receipt(logged_in, visitor, outbox, db, gateway, app):
+def test_late_sale_is_adopted_and_the_payment_page_shows_the_receipt(logged_in, visitor, outbox, db, gateway, runner):
     cid, link = sent_contract(logged_in, outbox)
     verify(visitor, link, outbox)
     r = fund(visitor, link, nonce="fake-late-nonce")
     assert "We could not confirm your payment yet" in visitor.get(r.location).text
     attempt = db.session.scalar(db.select(PaymentAttempt))
-    runner = app.test_cli_runner()
     later = (attempt.created_at + timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S")
     assert "failed 1" in runner.invoke(args=["payments", "reconcile", "--now", later]).output
     assert "Payment not completed" in visitor.get(r.location).text
@@ -24,14 +23,14 @@ def test_late_sale_is_adopted_and_the_payment_page_shows_the_receipt(logged_in, 
 
 
 def test_success_on_a_contract_closed_meanwhile_shows_the_payment_given_back(logged_in, visitor, outbox, db,
-                                                                             gateway, app):
+                                                                             gateway, runner):
     cid, link = sent_contract(logged_in, outbox)
     verify(visitor, link, outbox)
     r = fund(visitor, link, nonce="fake-timeout-nonce")
     c = contract(db, cid)
     c.state = "ended"  # however it got there, it can no longer take money
     db.session.commit()
-    app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    runner.invoke(args=["payments", "reconcile"])
     page = visitor.get(r.location).text
     assert "Payment given back" in page and "the contract had been ended" in page
     assert "cancelled before it settled: you are not charged" in page and "Receipt" not in page
@@ -39,7 +38,7 @@ def test_success_on_a_contract_closed_meanwhile_shows_the_payment_given_back(log
 
 
 def test_unexpected_error_giving_back_during_the_clients_payment_still_shows_a_page(logged_in, visitor, outbox, db,
-                                                                                   gateway, app):
+                                                                                   gateway, runner):
     """The contract closes while the charge is in flight, and the void meets an SDK surprise: the client's
     request still ends on their payment page (no 500); reconciliation gives the sale back later."""
     cid, link = sent_contract(logged_in, outbox)
@@ -65,7 +64,7 @@ def test_unexpected_error_giving_back_during_the_clients_payment_still_shows_a_p
     assert sales(gateway)[0]["status"] == "submitted_for_settlement"
     del gateway.charge, gateway.find_refund
     later = (utcnow() + timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S")  # past any back-off
-    result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--now", later])
+    result = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert result.exit_code == 0, result.output
     assert sales(gateway)[0]["status"] == "voided"
     page = visitor.get(r.location).text

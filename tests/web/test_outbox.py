@@ -218,7 +218,7 @@ def test_a_hung_mail_server_never_holds_up_a_request(logged_in, db, hung_smtp, o
     assert row.next_attempt_at > row.created_at
 
 
-def test_delivery_to_a_hung_server_is_bounded_by_the_timeout(app, db, member, hung_smtp, outbox):
+def test_delivery_to_a_hung_server_is_bounded_by_the_timeout(app, runner, db, member, hung_smtp, outbox):
     with app.test_request_context():
         for n in range(3):
             mailer.queue("x@example.com", f"Queued {n}", "withdrawn", contract=None, member=member)
@@ -232,7 +232,7 @@ def test_delivery_to_a_hung_server_is_bounded_by_the_timeout(app, db, member, hu
     assert first.attempts == 1 and "did not answer" in first.last_error
     assert [r.attempts for r in rest] == [0, 0]
     started = time.monotonic()
-    result = app.test_cli_runner().invoke(args=["mail", "send-pending"])
+    result = runner.invoke(args=["mail", "send-pending"])
     assert result.exit_code == 0 and "sent 0, failed 1" in result.output
     assert time.monotonic() - started < HUNG_TIMEOUT * 2
 
@@ -439,14 +439,14 @@ def test_a_hand_off_as_the_sender_stops_is_not_lost(app, db, smtp, outbox, monke
     assert lock.fired and mailer._wanted is False
 
 
-def test_send_pending_cli(app, db, member):
+def test_send_pending_cli(app, runner, db, member):
     with app.test_request_context():
         for n in range(2):
             mailer.queue("x@example.com", f"Queued {n}", "withdrawn", contract=None, member=member)
     db.session.commit()
-    result = app.test_cli_runner().invoke(args=["mail", "send-pending", "--limit", "1"])
+    result = runner.invoke(args=["mail", "send-pending", "--limit", "1"])
     assert result.exit_code == 0 and "sent 1, failed 0" in result.output
-    result = app.test_cli_runner().invoke(args=["mail", "send-pending"])
+    result = runner.invoke(args=["mail", "send-pending"])
     assert result.exit_code == 0 and "sent 1, failed 0" in result.output
 
 

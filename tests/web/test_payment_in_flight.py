@@ -20,7 +20,7 @@ def paying(logged_in, visitor, outbox, db):
     return cid, link
 
 
-def test_the_client_cannot_decline_or_ask_for_changes_while_paying(visitor, paying, db, app, outbox):
+def test_the_client_cannot_decline_or_ask_for_changes_while_paying(visitor, paying, db, runner, outbox):
     cid, link = paying
     page = visitor.get(link).text
     assert "A payment of $180.00 is being confirmed" in page
@@ -33,7 +33,7 @@ def test_the_client_cannot_decline_or_ask_for_changes_while_paying(visitor, payi
         assert r.status_code == 409 and "being confirmed" in r.text
     assert contract(db, cid).state == "sent"
 
-    result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
+    result = runner.invoke(args=["payments", "reconcile"])
     assert "succeeded 1" in result.output, result.output
     c = contract(db, cid)
     assert c.state == "active" and [m.state for m in c.milestones] == ["funded", "pending"]
@@ -71,14 +71,14 @@ def test_signed_but_not_funded_reads_signed_on_both_sides_and_in_the_filter(logg
 
 
 @pytest.mark.corrupts_ledger
-def test_ledger_check_finds_money_on_a_contract_that_no_longer_shows_it(logged_in, visitor, outbox, db, app):
+def test_ledger_check_finds_money_on_a_contract_that_no_longer_shows_it(logged_in, visitor, outbox, db, runner):
     cid, link = sent_contract(logged_in, outbox, amounts=("180",))
     verify(visitor, link, outbox)
     assert fund(visitor, link).status_code == 303
     assert ledger.check() == []
     db.session.get(Contract, cid).state = "declined"
     db.session.commit()
-    bad = app.test_cli_runner().invoke(args=["ledger", "check"])
+    bad = runner.invoke(args=["ledger", "check"])
     assert bad.exit_code == 1 and f"contract {cid} is declined but escrow holds 18000" in bad.output
 
 

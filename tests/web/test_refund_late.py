@@ -19,8 +19,8 @@ CLIENT, FREELANCER = "carla@client-co.com", "fran@example.com"
 LATE_SUBJECT = "Refund went through after all: $300.00 for Milestone 1 — Website redesign"
 
 
-def cli(app, *args, when) -> tuple[int, str]:
-    result = app.test_cli_runner().invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
+def cli(runner, *args, when) -> tuple[int, str]:
+    result = runner.invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
     return result.exit_code, result.output
 
 
@@ -41,7 +41,7 @@ def escrow_held(db, cid) -> dict[int, int]:
     return {m.title: money[m.id].held for m in c.milestones}
 
 
-def refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway):
+def refund_of_a_fails_then_lands(runner, logged_in, visitor, outbox, db, gateway):
     """One settled $800 sale for A ($300) and B ($500); A's refund gets no answer, is declared failed
     after the grace, then lands at the gateway. Returns (contract id, client link, A, B, failed at)."""
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
@@ -53,7 +53,7 @@ def refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway):
     gateway.refund_fault = None
     assert r.status_code == 503 and "We could not confirm the refund" in r.text
     failed_at = refunds(db)[0].created_at + timedelta(minutes=11)
-    code, out = cli(app, "payments", "reconcile", when=failed_at)
+    code, out = cli(runner, "payments", "reconcile", when=failed_at)
     assert code == 0 and "refunds: posted 0, failed 1, still waiting 0" in out, out
     assert escrow_held(db, cid) == {"Milestone 1": 30000, "Milestone 2": 50000}  # the books: A back in escrow
     assert [r.status for r in refunds(db)] == ["failed"]
@@ -63,9 +63,9 @@ def refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway):
     return cid, link, a, b, failed_at
 
 
-def test_refunding_again_finds_the_refund_that_landed_late_and_posts_it_once(app, logged_in, visitor, outbox,
+def test_refunding_again_finds_the_refund_that_landed_late_and_posts_it_once(runner, logged_in, visitor, outbox,
                                                                              db, gateway):
-    cid, link, a, b, _ = refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway)
+    cid, link, a, b, _ = refund_of_a_fails_then_lands(runner, logged_in, visitor, outbox, db, gateway)
     page = logged_in.get(f"/contracts/{cid}").text
     assert f"/milestones/{a}/refund" in page  # declared failed: the member may refund again
 
@@ -90,18 +90,18 @@ def test_refunding_again_finds_the_refund_that_landed_late_and_posts_it_once(app
     approve(visitor, link, b)
     assert escrow_held(db, cid) == {"Milestone 1": 0, "Milestone 2": 0}
     assert sales(gateway)[0]["minor"] - sales(gateway)[0]["refunded_minor"] == 50000
-    code, out = cli(app, "payments", "reconcile", when=utcnow() + timedelta(days=1))
+    code, out = cli(runner, "payments", "reconcile", when=utcnow() + timedelta(days=1))
     assert code == 0 and "refunds: posted 0, failed 0" in out, out
 
 
-def test_reconciliation_posts_a_failed_refund_that_lands_late_backing_off(app, logged_in, visitor, outbox, db,
+def test_reconciliation_posts_a_failed_refund_that_lands_late_backing_off(runner, logged_in, visitor, outbox, db,
                                                                           gateway):
-    cid, link, a, b, failed_at = refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway)
+    cid, link, a, b, failed_at = refund_of_a_fails_then_lands(runner, logged_in, visitor, outbox, db, gateway)
     # Looked up again 10 minutes after it was declared failed, not at every run.
-    code, out = cli(app, "payments", "reconcile", when=failed_at + timedelta(minutes=5))
+    code, out = cli(runner, "payments", "reconcile", when=failed_at + timedelta(minutes=5))
     assert code == 0 and "refunds: posted 0, failed 0, still waiting 0" in out, out
     assert refunds(db)[0].status == "failed"
-    code, out = cli(app, "payments", "reconcile", when=failed_at + timedelta(minutes=10, seconds=1))
+    code, out = cli(runner, "payments", "reconcile", when=failed_at + timedelta(minutes=10, seconds=1))
     assert code == 0 and "refunds: posted 1, failed 0, still waiting 0 (1 made late" in out, out
     [row] = refunds(db)
     assert row.status == "succeeded" and row.next_check_at is None
@@ -111,12 +111,12 @@ def test_reconciliation_posts_a_failed_refund_that_lands_late_backing_off(app, l
     # A's refund button is gone; B still works normally; nothing is looked up again.
     page = logged_in.get(f"/contracts/{cid}").text
     assert f"/milestones/{a}/refund" not in page and f"/milestones/{b}/refund" in page
-    code, out = cli(app, "payments", "reconcile", when=failed_at + timedelta(hours=1))
+    code, out = cli(runner, "payments", "reconcile", when=failed_at + timedelta(hours=1))
     assert code == 0 and "refunds: posted 0" in out
     assert [c["minor"] for c in credits(gateway)] == [30000]
 
 
-def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(app, logged_in, visitor, outbox, db,
+def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(runner, logged_in, visitor, outbox, db,
                                                                            gateway):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     gateway.settle(sales(gateway)[0]["id"])
@@ -125,18 +125,18 @@ def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(app, 
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
     gateway.refund_fault = None
     failed_at = refunds(db)[0].created_at + timedelta(minutes=11)
-    cli(app, "payments", "reconcile", when=failed_at)
+    cli(runner, "payments", "reconcile", when=failed_at)
     waits = []
     when = failed_at
     for _ in range(6):
         when = refunds(db)[0].next_check_at
-        code, out = cli(app, "payments", "reconcile", when=when)
+        code, out = cli(runner, "payments", "reconcile", when=when)
         assert code == 0 and "refunds: posted 0" in out
         waits.append(refunds(db)[0].next_check_at - when)
     assert waits == [timedelta(minutes=m) for m in (20, 40, 80, 160, 320, 360)]  # capped at 6 hours
     # A week later reconciliation stops looking; the gateway makes it only then.
     gateway.release_late_refunds()
-    code, out = cli(app, "payments", "reconcile", when=failed_at + timedelta(days=8))
+    code, out = cli(runner, "payments", "reconcile", when=failed_at + timedelta(days=8))
     assert code == 0 and "refunds: posted 0" in out and refunds(db)[0].status == "failed"
     # ... yet refunding again still asks about it first, and posts it instead of refunding twice.
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Again."}).status_code == 303
@@ -145,14 +145,14 @@ def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(app, 
     assert escrow_held(db, cid) == {"Milestone 1": 0, "Milestone 2": 50000}
 
 
-def test_no_second_refund_while_the_earlier_one_cannot_be_looked_up(app, logged_in, visitor, outbox, db, gateway):
+def test_no_second_refund_while_the_earlier_one_cannot_be_looked_up(runner, logged_in, visitor, outbox, db, gateway):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     gateway.settle(sales(gateway)[0]["id"])
     a = contract(db, cid).milestones[0].id
     gateway.refund_fault = REFUND_UNREACHABLE
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
     gateway.refund_fault = None
-    cli(app, "payments", "reconcile", when=refunds(db)[0].created_at + timedelta(minutes=11))
+    cli(runner, "payments", "reconcile", when=refunds(db)[0].created_at + timedelta(minutes=11))
 
     def down(*args, **kwargs):
         raise GatewayUnavailable("simulated: the gateway is down")
@@ -168,7 +168,7 @@ def test_no_second_refund_while_the_earlier_one_cannot_be_looked_up(app, logged_
 
 
 @pytest.mark.corrupts_ledger  # on purpose: the client got A's money back after it was released
-def test_a_refund_landing_after_the_milestone_was_released_is_reported_not_posted(app, logged_in, visitor, outbox,
+def test_a_refund_landing_after_the_milestone_was_released_is_reported_not_posted(runner, logged_in, visitor, outbox,
                                                                                   db, gateway):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     gateway.settle(sales(gateway)[0]["id"])
@@ -178,23 +178,22 @@ def test_a_refund_landing_after_the_milestone_was_released_is_reported_not_poste
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
     gateway.refund_fault = None
     failed_at = refunds(db)[0].created_at + timedelta(minutes=11)
-    cli(app, "payments", "reconcile", when=failed_at)
+    cli(runner, "payments", "reconcile", when=failed_at)
     approve(visitor, link, a)  # the client releases A meanwhile
     gateway.release_late_refunds()
-    code, out = cli(app, "payments", "reconcile", when=failed_at + timedelta(minutes=11))
+    code, out = cli(runner, "payments", "reconcile", when=failed_at + timedelta(minutes=11))
     assert code == 0 and "refunds: posted 0" in out
     assert "CHECK IN BRAINTREE" in out and "was declared not made, then made at the gateway" in out
     [row] = refunds(db)
     assert row.status == "failed" and row.transaction_id == credits(gateway)[0]["id"] and row.next_check_at is None
     assert db.session.get(Milestone, a).state == "released"
     assert db.session.scalar(db.select(TimelineEvent).where(TimelineEvent.kind == "refund_landed_late"))
-    code, out = app.test_cli_runner().invoke(args=["ledger", "check"]).exit_code, ""
-    assert code == 1
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 1
     [problem] = ledger.check()
     assert f"refund {row.id} of milestone {a}" in problem and "check it in Braintree" in problem
 
 
-def test_an_answer_arriving_after_reconciliation_posted_the_refund_leaves_it_posted(app, logged_in, visitor,
+def test_an_answer_arriving_after_reconciliation_posted_the_refund_leaves_it_posted(app, runner, logged_in, visitor,
                                                                                     outbox, db, gateway):
     """The refund call outlives STALE_PENDING; reconciliation finds and posts it; then the call fails."""
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
@@ -209,7 +208,7 @@ def test_an_answer_arriving_after_reconciliation_posted_the_refund_leaves_it_pos
 
         def reconcile():  # another process's reconciler: its own app context and database session
             with app.app_context():
-                outputs.append(cli(app, "payments", "reconcile", when=when))
+                outputs.append(cli(runner, "payments", "reconcile", when=when))
 
         reconciler = threading.Thread(target=reconcile)
         reconciler.start()  # ... and found by reconciliation while the call is still out ...
@@ -225,12 +224,12 @@ def test_an_answer_arriving_after_reconciliation_posted_the_refund_leaves_it_pos
     assert row.status == "succeeded"  # not put back to "unknown"
     assert db.session.get(Milestone, a).state == "refunded"
     assert db.session.scalar(db.select(TimelineEvent).where(TimelineEvent.kind == "refund_unknown")) is None
-    code, out = cli(app, "payments", "reconcile", when=utcnow() + timedelta(minutes=20))
+    code, out = cli(runner, "payments", "reconcile", when=utcnow() + timedelta(minutes=20))
     assert code == 0 and "refunds: posted 0, failed 0, still waiting 0" in out, out
     assert escrow_held(db, cid) == {"Milestone 1": 0, "Milestone 2": 50000}
 
 
-def test_a_refund_stuck_unknown_backs_off_and_is_reported_after_a_day(app, logged_in, visitor, outbox, db, gateway):
+def test_a_refund_stuck_unknown_backs_off_and_is_reported_after_a_day(runner, logged_in, visitor, outbox, db, gateway):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     gateway.settle(sales(gateway)[0]["id"])
     a = contract(db, cid).milestones[0].id
@@ -247,29 +246,29 @@ def test_a_refund_stuck_unknown_backs_off_and_is_reported_after_a_day(app, logge
     started = refunds(db)[0].created_at
     when, waits = (started + timedelta(minutes=3)).replace(microsecond=0), []  # --now has no µs
     for _ in range(8):
-        code, out = cli(app, "payments", "reconcile", when=when)
+        code, out = cli(runner, "payments", "reconcile", when=when)
         assert code == 0 and "still waiting 1" in out, out
         nxt = refunds(db)[0].next_check_at
         waits.append(nxt - when)
-        code, out = cli(app, "payments", "reconcile", when=nxt - timedelta(seconds=1))  # not due yet
+        code, out = cli(runner, "payments", "reconcile", when=nxt - timedelta(seconds=1))  # not due yet
         assert code == 0 and "still waiting 0" in out, out
         when = nxt
     assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60)] and len(calls) == 8
     assert refunds(db)[0].status == "unknown"  # never "failed" without a look-up
 
     day_later = started + timedelta(hours=25, minutes=1)
-    code, out = cli(app, "ledger", "check", when=day_later)
+    code, out = cli(runner, "ledger", "check", when=day_later)
     assert code == 1 and f"refund {refunds(db)[0].id} of milestone {a}" in out
     assert "is still unknown after 25 hours; check it in Braintree" in out
-    code, out = cli(app, "payments", "reconcile", when=day_later)
+    code, out = cli(runner, "payments", "reconcile", when=day_later)
     assert code == 0 and "CHECK IN BRAINTREE" in out and "is still unknown after 25 hours" in out
-    code, out = cli(app, "ledger", "check", when=started + timedelta(hours=23))
+    code, out = cli(runner, "ledger", "check", when=started + timedelta(hours=23))
     assert code == 0 and "ledger OK" in out, out
     del gateway.find_refund
 
 
 @pytest.mark.gateway_gap  # a sale matching no attempt, refunded by hand: not the app's to account for
-def test_a_give_back_the_gateway_refuses_backs_off_and_is_reported_after_a_day(app, db, gateway):
+def test_a_give_back_the_gateway_refuses_backs_off_and_is_reported_after_a_day(app, runner, db, gateway):
     now = utcnow()
     order_id = str(uuid.uuid4())
     sale = gateway.charge(order_id=order_id, amount=Money(40000, "USD"), nonce="fake-valid-nonce")
@@ -289,19 +288,19 @@ def test_a_give_back_the_gateway_refuses_backs_off_and_is_reported_after_a_day(a
     row = db.session.get(SaleReturn, return_id)
     assert row.status == "returning" and "refunded" in row.message.lower()
 
-    code, out = cli(app, "ledger", "check", when=now + timedelta(hours=25, minutes=1))
+    code, out = cli(runner, "ledger", "check", when=now + timedelta(hours=25, minutes=1))
     assert code == 1 and f"sale {sale.transaction_id} ($400.00" in out
     assert "is still being given back after 25 hours, 5 tries" in out and "check it in Braintree" in out
-    code, out = cli(app, "payments", "reconcile", when=now + timedelta(hours=25, minutes=1))
+    code, out = cli(runner, "payments", "reconcile", when=now + timedelta(hours=25, minutes=1))
     assert "CHECK IN BRAINTREE" in out and f"sale {sale.transaction_id}" in out
     assert ledger.check() == []  # not yet a day old
 
 
 def test_a_release_first_asks_about_a_refund_declared_failed_and_posts_it_if_it_landed(
-        app, logged_in, visitor, outbox, db, gateway):
+        runner, logged_in, visitor, outbox, db, gateway):
     """The client approves a milestone whose refund was declared not made but then landed: nothing is
     paid to the freelancer out of money the client already got back."""
-    cid, link, a, b, _ = refund_of_a_fails_then_lands(app, logged_in, visitor, outbox, db, gateway)
+    cid, link, a, b, _ = refund_of_a_fails_then_lands(runner, logged_in, visitor, outbox, db, gateway)
     request_payment(logged_in, cid, a)
     r = approve(visitor, link, a, expect=409)
     assert "went back to the client after all" in r.text and "nothing was released" in r.text
@@ -312,7 +311,7 @@ def test_a_release_first_asks_about_a_refund_declared_failed_and_posts_it_if_it_
     assert [c["minor"] for c in credits(gateway)] == [30000]
 
 
-def test_a_release_waits_while_a_failed_refund_cannot_be_looked_up(app, logged_in, visitor, outbox, db, gateway,
+def test_a_release_waits_while_a_failed_refund_cannot_be_looked_up(runner, logged_in, visitor, outbox, db, gateway,
                                                                   monkeypatch):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
     gateway.settle(sales(gateway)[0]["id"])
@@ -320,7 +319,7 @@ def test_a_release_waits_while_a_failed_refund_cannot_be_looked_up(app, logged_i
     gateway.refund_fault = REFUND_UNREACHABLE
     assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "No."}).status_code == 503
     gateway.refund_fault = None
-    assert cli(app, "payments", "reconcile", when=utcnow() + timedelta(minutes=11))[0] == 0
+    assert cli(runner, "payments", "reconcile", when=utcnow() + timedelta(minutes=11))[0] == 0
     assert [r.status for r in refunds(db)] == ["failed"]
     request_payment(logged_in, cid, a)
 

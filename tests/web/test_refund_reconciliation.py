@@ -20,8 +20,8 @@ def refund_row(db) -> Refund | None:
     return db.session.scalar(db.select(Refund))
 
 
-def cli(app, *args, when) -> tuple[int, str]:
-    result = app.test_cli_runner().invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
+def cli(runner, *args, when) -> tuple[int, str]:
+    result = runner.invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
     return result.exit_code, result.output
 
 
@@ -37,7 +37,7 @@ def submitted_then_refund_lost(logged_in, visitor, outbox, db, gateway, fault):
     return cid, link, mid
 
 
-def test_a_lost_void_is_shown_as_being_confirmed_then_posted(app, logged_in, visitor, outbox, db, gateway):
+def test_a_lost_void_is_shown_as_being_confirmed_then_posted(runner, logged_in, visitor, outbox, db, gateway):
     cid, link, mid = submitted_then_refund_lost(logged_in, visitor, outbox, db, gateway, REFUND_ANSWER_LOST)
     assert sales(gateway)[0]["status"] == "voided"  # the gateway did it; the app does not know yet
     assert refund_row(db).status == "unknown" and contract(db, cid).milestones[0].state == "submitted"
@@ -58,7 +58,7 @@ def test_a_lost_void_is_shown_as_being_confirmed_then_posted(app, logged_in, vis
 
     # The auto-release date passes: the cron run skips it (no crash) and reconciliation posts the void.
     due = contract(db, cid).milestones[0].auto_release_at + timedelta(days=1)
-    code, out = cli(app, "jobs", "run-due", when=due)
+    code, out = cli(runner, "jobs", "run-due", when=due)
     assert code == 0, out
     assert "auto released 0" in out and "refunds reconciled 1" in out
     m = db.session.get(Milestone, mid)
@@ -72,21 +72,21 @@ def test_a_lost_void_is_shown_as_being_confirmed_then_posted(app, logged_in, vis
     assert "The payment processor confirmed the refund of “Milestone 1”" in timeline and IN_FLIGHT not in timeline
     assert IN_FLIGHT not in visitor.get(link).text
     # Idempotent: the next run finds nothing to do.
-    code, out = cli(app, "jobs", "run-due", when=due + timedelta(minutes=5))
+    code, out = cli(runner, "jobs", "run-due", when=due + timedelta(minutes=5))
     assert code == 0 and "refunds reconciled 0" in out and len(refund_journals(db)) == 1
 
 
-def test_a_refund_never_made_fails_after_the_grace_and_can_be_made_again(app, logged_in, visitor, outbox, db,
+def test_a_refund_never_made_fails_after_the_grace_and_can_be_made_again(runner, logged_in, visitor, outbox, db,
                                                                          gateway):
     cid, link, mid = submitted_then_refund_lost(logged_in, visitor, outbox, db, gateway, REFUND_UNREACHABLE)
     assert sales(gateway)[0]["status"] == "submitted_for_settlement"  # nothing happened at the gateway
     started, release_at = refund_row(db).created_at, contract(db, cid).milestones[0].auto_release_at
 
-    code, out = cli(app, "payments", "reconcile", when=started + timedelta(minutes=5))
+    code, out = cli(runner, "payments", "reconcile", when=started + timedelta(minutes=5))
     assert code == 0 and "refunds: posted 0, failed 0, still waiting 1" in out  # within the grace: wait
     assert refund_row(db).status == "unknown"
 
-    code, out = cli(app, "payments", "reconcile", when=started + timedelta(minutes=11))
+    code, out = cli(runner, "payments", "reconcile", when=started + timedelta(minutes=11))
     assert code == 0 and "refunds: posted 0, failed 1, still waiting 0" in out, out
     failed_row = refund_row(db)
     assert failed_row.status == "failed" and refund_journals(db) == []  # kept: its order id may still land
@@ -109,7 +109,7 @@ def test_a_refund_never_made_fails_after_the_grace_and_can_be_made_again(app, lo
     assert [r.status for r in db.session.scalars(db.select(Refund).order_by(Refund.id))] == ["failed", "succeeded"]
 
 
-def test_a_lost_partial_refund_is_found_by_its_order_id(app, logged_in, visitor, outbox, db, gateway):
+def test_a_lost_partial_refund_is_found_by_its_order_id(runner, logged_in, visitor, outbox, db, gateway):
     cid, link = funded_contract(logged_in, visitor, outbox)  # one $3,500 sale for three milestones
     [sale] = sales(gateway)
     gateway.settle(sale["id"])
@@ -120,7 +120,7 @@ def test_a_lost_partial_refund_is_found_by_its_order_id(app, logged_in, visitor,
     assert logged_in.post(f"/contracts/{cid}/milestones/{m1}/refund", {"reason": "Not needed."}).status_code == 503
     gateway.refund_fault = None
     later = refund_row(db).created_at + timedelta(minutes=11)
-    code, out = cli(app, "payments", "reconcile", when=later)
+    code, out = cli(runner, "payments", "reconcile", when=later)
     # m2's refund was made (a credit under its own order id); m1's was not, and m2's credit is not taken for it.
     assert code == 0 and "refunds: posted 1, failed 1" in out, out
     states = {m.id: m.state for m in contract(db, cid).milestones}
