@@ -7,13 +7,15 @@ keeps the device verified for that contract for 30 days.
 """
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..domain.states import ContractState
 from ..htmx import respond, wants_fragment
 from ..services import client_access, client_actions, funding, lifecycle, refunds, tokens
 from ..services import contracts as contracts_svc
-from ..services.errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
+from ..services.errors import InvalidTransition, PageOutdated, ValidationFailed
 
 bp = Blueprint("client", __name__, url_prefix="/c")
 
@@ -54,11 +56,21 @@ def _render(template: str, status: int = 200, **context):
     return respond(render_template(template, **context), status)
 
 
-def _require_verified(action: str):
-    """Redirect to verification unless this device is verified for the contract."""
-    if g.verified:
-        return None
-    return redirect(url_for("client.verify_form", token=request.view_args["token"], next=action), 303)
+def verified_device(action: str = ""):
+    """For a device verified for the contract only; any other goes to verification first.
+
+    Once verified, the client comes back to ``action``'s form (a key of ``ACTIONS``;
+    the reply views' own ``kind`` is theirs), else to the contract page.
+    """
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if not g.verified:
+                return redirect(url_for("client.verify_form", token=kwargs["token"],
+                                        next=kwargs.get("kind", action)), 303)
+            return view(**kwargs)
+        return wrapper
+    return decorate
 
 
 def _view(token: str):
@@ -168,20 +180,19 @@ def verify_check(token: str):
 
 @bp.get("/<token>/changes", defaults={"kind": "changes"}, endpoint="changes_form")
 @bp.get("/<token>/decline", defaults={"kind": "decline"}, endpoint="decline_form")
+@verified_device()
 def reply_form(token: str, kind: str):
     """Ask the freelancer for changes, or decline with a reason (verified devices only)."""
     # The revision the client read on the contract page (its links carry it), else the current one.
     revision = request.args.get("revision", type=int) or g.contract.revision
-    return _require_verified(kind) or _render("client/message.html", action=kind, form={}, errors={},
-                                              revision=revision)
+    return _render("client/message.html", action=kind, form={}, errors={}, revision=revision)
 
 
 @bp.post("/<token>/changes", defaults={"kind": "changes"}, endpoint="changes_submit")
 @bp.post("/<token>/decline", defaults={"kind": "decline"}, endpoint="decline_submit")
+@verified_device()
 def reply_submit(token: str, kind: str):
     """Send the reply; the contract shows "changes requested" or "declined"; the freelancer is told."""
-    if (r := _require_verified(kind)) is not None:
-        return r
     field, revision = client_actions.REPLIES[kind].field, request.form.get("revision", type=int)
     try:
         client_actions.reply(g.contract, kind, request.form.get(field, ""), revision=revision)
@@ -220,16 +231,16 @@ def _client_token(gw, contract):
 
 
 @bp.get("/<token>/fund")
+@verified_device("fund")
 def fund_form(token: str):
     """Sign (first time) and fund: the first milestone, all, or a chosen one."""
-    if (r := _require_verified("fund")) is not None:
-        return r
     if not funding.takes_payment(g.contract):
         return _view(token)
     return _fund_page()
 
 
 @bp.post("/<token>/fund")
+@verified_device("fund")
 def fund_submit(token: str):
     """Record the signature, then charge; success goes to the receipt.
 
@@ -239,8 +250,6 @@ def fund_submit(token: str):
     nonce and the idempotency key. A quote that no longer matches charges
     nothing: 409 and the page again, saying what changed.
     """
-    if (r := _require_verified("fund")) is not None:
-        return r
     contract, form = g.contract, request.form
     choice = form.get("choice", "")
     signature = {"signer_name": form.get("signer_name", ""), "agreed": form.get("agree") == "yes",
@@ -257,8 +266,6 @@ def fund_submit(token: str):
         return _fund_page(422, form=form, errors=exc.errors)
     except InvalidTransition as exc:
         return _fund_page(409, form=form, errors={"payment": str(exc)})
-    except NotFound:
-        abort(404)
     return _after_attempt(token, attempt, form)
 
 
@@ -278,10 +285,7 @@ def _after_attempt(token, attempt, form):
 @bp.get("/<token>/payments/<attempt_id>")
 def payment_status(token: str, attempt_id: str):
     """The receipt, or — while the outcome is unknown — a status that refreshes itself."""
-    try:
-        attempt = funding.attempt_for(g.contract, attempt_id)
-    except NotFound:
-        abort(404)
+    attempt = funding.attempt_for(g.contract, attempt_id)
     template = "client/partials/_payment_status.html" if wants_fragment() else "client/payment.html"
     return _render(template, attempt=attempt, method=funding.method_label(attempt))
 
@@ -298,26 +302,22 @@ def payment_by_key(token: str, key: str):
 # ---- approving work -------------------------------------------------------
 
 def _milestone(milestone_id: int):
-    try:
-        return contracts_svc.milestone_of(g.contract, milestone_id)
-    except NotFound:
-        abort(404)
+    """The contract's milestone; a 404 (by the error handler) if it has no such one."""
+    return contracts_svc.milestone_of(g.contract, milestone_id)
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/approve")
+@verified_device()
 def approve_form(token: str, milestone_id: int):
     """Confirm the release: states exactly what is paid to the freelancer, now."""
-    if (r := _require_verified("")) is not None:
-        return r
     return _render("client/milestone_action.html", m=_milestone(milestone_id), action="approve",
                    form={}, errors={})
 
 
 @bp.post("/<token>/milestones/<int:milestone_id>/approve")
+@verified_device()
 def approve(token: str, milestone_id: int):
     """Approve and release at once (no security period). Twice is the same as once."""
-    if (r := _require_verified("")) is not None:
-        return r
     m = _milestone(milestone_id)
     try:
         lifecycle.approve(g.contract, m.id)
@@ -330,19 +330,17 @@ def approve(token: str, milestone_id: int):
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/changes")
+@verified_device()
 def milestone_changes_form(token: str, milestone_id: int):
     """Not satisfied yet: say what still needs doing."""
-    if (r := _require_verified("")) is not None:
-        return r
     return _render("client/milestone_action.html", m=_milestone(milestone_id), action="changes",
                    form={}, errors={})
 
 
 @bp.post("/<token>/milestones/<int:milestone_id>/changes")
+@verified_device()
 def milestone_changes(token: str, milestone_id: int):
     """Send the milestone back to work; the auto-release clock stops."""
-    if (r := _require_verified("")) is not None:
-        return r
     m = _milestone(milestone_id)
     try:
         lifecycle.client_request_changes(g.contract, m.id, message=request.form.get("message", ""))

@@ -1,15 +1,30 @@
-"""Error pages: never a stack trace, never a 500 page inside an htmx target."""
+"""Error pages and the one place where service errors become responses.
+
+Never a stack trace, never a 500 page inside an htmx target: an htmx request
+that is refused or fails gets a small notice retargeted to the page's
+``#notices`` area, so the widget it came from stays as it was.
+
+Services raise typed errors (services/errors.py); the handlers below map them:
+``NotFound`` → 404, ``InvalidTransition`` → 409 notice (htmx) or flash and a
+303 back (page), ``ValidationFailed`` → 422. A view catches one of them itself
+only to re-render its own form with the errors beside the fields.
+"""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, render_template
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from ..extensions import db
 from ..htmx import respond, wants_fragment
+from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
+
+#: Where the notice of a failed htmx request goes (the flash area of templates/base.html).
+NOTICES = "#notices"
 
 
 def _page(status: int, title: str, message: str):
@@ -18,10 +33,29 @@ def _page(status: int, title: str, message: str):
         # self-describing notice and tell htmx to put it in the flash area.
         body = render_template("partials/_notice.html", title=title, message=message)
         response = respond(body, status)
-        response.headers["HX-Retarget"] = "#notices"
+        response.headers["HX-Retarget"] = NOTICES
         response.headers["HX-Reswap"] = "innerHTML"
         return response
     return respond(render_template("error.html", title=title, message=message), status)
+
+
+def refused(exc: Exception, back: str):
+    """An action the state machine refused: say why, where the user is.
+
+    htmx: a 409 notice in the flash area (the row, form or list it came from is
+    kept). A page: the reason flashed, and a 303 to ``back``.
+    """
+    if wants_fragment():
+        return _page(409, "Not possible", str(exc))
+    flash(str(exc), "error")
+    return redirect(back, 303)
+
+
+def _same_site_referrer() -> str | None:
+    ref = request.referrer
+    if ref and urlsplit(ref).netloc == request.host:
+        return ref
+    return None
 
 
 def register(app: Flask) -> None:
@@ -31,8 +65,20 @@ def register(app: Flask) -> None:
                      "This form was open too long or came from elsewhere. Reload the page and try again.")
 
     @app.errorhandler(404)
+    @app.errorhandler(NotFound)
     def not_found(exc):
         return _page(404, "Not found", "There is nothing here, or it is not yours to see.")
+
+    @app.errorhandler(InvalidTransition)
+    def invalid_transition(exc):
+        # A blueprint that knows a better "back" registers its own handler calling refused().
+        return refused(exc, _same_site_referrer() or url_for("auth.home"))
+
+    @app.errorhandler(ValidationFailed)
+    def validation_failed(exc):
+        # Views with a form re-render it themselves; this is for the rest.
+        message = " ".join(exc.errors.values()) or str(exc)
+        return _page(422, "Please check what you entered", message)
 
     @app.errorhandler(405)
     def not_allowed(exc):

@@ -7,7 +7,7 @@ without JavaScript too.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..domain.money import SUPPORTED_CURRENCIES
@@ -16,7 +16,8 @@ from ..htmx import respond, wants_fragment
 from ..services import activity, funding, ledger, lifecycle, mailer, refunds
 from ..services import settings as settings_svc
 from ..services import contracts as svc
-from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+from ..services.errors import InvalidTransition, ValidationFailed
+from . import errors
 
 bp = Blueprint("freelancer", __name__)
 
@@ -32,10 +33,8 @@ def require_login():
 
 
 def _contract(contract_id: int):
-    try:
-        return svc.get_for_member(contract_id, current_user)
-    except NotFound:
-        abort(404)
+    """The member's contract; a 404 (by the error handler) if there is none or it is not theirs."""
+    return svc.get_for_member(contract_id, current_user)
 
 
 def _terms_page(contract, status: int = 200, *, editing: int | None = None, row_form=None,
@@ -55,13 +54,18 @@ def _back_to_terms(contract, anchor: str = "milestones"):
     return redirect(url_for("freelancer.contract_terms", contract_id=contract.id, _anchor=anchor), 303)
 
 
-def _refused(contract, exc: Exception):
-    """An action the state machine refused: say why, where the user is."""
-    if wants_fragment():
-        return respond(render_template("partials/_notice.html", title="Not possible",
-                                       message=str(exc)), 409)
-    flash(str(exc), "error")
-    return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
+#: A refused action goes back to the contract's page, except from these endpoints (→ where).
+REFUSED_BACK = {"freelancer.contract_send": "freelancer.contract_review"}
+
+
+@bp.errorhandler(InvalidTransition)
+def refused(exc: InvalidTransition):
+    """Any refused action of the portal: a notice in the flash area (htmx), or flash + 303 back."""
+    contract_id = (request.view_args or {}).get("contract_id")
+    if contract_id is None:
+        return errors.refused(exc, url_for("freelancer.contract_list"))
+    back = REFUSED_BACK.get(request.endpoint, "freelancer.contract_show")
+    return errors.refused(exc, url_for(back, contract_id=contract_id))
 
 
 # ---- list ------------------------------------------------------------------
@@ -119,8 +123,6 @@ def contract_client_update(contract_id: int):
     except ValidationFailed as exc:
         return respond(render_template("contracts/client.html", contract=contract,
                                        form=request.form, errors=exc.errors), 422)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
     return redirect(_step_url(contract, request.form.get("next") or "terms"), 303)
 
 
@@ -159,8 +161,6 @@ def contract_terms_update(contract_id: int):
                          amount_text=form.get("amount", ""), due_text=form.get("due_date", ""))
     except ValidationFailed as exc:
         return _terms_page(contract, 422, terms_form=form, terms_errors=exc.errors)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
     if form.get("next") in BUILDER_STEPS:
         return redirect(_step_url(contract, form["next"]), 303)
     flash("Terms saved.", "success")
@@ -195,8 +195,6 @@ def milestone_create(contract_id: int):
             return respond(render_template("contracts/partials/_milestone_add.html", contract=contract,
                                            add_form=request.form, add_errors=exc.errors), 422)
         return _terms_page(contract, 422, add_form=request.form, add_errors=exc.errors)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_added.html", contract=contract,
@@ -210,14 +208,14 @@ def milestone_row(contract_id: int, milestone_id: int):
     contract = _contract(contract_id)
     if not wants_fragment():
         return _back_to_terms(contract)
-    return _row(contract, _milestone_or_404(contract, milestone_id))
+    return _row(contract, svc.milestone_of(contract, milestone_id))
 
 
 @bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/edit")
 def milestone_edit_form(contract_id: int, milestone_id: int):
     """The row in edit mode (fragment), or the terms page with that row open."""
     contract = _contract(contract_id)
-    milestone = _milestone_or_404(contract, milestone_id)
+    milestone = svc.milestone_of(contract, milestone_id)
     if not wants_fragment():
         return _terms_page(contract, editing=milestone.id)
     return _row(contract, milestone, editing=True)
@@ -227,15 +225,13 @@ def milestone_edit_form(contract_id: int, milestone_id: int):
 def milestone_update(contract_id: int, milestone_id: int):
     """Save an edited row; 422 with the errors beside the fields."""
     contract = _contract(contract_id)
-    milestone = _milestone_or_404(contract, milestone_id)
+    milestone = svc.milestone_of(contract, milestone_id)
     try:
         svc.update_milestone(contract, milestone_id, request.form)
     except ValidationFailed as exc:
         if wants_fragment():
             return _row(contract, milestone, editing=True, form=request.form, errors=exc.errors, status=422)
         return _terms_page(contract, 422, editing=milestone.id, row_form=request.form, row_errors=exc.errors)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
     if not wants_fragment():
         return _back_to_terms(contract)
     return _row(contract, milestone, summary=True)
@@ -245,12 +241,7 @@ def milestone_update(contract_id: int, milestone_id: int):
 def milestone_delete(contract_id: int, milestone_id: int):
     """Remove a milestone; htmx deletes the row and refreshes the summary."""
     contract = _contract(contract_id)
-    try:
-        svc.remove_milestone(contract, milestone_id)
-    except NotFound:
-        abort(404)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
+    svc.remove_milestone(contract, milestone_id)
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_summary.html", contract=contract,
@@ -261,23 +252,11 @@ def milestone_delete(contract_id: int, milestone_id: int):
 def milestone_move(contract_id: int, milestone_id: int):
     """Move a milestone up or down; htmx re-renders the list."""
     contract = _contract(contract_id)
-    try:
-        svc.move_milestone(contract, milestone_id, request.form.get("direction", ""))
-    except NotFound:
-        abort(404)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
+    svc.move_milestone(contract, milestone_id, request.form.get("direction", ""))
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_list.html", contract=contract,
                                    editing=None, form={}, errors={}, editable=svc.milestone_is_editable))
-
-
-def _milestone_or_404(contract, milestone_id: int):
-    try:
-        return svc.milestone_of(contract, milestone_id)
-    except NotFound:
-        abort(404)
 
 
 # ---- step 3: review, send; afterwards -------------------------------------
@@ -294,11 +273,7 @@ def contract_review(contract_id: int):
 def contract_send(contract_id: int):
     """Send the contract (or its revision) to the client by email."""
     contract = _contract(contract_id)
-    try:
-        svc.send(contract, current_user)
-    except InvalidTransition as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("freelancer.contract_review", contract_id=contract.id), 303)
+    svc.send(contract, current_user)
     flash(f"Sent to {contract.client_email}.", "success")
     return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
 
@@ -321,10 +296,7 @@ def contract_show(contract_id: int):
 def contract_revise(contract_id: int):
     """Reopen a sent contract for editing (the client is emailed when it is re-sent)."""
     contract = _contract(contract_id)
-    try:
-        svc.revise(contract, current_user)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
+    svc.revise(contract, current_user)
     flash("Edit the terms, then review and send the revision. Until then the client's "
           "link says the proposal is being revised.", "info")
     return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
@@ -341,10 +313,7 @@ def contract_withdraw_confirm(contract_id: int):
 def contract_withdraw(contract_id: int):
     """Withdraw the contract; the client is told by email if it was sent."""
     contract = _contract(contract_id)
-    try:
-        svc.withdraw(contract, current_user)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
+    svc.withdraw(contract, current_user)
     flash("Contract withdrawn.", "success")
     return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
 
@@ -368,7 +337,7 @@ def notification_read_all():
 # ---- the funded contract's life ---------------------------------------------
 
 def _milestone_page(contract, milestone_id: int, action: str, status: int = 200, form=None, errors=None):
-    milestone = _milestone_or_404(contract, milestone_id)
+    milestone = svc.milestone_of(contract, milestone_id)
     return respond(render_template("contracts/milestone_action.html", contract=contract, m=milestone,
                                    action=action, form=form or {}, errors=errors or {},
                                    auto_release_days=settings_svc.current().auto_release_days), status)
@@ -389,10 +358,6 @@ def payment_request(contract_id: int, milestone_id: int):
                                   url=request.form.get("url", ""))
     except ValidationFailed as exc:
         return _milestone_page(contract, milestone_id, "request_payment", 422, request.form, exc.errors)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
-    except NotFound:
-        abort(404)
     flash("Payment requested. The client has been emailed.", "success")
     return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
 
@@ -415,10 +380,6 @@ def refund(contract_id: int, milestone_id: int):
         return _milestone_page(contract, milestone_id, "refund", 409, request.form, {"gateway": str(exc)})
     except lifecycle.RefundUncertain as exc:  # no answer: the owner checks it
         return _milestone_page(contract, milestone_id, "refund", 503, request.form, {"gateway": str(exc)})
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
-    except NotFound:
-        abort(404)
     flash("Refunded. The client has been emailed.", "success")
     return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
 
@@ -433,10 +394,7 @@ def contract_end_confirm(contract_id: int):
 def contract_end(contract_id: int):
     """End an active contract: unfunded milestones are cancelled; refused while money is held."""
     contract = _contract(contract_id)
-    try:
-        lifecycle.end(contract)
-    except InvalidTransition as exc:
-        return _refused(contract, exc)
+    lifecycle.end(contract)
     flash("Contract ended.", "success")
     return redirect(url_for("freelancer.contract_show", contract_id=contract.id), 303)
 
