@@ -1,6 +1,6 @@
 """The processing fee rule: the freelancer pays it, the client never does.
 
-The rate is held in basis points (340 = 3.4%) so that every computation is
+The rate is held in basis points (340 = 3.4%; the default is ``rules.SHOP_DEFAULTS``) so that every computation is
 integer arithmetic. Rounding is half-up on the cumulative released amount, so
 the total fee of a contract is exactly ``round_half_up(rate × total released)``
 whatever the split into milestones: no cent drifts.
@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from .money import Money
 
-DEFAULT_FEE_BPS = 340
 BPS_DENOMINATOR = 10_000
 
 

@@ -1,7 +1,8 @@
 """Rules for the terms of a contract: limits on amounts, milestones and text.
 
 Validation returns field → message dicts so the web layer can show each error
-beside its field; nothing here knows about forms or HTTP.
+beside its field; nothing here knows about forms or HTTP. The limits and
+defaults themselves live in ``rules``.
 """
 from __future__ import annotations
 
@@ -10,19 +11,33 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .fees import fee_on
+from . import rules
 from .money import SUPPORTED_CURRENCIES, Money, MoneyError, precision, total
+from .rules import SHOP_DEFAULTS, check_text
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Shop limits; amounts are in major units of the contract currency."""
+    """Shop limits; amounts are in major units of the contract currency.
 
-    min_amount: Decimal = Decimal("5")
-    max_amount: Decimal = Decimal("1000000")
-    max_milestones: int = 50
-    max_title: int = 200
-    max_description: int = 5000
-    max_scope: int = 20000
+    The text lengths are fixed (``rules``), not the shop's to change.
+    """
+
+    min_amount: Decimal = SHOP_DEFAULTS.min_amount
+    max_amount: Decimal = SHOP_DEFAULTS.max_amount
+    max_milestones: int = rules.MAX_MILESTONES
+
+    @property
+    def max_title(self) -> int:
+        return rules.TITLE.max_length
+
+    @property
+    def max_description(self) -> int:
+        return rules.DESCRIPTION.max_length
+
+    @property
+    def max_scope(self) -> int:
+        return rules.SCOPE.max_length
 
 
 #: What an amount column holds (a signed 64-bit BIGINT, in minor units). A
@@ -100,20 +115,6 @@ def parse_amount(text: str, currency: str, limits: Limits) -> tuple[Money | None
     return (None, error) if error else (amount, None)
 
 
-def check_title(title: str, limits: Limits, what: str = "title") -> str | None:
-    if not title.strip():
-        return f"Enter a {what}."
-    if len(title) > limits.max_title:
-        return f"Keep the {what} under {limits.max_title} characters (it has {len(title)})."
-    return None
-
-
-def check_text(text: str, limit: int, what: str = "description") -> str | None:
-    if len(text) > limit:
-        return f"Keep the {what} under {limit:,} characters (it has {len(text):,})."
-    return None
-
-
 def parse_milestone(
     *, title: str, amount_text: str, due_text: str, description: str,
     currency: str, today: date, limits: Limits,
@@ -123,7 +124,7 @@ def parse_milestone(
         title=(title or "").strip(), amount_text=(amount_text or "").strip(),
         due_text=(due_text or "").strip(), description=(description or "").strip(),
     )
-    if err := check_title(m.title, limits):
+    if err := check_text(m.title, rules.TITLE):
         m.errors["title"] = err
     m.amount, err = parse_amount(m.amount_text, currency, limits)
     if err:
@@ -136,7 +137,7 @@ def parse_milestone(
         else:
             if m.due_date < today:
                 m.errors["due_date"] = "The due date is in the past."
-    if err := check_text(m.description, limits.max_description):
+    if err := check_text(m.description, rules.DESCRIPTION):
         m.errors["description"] = err
     return m
 

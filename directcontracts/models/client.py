@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..domain import rules
 from ..extensions import db
 from .base import utcnow
 
@@ -37,7 +38,7 @@ class Acceptance(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("contract_revision.id"))
-    signer_name: Mapped[str] = mapped_column(String(200))
+    signer_name: Mapped[str] = mapped_column(String(rules.SIGNER_NAME.max_length))
     ip_address: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(Text)
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain import rules
 from ..domain.money import Money
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
@@ -25,10 +26,10 @@ class Contract(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
-    client_name: Mapped[str] = mapped_column(String(120))
-    client_email: Mapped[str] = mapped_column(String(254))
-    client_company: Mapped[str] = mapped_column(String(120), default="")
-    title: Mapped[str] = mapped_column(String(200), default="")
+    client_name: Mapped[str] = mapped_column(String(rules.CLIENT_NAME.max_length))
+    client_email: Mapped[str] = mapped_column(String(rules.EMAIL_LENGTH))
+    client_company: Mapped[str] = mapped_column(String(rules.CLIENT_COMPANY.max_length), default="")
+    title: Mapped[str] = mapped_column(String(rules.TITLE.max_length), default="")
     scope: Mapped[str] = mapped_column(Text, default="")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     kind: Mapped[str] = mapped_column(String(10), default="milestones")
@@ -68,7 +69,7 @@ class Milestone(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     position: Mapped[int] = mapped_column()
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(rules.TITLE.max_length))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     due_date: Mapped[date | None] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
@@ -82,7 +83,7 @@ class Milestone(db.Model):
     revised_at: Mapped[datetime | None] = mapped_column()
     submitted_at: Mapped[datetime | None] = mapped_column()
     submit_note: Mapped[str] = mapped_column(Text, default="")
-    deliverable_url: Mapped[str] = mapped_column(String(500), default="")
+    deliverable_url: Mapped[str] = mapped_column(String(rules.DELIVERABLE_URL.max_length), default="")
     #: When an unanswered payment request is released automatically (None: no clock running).
     auto_release_at: Mapped[datetime | None] = mapped_column(index=True)
     settled_at: Mapped[datetime | None] = mapped_column()

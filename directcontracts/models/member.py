@@ -1,6 +1,7 @@
 """Shop members (freelancers who log in) and the shop's settings."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,7 +10,8 @@ from sqlalchemy import CheckConstraint, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..domain.fees import DEFAULT_FEE_BPS
+from ..domain import rules
+from ..domain.rules import SHOP_DEFAULTS
 from ..domain.terms import Limits
 from ..extensions import db
 from .base import utcnow
@@ -21,8 +23,8 @@ class Member(UserMixin, db.Model):
     __tablename__ = "member"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(rules.EMAIL_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(rules.MEMBER_NAME.max_length))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_owner: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -44,20 +46,18 @@ class ShopSettings(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_name: Mapped[str] = mapped_column(String(120), default="Direct Contracts")
-    fee_bps: Mapped[int] = mapped_column(default=DEFAULT_FEE_BPS)
-    auto_release_days: Mapped[int] = mapped_column(default=14)
+    shop_name: Mapped[str] = mapped_column(String(rules.SHOP_NAME.max_length), default=SHOP_DEFAULTS.shop_name)
+    fee_bps: Mapped[int] = mapped_column(default=SHOP_DEFAULTS.fee_bps)
+    auto_release_days: Mapped[int] = mapped_column(default=SHOP_DEFAULTS.auto_release_days)
     # Wide enough for the largest limit the amount columns can hold (domain.terms.largest_max_amount).
-    min_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal("5"))
-    max_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal("1000000"))
+    min_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.min_amount)
+    max_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.max_amount)
 
     @classmethod
     def get(cls) -> "ShopSettings":
         settings = db.session.get(cls, 1)
         if settings is None:
-            settings = cls(id=1, shop_name="Direct Contracts", fee_bps=DEFAULT_FEE_BPS,
-                           auto_release_days=14, min_amount=Decimal("5"),
-                           max_amount=Decimal("1000000"))
+            settings = cls(id=1, **asdict(SHOP_DEFAULTS))
             db.session.add(settings)
             db.session.flush()
         return settings

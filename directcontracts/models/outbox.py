@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..domain import rules
 from ..extensions import db
 from .base import utcnow
 
@@ -16,7 +17,7 @@ class OutboxEmail(db.Model):
     __tablename__ = "outbox_email"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    to_addr: Mapped[str] = mapped_column(String(254))
+    to_addr: Mapped[str] = mapped_column(String(rules.EMAIL_LENGTH))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")

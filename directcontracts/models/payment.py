@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain import rules
 from ..domain.money import Money
 from ..extensions import db
 from .base import utcnow
@@ -40,7 +41,7 @@ class PaymentAttempt(db.Model):
     method: Mapped[str | None] = mapped_column(String(10))
     card_brand: Mapped[str | None] = mapped_column(String(40))
     card_last4: Mapped[str | None] = mapped_column(String(4))
-    paypal_email: Mapped[str | None] = mapped_column(String(254))
+    paypal_email: Mapped[str | None] = mapped_column(String(rules.EMAIL_LENGTH))
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     processor_code: Mapped[str | None] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text, default="")

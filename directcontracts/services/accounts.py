@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..domain import rules
 from ..extensions import db
 from ..models import Member
 from .errors import ServiceError, ValidationFailed
@@ -46,10 +47,8 @@ def _validated(email: str, name: str, password: str) -> tuple[str, str]:
         if find_member_by_email(email):
             errors["email"] = "A member with this email already exists."
     name = (name or "").strip()
-    if not name:
-        errors["name"] = "Enter a name."
-    elif len(name) > 120:
-        errors["name"] = "Keep the name under 120 characters."
+    if err := rules.check_text(name, rules.MEMBER_NAME):
+        errors["name"] = err
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = f"Use at least {MIN_PASSWORD} characters."
     if errors:

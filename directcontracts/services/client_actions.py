@@ -4,23 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..domain.rules import DECLINE_REASON, MESSAGE_LENGTH, PROPOSAL_CHANGES, SIGNER_NAME, TextRule, check_text
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
 from . import activity, mailer
-from .errors import InvalidTransition, PageOutdated, ValidationFailed
+from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
 from .locks import lock_without_payment
 
-MAX_MESSAGE = 5000
-
-
-def _message(text: str, field: str, what: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ValidationFailed({field: f"Tell {what}."})
-    if len(text) > MAX_MESSAGE:
-        raise ValidationFailed({field: f"Keep it under {MAX_MESSAGE:,} characters."})
-    return text
+#: The longest reply a client may send.
+MAX_MESSAGE = MESSAGE_LENGTH
 
 
 def freelancer_link(contract: Contract) -> str:
@@ -32,7 +25,7 @@ def freelancer_link(contract: Contract) -> str:
 class _Reply:
     action: ContractAction
     field: str
-    ask: str
+    rule: TextRule
     timeline: str
     notice: str
     subject: str
@@ -41,10 +34,10 @@ class _Reply:
 
 #: The client's two replies to a proposal, which differ only in their words.
 REPLIES = {
-    "changes": _Reply(ContractAction.REQUEST_CHANGES, "message", "the freelancer what to change",
+    "changes": _Reply(ContractAction.REQUEST_CHANGES, "message", PROPOSAL_CHANGES,
                       "Asked for changes: {text}", "{client} asked for changes to “{title}”.",
                       "{client} asked for changes: {title}", "changes_requested"),
-    "decline": _Reply(ContractAction.DECLINE, "reason", "the freelancer why", "Declined: {text}",
+    "decline": _Reply(ContractAction.DECLINE, "reason", DECLINE_REASON, "Declined: {text}",
                       "{client} declined “{title}”.", "{client} declined: {title}", "declined"),
 }
 
@@ -58,7 +51,7 @@ def reply(contract: Contract, kind: str, text: str, revision: int | None = None)
     InvalidTransition (not waiting for an answer, or a payment is being confirmed).
     """
     r = REPLIES[kind]
-    text = _message(text, r.field, r.ask)
+    text = clean_text(text, r.field, r.rule)
     contract = lock_without_payment(contract.id)
     if revision is not None and revision != contract.revision:
         db.session.rollback()
@@ -117,10 +110,8 @@ def sign(contract: Contract, *, revision: int, signer_name: str, agreed: bool, i
         return existing
     errors = {}
     signer_name = (signer_name or "").strip()
-    if len(signer_name) < 2:
-        errors["signer_name"] = "Type your full name to sign."
-    elif len(signer_name) > 200:
-        errors["signer_name"] = "Keep your name under 200 characters."
+    if err := check_text(signer_name, SIGNER_NAME):
+        errors["signer_name"] = err
     if not agreed:
         errors["agree"] = "Tick the box to agree to the terms."
     if errors:

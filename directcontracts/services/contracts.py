@@ -13,14 +13,15 @@ from datetime import date
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import rules
 from ..domain.money import SUPPORTED_CURRENCIES, Money, MoneyError
+from ..domain.rules import check_text
 from ..domain.states import (
     SIGNED, ContractAction, ContractState, MilestoneAction, MilestoneState, contract_transition,
     milestone_transition,
 )
 from ..domain.terms import (
-    Limits, MilestoneInput, Summary, check_amount, check_text, check_title, parse_amount,
-    parse_milestone, summarize,
+    Limits, MilestoneInput, Summary, check_amount, parse_amount, parse_milestone, summarize,
 )
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, Member, Milestone, ShopSettings, utcnow
@@ -114,12 +115,10 @@ def summary_of(contract: Contract, fee_bps: int | None = None) -> Summary:
 def _client_errors(member: Member, name: str, email: str, company: str) -> tuple[dict, str]:
     errors: dict[str, str] = {}
     name, company = (name or "").strip(), (company or "").strip()
-    if not name:
-        errors["client_name"] = "Enter the client's name."
-    elif len(name) > 120:
-        errors["client_name"] = "Keep the name under 120 characters."
-    if len(company) > 120:
-        errors["client_company"] = "Keep the company name under 120 characters."
+    if err := check_text(name, rules.CLIENT_NAME):
+        errors["client_name"] = err
+    if err := check_text(company, rules.CLIENT_COMPANY):
+        errors["client_company"] = err
     try:
         email = normalise_email(email)
     except ValueError as exc:
@@ -245,9 +244,9 @@ def update_terms(contract: Contract, *, title: str, scope: str, currency: str, k
     lim, today = limits(), today or date.today()
     title, scope = (title or "").strip(), (scope or "").strip()
     errors: dict[str, str] = {}
-    if err := check_title(title, lim):
+    if err := check_text(title, rules.TITLE):
         errors["title"] = err
-    if err := check_text(scope, lim.max_scope, "scope"):
+    if err := check_text(scope, rules.SCOPE):
         errors["scope"] = err
     if currency not in SUPPORTED_CURRENCIES:
         errors["currency"] = "Choose one of the listed currencies."

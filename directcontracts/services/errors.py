@@ -1,4 +1,5 @@
 """Typed errors the services raise; views turn them into messages and status codes."""
+from ..domain.rules import TextRule, check_text
 from ..domain.states import InvalidTransition, NotPermitted  # noqa: F401  (re-exported)
 
 
@@ -16,6 +17,14 @@ class ValidationFailed(ServiceError):
     def __init__(self, errors: dict[str, str], message: str = "Please correct the highlighted fields."):
         super().__init__(message)
         self.errors = errors
+
+
+def clean_text(value: str | None, field: str, rule: TextRule) -> str:
+    """``value`` stripped, or ValidationFailed on ``field`` with the rule's message."""
+    value = (value or "").strip()
+    if error := check_text(value, rule):
+        raise ValidationFailed({field: error})
+    return value
 
 
 class PageOutdated(ServiceError):

@@ -19,6 +19,7 @@ from ..domain import ledger as rules
 from ..domain.fees import fee_for_release
 from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable, RefundResult
+from ..domain.rules import DELIVERABLE_URL, DELIVERY_NOTE, MILESTONE_CHANGES, REFUND_REASON
 from ..domain.states import (
     ESCROW_STATES, SETTLED_STATES, ContractAction, ContractState, MilestoneAction, MilestoneState,
     contract_transition, milestone_transition,
@@ -29,13 +30,11 @@ from . import activity, mailer
 from . import ledger as ledger_svc
 from .client_actions import freelancer_link
 from .contracts import fresh_client_link
-from .errors import InvalidTransition, ServiceError, ValidationFailed
+from .errors import InvalidTransition, ServiceError, ValidationFailed, clean_text
 from .funding import gateway
 from .locks import lock_contract, lock_without_payment
 
 log = logging.getLogger(__name__)
-
-MAX_NOTE = 5000
 
 
 class ReleaseHeld(InvalidTransition):
@@ -157,26 +156,16 @@ def release_preview(contract: Contract, milestone: Milestone) -> ReleasePreview:
     return ReleasePreview(gross=milestone.amount, fee=fee, net=milestone.amount - fee)
 
 
-def _text(value: str, field: str, what: str, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationFailed({field: what})
-    if len(value) > MAX_NOTE:
-        raise ValidationFailed({field: f"Keep it under {MAX_NOTE:,} characters."})
-    return value
-
-
 # ---- freelancer ------------------------------------------------------------
 
 def request_payment(contract: Contract, milestone_id: int, *, note: str, url: str = "",
                     now: datetime | None = None) -> Milestone:
     """The freelancer says the work is done: funded → submitted; the auto-release clock starts."""
-    note = _text(note, "note", "Say what you delivered.")
+    note = clean_text(note, "note", DELIVERY_NOTE)
     url = (url or "").strip()
     if url and not url.startswith(("https://", "http://")):
         raise ValidationFailed({"url": "Enter a link starting with https:// (or leave it empty)."})
-    if len(url) > 500:
-        raise ValidationFailed({"url": "Keep the link under 500 characters."})
+    url = clean_text(url, "url", DELIVERABLE_URL)
     now = now or utcnow()
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
@@ -221,7 +210,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     is posted instead of refunding again. If the gateway cannot be
     asked, nothing is refunded (RefundFailed: try again later).
     """
-    reason = _text(reason, "reason", "Give the client a reason for the refund.")
+    reason = clean_text(reason, "reason", REFUND_REASON)
     contract, m = lock_contract(contract.id, milestone_id)
     milestone_transition(m.state, MilestoneAction.REFUND)
     attempt, item = _attempt_item(m)
@@ -518,7 +507,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
 
 def client_request_changes(contract: Contract, milestone_id: int, *, message: str) -> Milestone:
     """The client is not satisfied yet: submitted → funded; the auto-release clock stops."""
-    message = _text(message, "message", "Tell the freelancer what still needs doing.")
+    message = clean_text(message, "message", MILESTONE_CHANGES)
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.REQUEST_CHANGES)
     if refund_in_flight(m.id):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from ..domain import rules
 from ..domain.fees import bps_from_percent
 from ..domain.terms import check_limits
 from ..extensions import db
@@ -31,8 +32,8 @@ def update(form) -> ShopSettings:
     errors: dict[str, str] = {}
     s = ShopSettings.get()
     name = (form.get("shop_name") or "").strip()
-    if not name or len(name) > 120:
-        errors["shop_name"] = "Enter a shop name under 120 characters."
+    if err := rules.check_text(name, rules.SHOP_NAME):
+        errors["shop_name"] = err
     try:
         fee_bps = bps_from_percent((form.get("fee_percent") or "").strip())
     except (ValueError, InvalidOperation):
@@ -46,8 +47,9 @@ def update(form) -> ShopSettings:
         for name, message in check_limits(low, high).items():
             errors.setdefault(name, message)
     days = (form.get("auto_release_days") or "").strip()
-    if not days.isdigit() or not 1 <= int(days) <= 90:
-        errors["auto_release_days"] = "Enter a number of days from 1 to 90."
+    if not days.isdigit() or not rules.MIN_AUTO_RELEASE_DAYS <= int(days) <= rules.MAX_AUTO_RELEASE_DAYS:
+        errors["auto_release_days"] = (f"Enter a number of days from {rules.MIN_AUTO_RELEASE_DAYS} "
+                                       f"to {rules.MAX_AUTO_RELEASE_DAYS}.")
     if errors:
         raise ValidationFailed(errors)
     s.shop_name, s.fee_bps, s.min_amount, s.max_amount = name, fee_bps, low, high
