@@ -1,7 +1,8 @@
 """Payment gateway adapters: Braintree for real, TestGateway offline.
 
 ``make_gateway(config)`` picks one from a plain dict (Flask's ``app.config``
-works, but nothing here imports Flask). Keys:
+works; the adapters never import Flask); the app makes one at start-up and
+``current_gateway()`` returns it to the services. Keys:
 
 ``BRAINTREE_MERCHANT_ID``, ``BRAINTREE_PUBLIC_KEY``, ``BRAINTREE_PRIVATE_KEY``
     all three non-empty: use Braintree; otherwise the offline TestGateway.
@@ -23,11 +24,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from flask import current_app
+
 from ..domain.payments import PaymentGateway
 
 log = logging.getLogger(__name__)
 
 _CREDENTIALS = ("BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY")
+
+
+def current_gateway() -> PaymentGateway:
+    """The app's gateway, made once by ``create_app`` (tests swap ``app.extensions["gateway"]``)."""
+    return current_app.extensions["gateway"]
 
 
 def make_gateway(config: Mapping) -> PaymentGateway:

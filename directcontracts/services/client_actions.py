@@ -10,15 +10,11 @@ from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
 from . import activity, mailer
 from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
+from .links import freelancer_link
 from .locks import lock_without_payment
 
 #: The longest reply a client may send.
 MAX_MESSAGE = MESSAGE_LENGTH
-
-
-def freelancer_link(contract: Contract) -> str:
-    from flask import current_app
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/contracts/{contract.id}"
 
 
 @dataclass(frozen=True)

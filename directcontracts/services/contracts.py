@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import rules
@@ -28,6 +27,8 @@ from ..models import Acceptance, Contract, ContractRevision, Member, Milestone, 
 from . import activity, ledger, mailer, tokens
 from .accounts import find_member_by_email, normalise_email
 from .errors import InvalidTransition, NotFound, ValidationFailed
+from .lifecycle import maybe_complete
+from .links import client_link, fresh_client_link
 from .locks import lock_contract, lock_without_payment
 
 
@@ -192,11 +193,6 @@ def milestone_is_editable(contract: Contract, milestone: Milestone) -> bool:
         return True
     return (contract.state == ContractState.ACTIVE and milestone.state == MilestoneState.PENDING
             and not milestone.hold_attempt_id)
-
-
-def fresh_client_link(contract: Contract) -> str:
-    """A new link for an email to the client (earlier links keep working)."""
-    return client_link(tokens.issue_token(contract))
 
 
 def _tell_client_about(contract: Contract, milestone: Milestone, what: str) -> None:
@@ -372,7 +368,6 @@ def remove_milestone(contract: Contract, milestone_id: int) -> None:
     if contract.state == ContractState.ACTIVE:
         milestone.state = milestone_transition(milestone.state, MilestoneAction.CANCEL)
         _tell_client_about(contract, milestone, "removed")
-        from .lifecycle import maybe_complete
         maybe_complete(contract)
         db.session.commit()
         mailer.deliver_pending()
@@ -428,10 +423,6 @@ def _snapshot(contract: Contract) -> str:
             for m in contract.live_milestones
         ],
     }, sort_keys=True)
-
-
-def client_link(raw_token: str) -> str:
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/c/{raw_token}"
 
 
 def send(contract: Contract, member: Member, today: date | None = None) -> Contract:

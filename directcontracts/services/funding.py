@@ -17,11 +17,10 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
-from ..domain.payments import ChargeResult, GatewayUnavailable, PaymentGateway
+from ..domain.payments import ChargeResult, GatewayUnavailable
 from ..domain.quotes import Quote
 from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
@@ -29,11 +28,12 @@ from ..domain.states import ContractAction, ContractState, MilestoneAction, Mile
 from ..extensions import db
 from ..redaction import failure
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
+from ..payments import current_gateway
 from . import activity, mailer
 from . import ledger as ledger_svc
-from .client_actions import acceptance_of_current, freelancer_link, sign
-from .contracts import fresh_client_link
+from .client_actions import acceptance_of_current, sign
 from .errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
+from .links import freelancer_link, fresh_client_link
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,6 @@ NOT_FUNDABLE = {
 UNKNOWN_MESSAGE = ("We could not confirm your payment yet. You have not been charged twice. "
                    "We will check with the payment processor and email you as soon as it is settled; "
                    "there is no need to pay again.")
-
-
-def gateway() -> PaymentGateway:
-    return current_app.extensions["gateway"]
 
 
 def new_key() -> str:
@@ -170,7 +166,7 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
         if signature is None:
             raise InvalidTransition("Sign the contract before funding it.")
         sign(contract, revision=seen.revision, **signature)
-    gw = gateway()
+    gw = current_gateway()
     attempt = PaymentAttempt(
         id=str(uuid.uuid4()), idempotency_key=key, contract_id=contract.id,
         amount_minor=current.total.minor, currency=contract.currency,
@@ -422,7 +418,7 @@ def _isolated(failures: list[str], what: str, work) -> None:
 
 def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> None:
     """Ask the gateway about one attempt and record its answer (or wait for the next run)."""
-    gw = gateway()
+    gw = current_gateway()
     created_at = db.session.scalar(db.select(PaymentAttempt.created_at).where(PaymentAttempt.id == attempt_id))
     db.session.rollback()  # no transaction stays open while the gateway is called
     try:

@@ -29,9 +29,8 @@ from ..extensions import db
 from ..redaction import failure
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
 from . import activity, funding, lifecycle, mailer, refunds
-from .client_actions import freelancer_link
-from .contracts import fresh_client_link
 from .errors import InvalidTransition, ServiceError
+from .links import freelancer_link, fresh_client_link
 
 log = logging.getLogger(__name__)
 

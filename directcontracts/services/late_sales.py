@@ -46,9 +46,10 @@ from ..domain.payments import ChargeResult, GatewayUnavailable, RefundResult
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, SaleReturn, utcnow
+from ..payments import current_gateway
 from . import activity, funding, mailer
-from .client_actions import acceptance_of_current, freelancer_link
-from .contracts import fresh_client_link
+from .client_actions import acceptance_of_current
+from .links import freelancer_link, fresh_client_link
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def give_back(return_id: int, now: datetime | None = None) -> str | None:
     row = db.session.get(SaleReturn, return_id)
     transaction_id, amount, order_id = row.transaction_id, row.amount, _refund_order_id(row)
     db.session.rollback()  # no transaction stays open while the gateway is called
-    gw = funding.gateway()
+    gw = current_gateway()
     try:
         # A void or refund whose answer was lost may have happened: look before doing it again.
         outcome = gw.find_refund(transaction_id, order_id) or gw.refund(transaction_id, amount, order_id=order_id)
@@ -325,7 +326,7 @@ def due_for_lookup(now: datetime) -> list[str]:
 def _look_up(attempt_id: str, now: datetime, counts: dict[str, int], failures: list[str]) -> None:
     """Ask the gateway for the attempt's sale; adopt or give back one escrow does not account for."""
     try:
-        sale = funding.gateway().find_by_order_id(attempt_id)
+        sale = current_gateway().find_by_order_id(attempt_id)
     except GatewayUnavailable as exc:
         log.warning("late-sale look-up of %s: gateway unavailable, will retry: %s", attempt_id, exc)
         counts["waiting"] += 1
@@ -371,7 +372,7 @@ def audit(now: datetime, counts: dict[str, int]) -> None:
     Sales with other order ids are the merchant account's other business.
     """
     try:
-        sales = funding.gateway().search_sales(now - AUDIT_SPAN, now)
+        sales = current_gateway().search_sales(now - AUDIT_SPAN, now)
     except GatewayUnavailable as exc:
         log.warning("daily audit of sales: gateway unavailable, skipped: %s", exc)
         counts["waiting"] += 1

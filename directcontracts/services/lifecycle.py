@@ -26,12 +26,11 @@ from ..domain.states import (
 )
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, Refund, ShopSettings, utcnow
+from ..payments import current_gateway
 from . import activity, mailer
 from . import ledger as ledger_svc
-from .client_actions import freelancer_link
-from .contracts import fresh_client_link
 from .errors import InvalidTransition, ServiceError, ValidationFailed, clean_text
-from .funding import gateway
+from .links import freelancer_link, fresh_client_link
 from .locks import lock_contract, lock_without_payment
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ def find_refund(key: RefundKey) -> RefundResult | None:
 
     Raises GatewayUnavailable. Call with no transaction open; none is left open.
     """
-    gw = gateway()
+    gw = current_gateway()
     found = gw.find_refund(key.sale_id, key.order_id)
     if found is not None:
         return found
@@ -226,7 +225,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     contract_id, milestone_id, title, attempt_id = contract.id, m.id, m.title, attempt.id
     earlier = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed")
     db.session.rollback()  # no transaction stays open across the gateway calls
-    gw = gateway()
+    gw = current_gateway()
     for key in earlier:
         earlier_id = key.id
         try:

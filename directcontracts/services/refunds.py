@@ -47,8 +47,7 @@ from ..extensions import db
 from ..redaction import failure
 from ..models import Contract, Milestone, Refund, utcnow
 from . import activity, lifecycle, mailer
-from .client_actions import freelancer_link
-from .contracts import fresh_client_link
+from .links import freelancer_link, fresh_client_link
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)

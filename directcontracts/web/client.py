@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from ..domain.states import ContractState
 from ..htmx import respond, wants_fragment
+from ..payments import current_gateway
 from ..services import client_access, client_actions, funding, lifecycle, refunds, tokens
 from ..services import contracts as contracts_svc
 from ..services.errors import InvalidTransition, PageOutdated, ValidationFailed
@@ -51,8 +52,8 @@ def _render(template: str, status: int = 200, **context):
     context.setdefault("contract", g.contract)
     context.setdefault("token", request.view_args["token"])
     context.setdefault("verified", g.verified)
-    context.setdefault("test_mode", funding.gateway().test_mode)  # sandbox or offline: no real money
-    context.setdefault("offline_gateway", funding.gateway().name == "test")
+    context.setdefault("test_mode", current_gateway().test_mode)  # sandbox or offline: no real money
+    context.setdefault("offline_gateway", current_gateway().name == "test")
     return respond(render_template(template, **context), status)
 
 
@@ -211,7 +212,7 @@ def reply_submit(token: str, kind: str):
 
 def _fund_page(status: int = 200, *, form=None, errors=None, attempt=None, changes=None):
     contract = g.contract
-    gw = funding.gateway()
+    gw = current_gateway()
     fragment = wants_fragment()
     return _render("client/partials/_fund.html" if fragment else "client/fund.html", status,
                    form=form or {}, errors=errors or {}, attempt=attempt, key=funding.new_key(),
