@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from directcontracts.payments.braintree_adapter import BraintreeAdapter
+from directcontracts.payments.testgateway import TestGateway
 from tests.braintree_standin import BraintreeStandin
 
 #: Short enough to keep the timeout tests fast, long enough for a loaded CI box.
@@ -47,3 +48,29 @@ def make_adapter(standin):
 def adapter(make_adapter) -> BraintreeAdapter:
     """A BraintreeAdapter on the stand-in, with USD and EUR merchant accounts."""
     return make_adapter()
+
+
+@pytest.fixture
+def braintree_app(app, make_adapter):
+    """The app's gateway is the Braintree adapter (short read timeout) for this test."""
+    previous = app.extensions["gateway"]
+    app.extensions["gateway"] = make_adapter()
+    yield app.extensions["gateway"]
+    app.extensions["gateway"] = previous
+
+
+@pytest.fixture(params=["test", "braintree"])
+def gw(request):
+    """(gateway, settle) for the offline test gateway and for the Braintree adapter on the stand-in."""
+    if request.param == "test":
+        offline = TestGateway()
+        return offline, offline.settle
+    standin = request.getfixturevalue("standin")
+    return request.getfixturevalue("adapter"), standin.settle
+
+
+def reconcile(runner, when) -> str:
+    """``payments reconcile`` as if it were ``when``; it must succeed."""
+    result = runner.invoke(args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
+    assert result.exit_code == 0, result.output
+    return result.output

@@ -2,27 +2,10 @@
 milestone again finds it by its order id and posts it; Braintree never refunds twice."""
 from datetime import timedelta
 
-import pytest
-
 from directcontracts.models import Milestone, PaymentAttempt, Refund
 from directcontracts.services import ledger
+from tests.payments.conftest import reconcile
 from tests.web.builders import approve, contract, funded_contract, request_payment
-
-
-@pytest.fixture
-def braintree_app(app, make_adapter):
-    """The app's gateway is the Braintree adapter (short read timeout) for this test."""
-    previous = app.extensions["gateway"]
-    app.extensions["gateway"] = make_adapter()
-    yield app.extensions["gateway"]
-    app.extensions["gateway"] = previous
-
-
-def reconcile(runner, when) -> str:
-    result = runner.invoke(
-        args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_a_refund_landing_after_it_was_declared_failed_is_not_made_twice(braintree_app, standin, runner, logged_in,

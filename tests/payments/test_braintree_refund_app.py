@@ -5,28 +5,13 @@ from datetime import timedelta
 import pytest
 
 from directcontracts.models import Journal, PaymentAttempt, Refund
+from tests.payments.conftest import reconcile
 from tests.web.builders import contract, funded_contract
-
-
-@pytest.fixture
-def braintree_app(app, make_adapter):
-    """The app's gateway is the Braintree adapter (short read timeout) for this test."""
-    previous = app.extensions["gateway"]
-    app.extensions["gateway"] = make_adapter()
-    yield app.extensions["gateway"]
-    app.extensions["gateway"] = previous
 
 
 def refund_journals(db) -> list[Journal]:
     db.session.expire_all()
     return list(db.session.scalars(db.select(Journal).where(Journal.kind == "refund")))
-
-
-def reconcile(runner, when) -> str:
-    result = runner.invoke(
-        args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.mark.parametrize("fault, made", [

@@ -3,23 +3,11 @@ lost), through the real SDK on the stand-in: the sale's refund-ids list it, reco
 of declaring it failed, and refunding again makes no second refund."""
 from datetime import timedelta
 
-import pytest
-
 from directcontracts.domain.money import Money
 from directcontracts.models import Milestone, PaymentAttempt, Refund
-from directcontracts.payments.testgateway import TestGateway
 from directcontracts.services import ledger
+from tests.payments.conftest import reconcile
 from tests.web.builders import contract, funded_contract
-
-
-@pytest.fixture(params=["test", "braintree"])
-def gw(request):
-    """(gateway, settle) for the offline test gateway and for the Braintree adapter on the stand-in."""
-    if request.param == "test":
-        offline = TestGateway()
-        return offline, offline.settle
-    standin = request.getfixturevalue("standin")
-    return request.getfixturevalue("adapter"), standin.settle
 
 
 def test_sale_refunds_lists_every_refund_of_the_sale_whatever_its_order_id(gw):
@@ -39,22 +27,6 @@ def test_sale_refunds_lists_every_refund_of_the_sale_whatever_its_order_id(gw):
     assert listed[0].order_id == "order-1" and listed[1].order_id == "refund-7"
     assert all(r.created_at is not None and r.created_at.tzinfo is None for r in listed)
     assert gateway.sale_refunds("nosuchsale") == []
-
-
-@pytest.fixture
-def braintree_app(app, make_adapter):
-    """The app's gateway is the Braintree adapter (short read timeout) for this test."""
-    previous = app.extensions["gateway"]
-    app.extensions["gateway"] = make_adapter()
-    yield app.extensions["gateway"]
-    app.extensions["gateway"] = previous
-
-
-def reconcile(runner, when) -> str:
-    result = runner.invoke(
-        args=["payments", "reconcile", "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_a_lost_refund_braintree_keeps_without_our_order_id_is_posted_once(braintree_app, standin, runner,

@@ -13,16 +13,6 @@ def usd(text: str) -> Money:
     return Money.parse(text, "USD")
 
 
-@pytest.fixture(params=["test", "braintree"])
-def gw(request):
-    """(gateway, settle) for the offline test gateway and for the Braintree adapter on the stand-in."""
-    if request.param == "test":
-        offline = TestGateway()
-        return offline, offline.settle
-    standin = request.getfixturevalue("standin")
-    return request.getfixturevalue("adapter"), standin.settle
-
-
 def test_a_void_is_found_by_the_sales_status(gw):
     gateway, _ = gw
     sale = gateway.charge(order_id="order-1", amount=usd("100.00"), nonce="fake-valid-nonce")

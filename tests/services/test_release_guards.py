@@ -15,14 +15,20 @@ from directcontracts.services.errors import InvalidTransition
 from tests.conftest import sales
 
 
-def test_approve_and_refund_of_one_milestone_never_both_happen(app, db, accepted_contract, gateway, monkeypatch):
+def first_milestone_submitted(app, db, contract_id) -> int:
+    """Fund the first milestone and request its payment (through the services); returns its id."""
     with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
+        c = db.session.get(Contract, contract_id)
         funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
                      nonce="fake-valid-nonce")
-        c = db.session.get(Contract, accepted_contract)
+        c = db.session.get(Contract, contract_id)
         mid = c.milestones[0].id
         lifecycle.request_payment(c, mid, note="Done.")
+    return mid
+
+
+def test_approve_and_refund_of_one_milestone_never_both_happen(app, db, accepted_contract, gateway, monkeypatch):
+    mid = first_milestone_submitted(app, db, accepted_contract)
     real_preview = lifecycle.release_preview
 
     def slow_preview(contract, m):  # the release has passed its checks and holds the lock a while
@@ -62,13 +68,7 @@ def test_a_milestone_whose_amount_disagrees_with_escrow_is_not_released(app, db,
     from directcontracts.models import Milestone
     from directcontracts.services.ledger import check
 
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
-                     nonce="fake-valid-nonce")
-        c = db.session.get(Contract, accepted_contract)
-        mid = c.milestones[0].id
-        lifecycle.request_payment(c, mid, note="Done.")
+    mid = first_milestone_submitted(app, db, accepted_contract)
     db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=Milestone.amount_minor + 1))
     db.session.commit()
     with app.test_request_context():
@@ -90,12 +90,7 @@ def test_an_auto_release_held_back_by_escrow_fails_the_cron_run(app, runner, db,
 
     from directcontracts.models import Milestone, utcnow
 
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first", shown=funding.quotes(c)["first"].encode(),
-                     nonce="fake-valid-nonce")
-        mid = db.session.get(Contract, accepted_contract).milestones[0].id
-        lifecycle.request_payment(db.session.get(Contract, accepted_contract), mid, note="Done.")
+    mid = first_milestone_submitted(app, db, accepted_contract)
     db.session.execute(db.update(Milestone).where(Milestone.id == mid).values(amount_minor=Milestone.amount_minor + 1))
     db.session.commit()
     when = (utcnow() + timedelta(days=15)).strftime("%Y-%m-%d %H:%M:%S")

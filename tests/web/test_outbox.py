@@ -289,7 +289,7 @@ def test_email_row_is_rolled_back_with_a_failed_change(app, db, member):
 
 
 def test_a_claimed_row_is_not_sent_twice(app, db, member, monkeypatch):
-    from directcontracts.models import OutboxEmail, utcnow
+    from directcontracts.models import OutboxEmail
     with app.test_request_context():
         row = mailer.queue("x@example.com", "Once", "withdrawn", contract=None, member=member)
     db.session.commit()

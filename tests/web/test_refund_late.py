@@ -14,31 +14,10 @@ from directcontracts.payments.testgateway import REFUND_LATE, REFUND_UNREACHABLE
 from directcontracts.services import late_sales, ledger
 from tests.conftest import sales
 from tests.web.builders import approve, contract, funded_contract, request_payment
+from tests.web.refund_steps import cli, credits, escrow_held, refund_with_fault, refunds, settled_sale_for_a_and_b
 
 CLIENT, FREELANCER = "carla@client-co.com", "fran@example.com"
 LATE_SUBJECT = "Refund went through after all: $300.00 for Milestone 1 — Website redesign"
-
-
-def cli(runner, *args, when) -> tuple[int, str]:
-    result = runner.invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
-    return result.exit_code, result.output
-
-
-def refunds(db) -> list[Refund]:
-    db.session.expire_all()
-    return list(db.session.scalars(db.select(Refund).order_by(Refund.id)))
-
-
-def credits(gateway) -> list[dict]:
-    with gateway.store.locked() as data:
-        return [t for t in data.get("transactions", {}).values() if t["type"] == "credit"]
-
-
-def escrow_held(db, cid) -> dict[int, int]:
-    db.session.expire_all()
-    c = contract(db, cid)
-    money = ledger.milestone_money([cid])
-    return {m.title: money[m.id].held for m in c.milestones}
 
 
 def refund_of_a_fails_then_lands(runner, logged_in, visitor, outbox, db, gateway):
@@ -118,12 +97,8 @@ def test_reconciliation_posts_a_failed_refund_that_lands_late_backing_off(runner
 
 def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(runner, logged_in, visitor, outbox, db,
                                                                            gateway):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
-    gateway.settle(sales(gateway)[0]["id"])
-    a = contract(db, cid).milestones[0].id
-    gateway.refund_fault = REFUND_LATE
-    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
-    gateway.refund_fault = None
+    cid, _sale, a, _b, link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    refund_with_fault(logged_in, gateway, cid, a, REFUND_LATE)
     failed_at = refunds(db)[0].created_at + timedelta(minutes=11)
     cli(runner, "payments", "reconcile", when=failed_at)
     waits = []
@@ -146,12 +121,8 @@ def test_failed_refunds_are_rechecked_with_a_growing_delay_for_a_week_only(runne
 
 
 def test_no_second_refund_while_the_earlier_one_cannot_be_looked_up(runner, logged_in, visitor, outbox, db, gateway):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
-    gateway.settle(sales(gateway)[0]["id"])
-    a = contract(db, cid).milestones[0].id
-    gateway.refund_fault = REFUND_UNREACHABLE
-    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
-    gateway.refund_fault = None
+    cid, _sale, a, _b, link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     cli(runner, "payments", "reconcile", when=refunds(db)[0].created_at + timedelta(minutes=11))
 
     def down(*args, **kwargs):
@@ -170,13 +141,9 @@ def test_no_second_refund_while_the_earlier_one_cannot_be_looked_up(runner, logg
 @pytest.mark.corrupts_ledger  # on purpose: the client got A's money back after it was released
 def test_a_refund_landing_after_the_milestone_was_released_is_reported_not_posted(runner, logged_in, visitor, outbox,
                                                                                   db, gateway):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
-    gateway.settle(sales(gateway)[0]["id"])
-    a = contract(db, cid).milestones[0].id
+    cid, _sale, a, _b, link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
     request_payment(logged_in, cid, a)
-    gateway.refund_fault = REFUND_LATE
-    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
-    gateway.refund_fault = None
+    refund_with_fault(logged_in, gateway, cid, a, REFUND_LATE)
     failed_at = refunds(db)[0].created_at + timedelta(minutes=11)
     cli(runner, "payments", "reconcile", when=failed_at)
     approve(visitor, link, a)  # the client releases A meanwhile
@@ -230,12 +197,8 @@ def test_an_answer_arriving_after_reconciliation_posted_the_refund_leaves_it_pos
 
 
 def test_a_refund_stuck_unknown_backs_off_and_is_reported_after_a_day(runner, logged_in, visitor, outbox, db, gateway):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
-    gateway.settle(sales(gateway)[0]["id"])
-    a = contract(db, cid).milestones[0].id
-    gateway.refund_fault = REFUND_UNREACHABLE
-    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "Not needed."}).status_code == 503
-    gateway.refund_fault = None
+    cid, _sale, a, _b, link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     calls = []
 
     def down(*args, **kwargs):
@@ -313,12 +276,8 @@ def test_a_release_first_asks_about_a_refund_declared_failed_and_posts_it_if_it_
 
 def test_a_release_waits_while_a_failed_refund_cannot_be_looked_up(runner, logged_in, visitor, outbox, db, gateway,
                                                                   monkeypatch):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"), choice="all")
-    gateway.settle(sales(gateway)[0]["id"])
-    a = contract(db, cid).milestones[0].id
-    gateway.refund_fault = REFUND_UNREACHABLE
-    assert logged_in.post(f"/contracts/{cid}/milestones/{a}/refund", {"reason": "No."}).status_code == 503
-    gateway.refund_fault = None
+    cid, _sale, a, _b, link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     assert cli(runner, "payments", "reconcile", when=utcnow() + timedelta(minutes=11))[0] == 0
     assert [r.status for r in refunds(db)] == ["failed"]
     request_payment(logged_in, cid, a)

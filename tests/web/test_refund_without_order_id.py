@@ -7,52 +7,15 @@ from datetime import timedelta
 import pytest
 
 from directcontracts.domain.money import Money
-from directcontracts.models import Milestone, Refund
+from directcontracts.models import Milestone
 from directcontracts.payments.testgateway import REFUND_ANSWER_LOST_NO_ORDER_ID, REFUND_UNREACHABLE
-from directcontracts.services import ledger
-from tests.conftest import sales
-from tests.web.builders import contract, funded_contract
-
-
-def cli(runner, *args, when) -> tuple[int, str]:
-    result = runner.invoke(args=[*args, "--now", when.strftime("%Y-%m-%d %H:%M:%S")])
-    return result.exit_code, result.output
-
-
-def refunds(db) -> list[Refund]:
-    db.session.expire_all()
-    return list(db.session.scalars(db.select(Refund).order_by(Refund.id)))
-
-
-def credits(gateway) -> list[dict]:
-    with gateway.store.locked() as data:
-        return [t for t in data.get("transactions", {}).values() if t["type"] == "credit"]
-
-
-def escrow_held(db, cid) -> dict[str, int]:
-    db.session.expire_all()
-    money = ledger.milestone_money([cid])
-    return {m.title: money[m.id].held for m in contract(db, cid).milestones}
-
-
-def settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway, amounts=("300", "500")):
-    cid, link = funded_contract(logged_in, visitor, outbox, amounts=amounts, choice="all")
-    [sale] = sales(gateway)
-    gateway.settle(sale["id"])
-    a, b = (m.id for m in contract(db, cid).milestones)
-    return cid, sale["id"], a, b
-
-
-def refund_with_fault(logged_in, gateway, cid, mid, fault):
-    gateway.refund_fault = fault
-    r = logged_in.post(f"/contracts/{cid}/milestones/{mid}/refund", {"reason": "Not needed."})
-    gateway.refund_fault = None
-    assert r.status_code == 503 and "We could not confirm the refund" in r.text
+from tests.web.builders import contract
+from tests.web.refund_steps import cli, credits, escrow_held, refund_with_fault, refunds, settled_sale_for_a_and_b
 
 
 def test_a_lost_refund_without_our_order_id_is_posted_not_declared_failed(runner, logged_in, visitor, outbox, db,
                                                                           gateway):
-    cid, sale_id, a, b = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    cid, sale_id, a, b, _link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
     refund_with_fault(logged_in, gateway, cid, a, REFUND_ANSWER_LOST_NO_ORDER_ID)
     [credit] = credits(gateway)
     [row] = refunds(db)
@@ -76,7 +39,7 @@ def test_refunding_again_takes_a_refund_made_without_our_order_id_instead_of_a_s
                                                                                       outbox, db, gateway):
     """A refund declared failed, then made at the gateway without our order id (landed late, or made by
     hand): refunding the milestone again posts that one and makes no second refund."""
-    cid, sale_id, a, b = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    cid, sale_id, a, b, _link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
     refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     code, out = cli(runner, "payments", "reconcile", when=refunds(db)[0].created_at + timedelta(minutes=11))
     assert code == 0 and "refunds: posted 0, failed 1" in out, out
@@ -94,7 +57,7 @@ def test_refunding_again_takes_a_refund_made_without_our_order_id_instead_of_a_s
 def test_a_refund_of_the_sale_of_another_amount_is_not_taken_for_it(runner, logged_in, visitor, outbox, db, gateway):
     """A's refund ($300) was never made; B's ($500) was, without our order id. Reconciled in order (A
     first, while B's refund is nobody's yet): A is declared failed, B posted with its own refund."""
-    cid, sale_id, a, b = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    cid, sale_id, a, b, _link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
     refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     refund_with_fault(logged_in, gateway, cid, b, REFUND_ANSWER_LOST_NO_ORDER_ID)
     [credit] = credits(gateway)
@@ -113,7 +76,7 @@ def test_a_refund_of_the_sale_of_another_amount_is_not_taken_for_it(runner, logg
 
 
 def test_two_lost_refunds_of_one_amount_each_take_one_refund(runner, logged_in, visitor, outbox, db, gateway):
-    cid, sale_id, a, b = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway, amounts=("300", "300"))
+    cid, sale_id, a, b, _link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway, amounts=("300", "300"))
     refund_with_fault(logged_in, gateway, cid, a, REFUND_ANSWER_LOST_NO_ORDER_ID)
     refund_with_fault(logged_in, gateway, cid, b, REFUND_ANSWER_LOST_NO_ORDER_ID)
     first, second = credits(gateway)
@@ -126,7 +89,7 @@ def test_two_lost_refunds_of_one_amount_each_take_one_refund(runner, logged_in, 
 
 @pytest.mark.gateway_gap  # on purpose: $300 refunded by hand before the app's refund, not the app's to account for
 def test_a_refund_of_the_sale_made_before_the_row_is_not_taken_for_it(runner, logged_in, visitor, outbox, db, gateway):
-    cid, sale_id, a, b = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
+    cid, sale_id, a, b, _link = settled_sale_for_a_and_b(logged_in, visitor, outbox, db, gateway)
     refund_with_fault(logged_in, gateway, cid, a, REFUND_UNREACHABLE)
     [row] = refunds(db)
     assert gateway.refund(sale_id, Money(30000, "USD"), order_id="by-hand").ok
