@@ -2,21 +2,19 @@
 
 ``ALLOWED[(state, action)] -> new state``. Anything not in the table is
 refused with :class:`InvalidTransition`, whose message is fit to show a user.
-Who may take an action is a separate table (``ACTION_ROLES``) so the web layer
-asks the domain which buttons to show (``allowed_actions``) instead of
-guessing with ``if`` chains in templates.
+Who may take an action is a separate table (``*_ACTION_ROLES``); with the
+facts beyond the state (a payment or refund being confirmed, a signature),
+:func:`actions_for` says which buttons a party sees, so templates test
+membership instead of comparing states.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
 class InvalidTransition(Exception):
     """The action is not possible in the current state; the message says why."""
-
-
-class NotPermitted(Exception):
-    """This party may not take this action."""
 
 
 class ContractState(StrEnum):
@@ -40,6 +38,7 @@ class ContractAction(StrEnum):
     ACTIVATE = "activate"      # the first funding
     COMPLETE = "complete"      # every milestone settled
     END = "end"                # freelancer ends early
+    CHANGE_MILESTONES = "change_milestones"  # add, or change unfunded milestones, while active
 
 
 class MilestoneState(StrEnum):
@@ -81,6 +80,7 @@ CONTRACT_ALLOWED: dict[tuple[ContractState, ContractAction], ContractState] = {
     (C.CHANGES_REQUESTED, CA.WITHDRAW): C.WITHDRAWN,
     (C.ACTIVE, CA.COMPLETE): C.COMPLETED,
     (C.ACTIVE, CA.END): C.ENDED,
+    (C.ACTIVE, CA.CHANGE_MILESTONES): C.ACTIVE,
 }
 
 M, MA = MilestoneState, MilestoneAction
@@ -125,6 +125,7 @@ CONTRACT_ACTION_ROLES: dict[ContractAction, frozenset[str]] = {
     CA.ACTIVATE: frozenset({"client", "system"}),
     CA.COMPLETE: frozenset({"system"}),
     CA.END: frozenset({"freelancer"}),
+    CA.CHANGE_MILESTONES: frozenset({"freelancer"}),
 }
 
 _CONTRACT_REFUSALS = {
@@ -172,22 +173,91 @@ def milestone_transition(state: MilestoneState | str, action: MilestoneAction | 
         ) from None
 
 
-def check_role(roles: dict, action, role: str) -> None:
-    """Raise NotPermitted unless ``role`` may take ``action``."""
-    if role not in roles[action]:
-        raise NotPermitted(f"A {role} cannot {action.value.replace('_', ' ')}.")
+def milestone_edit_refusal(contract_state: ContractState | str, milestone_state: MilestoneState | str | None = None,
+                           being_paid: bool = False) -> str | None:
+    """Why milestones (or this one) cannot be added, changed or removed now; None if they can.
+
+    Drafts: anything. Active contracts: add, or change or remove a milestone that
+    is not funded and has no payment being confirmed. Nothing else.
+    """
+    contract_state = ContractState(contract_state)
+    if (contract_state, CA.CHANGE_MILESTONES) in CONTRACT_ALLOWED:
+        if milestone_state is not None and (MilestoneState(milestone_state) != M.PENDING or being_paid):
+            return "Only milestones that are not funded (and not being paid) can be changed."
+        return None
+    if (contract_state, CA.EDIT) in CONTRACT_ALLOWED:
+        return None
+    return f"Cannot edit: {_CONTRACT_REFUSALS[contract_state]}"
 
 
-def allowed_milestone_actions(state: MilestoneState | str, role: str) -> list[MilestoneAction]:
-    """Milestone actions ``role`` may take now, in table order."""
-    state = MilestoneState(state)
-    return [a for (s, a) in MILESTONE_ALLOWED if s == state and role in MILESTONE_ACTION_ROLES[a]]
+def check_milestone_edit(contract_state: ContractState | str, milestone_state: MilestoneState | str | None = None,
+                         being_paid: bool = False) -> None:
+    """Raise InvalidTransition unless :func:`milestone_edit_refusal` allows the edit."""
+    refusal = milestone_edit_refusal(contract_state, milestone_state, being_paid)
+    if refusal:
+        raise InvalidTransition(refusal)
 
 
-def allowed_contract_actions(state: ContractState | str, role: str) -> list[ContractAction]:
-    """Contract actions ``role`` may take now, in table order."""
-    state = ContractState(state)
-    return [a for (s, a) in CONTRACT_ALLOWED if s == state and role in CONTRACT_ACTION_ROLES[a]]
+@dataclass(frozen=True)
+class ContractFacts:
+    """What decides a contract's buttons: its state and what is under way."""
+    state: ContractState
+    paying: bool = False     # a client's payment is being confirmed
+    signed: bool = False     # the client signed the current revision (sent, not funded yet)
+    fundable: bool = False   # some milestone can be funded now
+
+
+@dataclass(frozen=True)
+class MilestoneFacts:
+    """What decides a milestone's buttons: its state, its contract's, and what is under way."""
+    state: MilestoneState
+    contract_state: ContractState
+    refunding: bool = False  # a refund of it is being confirmed
+    being_paid: bool = False  # a client's payment for it is being confirmed
+
+
+#: Contract actions a payment being confirmed holds back.
+_WAIT_FOR_PAYMENT = frozenset({CA.REVISE, CA.WITHDRAW, CA.END, CA.DECLINE, CA.REQUEST_CHANGES, CA.ACTIVATE})
+
+
+def _table_actions(table: dict, roles: dict, state, role: str) -> list:
+    return [a for (s, a) in table if s == state and role in roles[a]]
+
+
+def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[str]:
+    """The buttons ``role`` sees now: the transition and role tables, narrowed by the facts.
+
+    Contract, freelancer: edit, send, withdraw, revise, end, change_milestones.
+    Contract, client: request_changes, decline, and one way to pay: accept_and_fund
+    (sent, not signed), fund (sent, signed) or fund_milestone (active, something fundable).
+    Milestone: the table's actions (none while a refund is being confirmed); for the
+    freelancer also edit and remove (:func:`milestone_edit_refusal`) and move (drafts).
+    """
+    if isinstance(facts, MilestoneFacts):
+        return _milestone_actions(facts, role)
+    state = ContractState(facts.state)
+    actions = set(_table_actions(CONTRACT_ALLOWED, CONTRACT_ACTION_ROLES, state, role))
+    if facts.paying:
+        actions -= _WAIT_FOR_PAYMENT
+    if CA.ACTIVATE in actions:
+        actions.remove(CA.ACTIVATE)
+        actions.add("fund" if facts.signed else "accept_and_fund")
+    if role == "client" and state == C.ACTIVE and facts.fundable and not facts.paying:
+        actions.add("fund_milestone")
+    return frozenset(str(a) for a in actions)
+
+
+def _milestone_actions(facts: MilestoneFacts, role: str) -> frozenset[str]:
+    if facts.refunding:
+        return frozenset()
+    actions = {str(a) for a in _table_actions(MILESTONE_ALLOWED, MILESTONE_ACTION_ROLES,
+                                               MilestoneState(facts.state), role)}
+    if role == "freelancer":
+        if milestone_edit_refusal(facts.contract_state, facts.state, facts.being_paid) is None:
+            actions |= {"edit", "remove"}
+        if (ContractState(facts.contract_state), CA.EDIT) in CONTRACT_ALLOWED:
+            actions.add("move")
+    return frozenset(actions)
 
 
 #: Milestones in these states hold money in escrow.

@@ -1,6 +1,6 @@
 """Typed errors the services raise; views turn them into messages and status codes."""
 from ..domain.rules import TextRule, check_text
-from ..domain.states import InvalidTransition, NotPermitted  # noqa: F401  (re-exported)
+from ..domain.states import InvalidTransition  # noqa: F401  (re-exported)
 
 
 class ServiceError(Exception):

@@ -37,12 +37,11 @@ it is reported instead (``lifecycle.post_refund``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable
-from ..domain.states import MilestoneAction, MilestoneState, allowed_milestone_actions
+from ..domain.states import MilestoneState
 from ..extensions import db
 from ..redaction import failure
 from ..models import Contract, Milestone, Refund, utcnow
@@ -78,12 +77,6 @@ def in_flight(contract: Contract) -> set[int]:
     return set(db.session.scalars(
         db.select(Refund.milestone_id).join(Milestone, Milestone.id == Refund.milestone_id)
         .where(Milestone.contract_id == contract.id, Refund.status.in_(IN_FLIGHT))))
-
-
-def milestone_actions(contract: Contract, role: str) -> Callable[[Milestone], list[MilestoneAction]]:
-    """What ``role`` may do with each milestone: the domain's table, nothing while a refund is in flight."""
-    refunding = in_flight(contract)
-    return lambda m: [] if m.id in refunding else allowed_milestone_actions(m.state, role)
 
 
 def due(now: datetime) -> list[int]:

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from ..domain.states import ContractState
 from ..htmx import respond, wants_fragment
 from ..payments import current_gateway
-from ..services import client_access, client_actions, funding, lifecycle, refunds, tokens
+from ..services import actions, client_access, client_actions, funding, lifecycle, refunds, tokens
 from ..services import contracts as contracts_svc
 from ..services.errors import InvalidTransition, PageOutdated, ValidationFailed
 
@@ -132,11 +132,11 @@ def contract_view(token: str):
     contract = g.contract
     client_actions.record_view(contract)
     return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
-                   actions=refunds.milestone_actions(contract, "client"),
+                   actions=actions.contract_actions(contract, "client"),
+                   milestone_actions=actions.milestone_actions(contract, "client"),
                    refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,
-                   escrow=funding.escrow_rows(contract),
-                   fundable=funding.fundable(contract), in_flight=funding.in_flight(contract),
+                   escrow=funding.escrow_rows(contract), in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract))
 
 

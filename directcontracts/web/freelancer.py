@@ -11,9 +11,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from ..domain.money import SUPPORTED_CURRENCIES
-from ..domain.states import LIST_STATUSES
+from ..domain.states import LIST_STATUSES, milestone_edit_refusal
 from ..htmx import respond, wants_fragment
-from ..services import activity, funding, ledger, lifecycle, mailer, refunds
+from ..services import actions, activity, funding, ledger, lifecycle, mailer, refunds
 from ..services import settings as settings_svc
 from ..services import contracts as svc
 from ..services.errors import InvalidTransition, ValidationFailed
@@ -42,7 +42,7 @@ def _terms_page(contract, status: int = 200, *, editing: int | None = None, row_
     """The terms step with the milestone editor; used for plain (no-JS) responses too."""
     body = render_template(
         "contracts/terms.html", contract=contract, summary=svc.summary_of(contract),
-        editable=svc.milestone_is_editable,
+        milestone_actions=actions.milestone_actions(contract, "freelancer"),
         currencies=SUPPORTED_CURRENCIES, editing=editing, row_form=row_form or {},
         row_errors=row_errors or {}, add_form=add_form or {}, add_errors=add_errors or {},
         terms_form=terms_form, terms_errors=terms_errors or {},
@@ -142,7 +142,7 @@ def contract_terms(contract_id: int):
     On an active contract: the milestone editor alone (add, or change unfunded milestones).
     """
     contract = _contract(contract_id)
-    if not svc.milestones_editable(contract):
+    if milestone_edit_refusal(contract.state):
         return redirect(url_for("freelancer.contract_show", contract_id=contract.id))
     return _terms_page(contract, editing=request.args.get("edit", type=int))
 
@@ -178,7 +178,7 @@ def contract_amount_preview(contract_id: int):
 
 def _row(contract, milestone, *, editing=False, form=None, errors=None, status=200, summary=False):
     body = render_template("contracts/partials/_milestone_row.html", contract=contract,
-                           editable=svc.milestone_is_editable,
+                           milestone_actions=actions.milestone_actions(contract, "freelancer"),
                            m=milestone, editing=editing, form=form or {}, errors=errors or {},
                            oob_summary=summary, summary=svc.summary_of(contract))
     return respond(body, status)
@@ -199,7 +199,7 @@ def milestone_create(contract_id: int):
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_added.html", contract=contract,
                                    m=milestone, summary=svc.summary_of(contract),
-                                   editable=svc.milestone_is_editable))
+                                   milestone_actions=actions.milestone_actions(contract, "freelancer")))
 
 
 @bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>")
@@ -256,7 +256,7 @@ def milestone_move(contract_id: int, milestone_id: int):
     if not wants_fragment():
         return _back_to_terms(contract)
     return respond(render_template("contracts/partials/_milestone_list.html", contract=contract,
-                                   editing=None, form={}, errors={}, editable=svc.milestone_is_editable))
+                                   editing=None, form={}, errors={}, milestone_actions=actions.milestone_actions(contract, "freelancer")))
 
 
 # ---- step 3: review, send; afterwards -------------------------------------
@@ -287,7 +287,8 @@ def contract_show(contract_id: int):
                            per_milestone=ledger.milestone_money([contract.id]),
                            undeliverable=mailer.undeliverable(contract),
                            signed=bool(svc.signed_ids([contract])), paying=funding.in_flight(contract),
-                           actions=refunds.milestone_actions(contract, "freelancer"),
+                           actions=actions.contract_actions(contract, "freelancer"),
+                           milestone_actions=actions.milestone_actions(contract, "freelancer"),
                            refunding=refunds.in_flight(contract),
                            preview=lambda m: lifecycle.release_preview(contract, m))
 

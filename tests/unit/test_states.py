@@ -1,11 +1,12 @@
 """The transition tables, every state × action."""
 import pytest
 
+import itertools
+
 from directcontracts.domain.states import (
-    CONTRACT_ALLOWED, MILESTONE_ALLOWED, ContractAction, ContractState, InvalidTransition,
-    MilestoneAction, MilestoneState, NotPermitted, allowed_contract_actions,
-    allowed_milestone_actions, check_role, contract_transition, milestone_transition,
-    MILESTONE_ACTION_ROLES,
+    CONTRACT_ALLOWED, MILESTONE_ALLOWED, ContractAction, ContractFacts, ContractState, InvalidTransition,
+    MilestoneAction, MilestoneFacts, MilestoneState, actions_for, check_milestone_edit, contract_transition,
+    milestone_edit_refusal, milestone_transition,
 )
 
 EXPECTED_CONTRACT = {
@@ -14,6 +15,7 @@ EXPECTED_CONTRACT = {
     ("sent", "decline"): "declined", ("sent", "withdraw"): "withdrawn", ("sent", "activate"): "active",
     ("changes_requested", "revise"): "draft", ("changes_requested", "withdraw"): "withdrawn",
     ("active", "complete"): "completed", ("active", "end"): "ended",
+    ("active", "change_milestones"): "active",
 }
 
 EXPECTED_MILESTONE = {
@@ -54,18 +56,76 @@ def test_tables_have_nothing_unexpected():
     assert {(s.value, a.value): n.value for (s, a), n in MILESTONE_ALLOWED.items()} == EXPECTED_MILESTONE
 
 
-def test_allowed_actions_by_role():
-    assert allowed_milestone_actions("submitted", "client") == ["request_changes", "approve", "dispute"]
-    assert allowed_milestone_actions("submitted", "freelancer") == ["refund", "dispute"]
-    assert allowed_milestone_actions("funded", "freelancer") == ["submit", "refund", "dispute"]
-    assert allowed_milestone_actions("released", "client") == []
-    assert allowed_contract_actions("sent", "client") == ["request_changes", "decline", "activate"]
-    assert allowed_contract_actions("draft", "freelancer") == ["edit", "send", "withdraw"]
+ROLES = ("freelancer", "client", "owner", "system")
+FLAGS = (False, True)
 
 
-def test_roles_are_checked():
-    check_role(MILESTONE_ACTION_ROLES, MilestoneAction.APPROVE, "client")
-    with pytest.raises(NotPermitted):
-        check_role(MILESTONE_ACTION_ROLES, MilestoneAction.APPROVE, "freelancer")
-    with pytest.raises(NotPermitted):
-        check_role(MILESTONE_ACTION_ROLES, MilestoneAction.SUBMIT, "client")
+def expected_contract_actions(state, role, paying, signed, fundable):
+    """The buttons each party sees, written out by hand from the screens."""
+    if role == "freelancer":
+        table = {"draft": {"edit", "send", "withdraw"}, "sent": {"revise", "withdraw"},
+                 "changes_requested": {"revise", "withdraw"}, "active": {"end", "change_milestones"}}
+        actions = table.get(state, set())
+        return actions - {"revise", "withdraw", "end"} if paying else actions
+    if role == "client" and not paying:
+        if state == "sent":
+            return {"fund" if signed else "accept_and_fund", "request_changes", "decline"}
+        if state == "active" and fundable:
+            return {"fund_milestone"}
+    return set()
+
+
+@pytest.mark.parametrize("state", list(ContractState))
+@pytest.mark.parametrize("role", ROLES)
+def test_contract_actions_exhaustively(state, role):
+    for paying, signed, fundable in itertools.product(FLAGS, FLAGS, FLAGS):
+        facts = ContractFacts(state=state, paying=paying, signed=signed, fundable=fundable)
+        if role == "system":  # the system's actions are never buttons; only their absence here matters
+            assert not actions_for(facts, role) & {"edit", "send", "revise", "withdraw", "end", "decline"}
+            continue
+        assert actions_for(facts, role) == expected_contract_actions(state.value, role, paying, signed, fundable), facts
+
+
+def expected_milestone_actions(state, contract_state, role, refunding, being_paid):
+    if refunding:
+        return set()
+    table = {
+        "client": {"pending": {"fund"}, "submitted": {"request_changes", "approve", "dispute"},
+                   "funded": {"dispute"}},
+        "freelancer": {"pending": {"cancel"}, "funded": {"submit", "refund", "dispute"},
+                       "submitted": {"refund", "dispute"}},
+        "owner": {"disputed": {"resolve_release", "resolve_refund", "resolve_split"}},
+        "system": {"pending": {"cancel"}, "submitted": {"auto_release"}},
+    }
+    actions = set(table[role].get(state, set()))
+    if role == "freelancer":
+        if contract_state == "draft" or (contract_state == "active" and state == "pending" and not being_paid):
+            actions |= {"edit", "remove"}
+        if contract_state == "draft":
+            actions.add("move")
+    return actions
+
+
+@pytest.mark.parametrize("state", list(MilestoneState))
+@pytest.mark.parametrize("contract_state", list(ContractState))
+@pytest.mark.parametrize("role", ROLES)
+def test_milestone_actions_exhaustively(state, contract_state, role):
+    for refunding, being_paid in itertools.product(FLAGS, FLAGS):
+        facts = MilestoneFacts(state=state, contract_state=contract_state, refunding=refunding, being_paid=being_paid)
+        assert actions_for(facts, role) == expected_milestone_actions(
+            state.value, contract_state.value, role, refunding, being_paid), facts
+
+
+def test_milestone_edit_rule():
+    assert milestone_edit_refusal("draft") is None
+    assert milestone_edit_refusal("draft", "funded", being_paid=True) is None
+    assert milestone_edit_refusal("active") is None
+    assert milestone_edit_refusal("active", "pending") is None
+    assert milestone_edit_refusal("active", "pending", being_paid=True) == \
+        "Only milestones that are not funded (and not being paid) can be changed."
+    assert milestone_edit_refusal("active", "funded") == \
+        "Only milestones that are not funded (and not being paid) can be changed."
+    assert milestone_edit_refusal("sent") == "Cannot edit: This contract has been sent and is waiting for the client."
+    for state in ("changes_requested", "declined", "withdrawn", "completed", "ended"):
+        with pytest.raises(InvalidTransition, match=r"^Cannot edit: "):
+            check_milestone_edit(state, "pending")

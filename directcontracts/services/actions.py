@@ -1,0 +1,25 @@
+"""What each party may do now: the facts beyond the state, gathered for the domain's ``actions_for``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..domain.states import ContractFacts, MilestoneFacts, actions_for
+from ..models import Contract, Milestone
+from . import funding, refunds
+from .client_actions import acceptance_of_current
+
+
+def contract_actions(contract: Contract, role: str) -> frozenset[str]:
+    """The contract's buttons for ``role`` (see :func:`directcontracts.domain.states.actions_for`)."""
+    facts = ContractFacts(state=contract.state, paying=bool(funding.in_flight(contract)),
+                          signed=acceptance_of_current(contract) is not None,
+                          fundable=bool(funding.fundable(contract)))
+    return actions_for(facts, role)
+
+
+def milestone_actions(contract: Contract, role: str) -> Callable[[Milestone], frozenset[str]]:
+    """Each milestone's buttons for ``role``; nothing while its refund is being confirmed."""
+    refunding = refunds.in_flight(contract)
+    return lambda m: actions_for(MilestoneFacts(state=m.state, contract_state=contract.state,
+                                                refunding=m.id in refunding,
+                                                being_paid=bool(m.hold_attempt_id)), role)
