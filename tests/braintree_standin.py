@@ -5,7 +5,7 @@ calls: client tokens, sales, find, search by order id, type and creation time
 (``advanced_search_ids`` then ``advanced_search``), void and refund. Requests must carry HTTP basic
 auth ``public_key:private_key`` and the stand-in's merchant id in the path
 (401 otherwise). Sales follow the sandbox's nonce and amount rules through
-``directcontracts.payments.testgateway.sandbox_outcome`` so the rules exist
+``directcontracts.payments.sandbox_rules.sandbox_outcome`` so the rules exist
 once. Responses are XML shaped like Braintree's (dashed tags, ``type`` and
 ``nil`` attributes) that the SDK's parser reads.
 
@@ -55,7 +55,7 @@ from braintree.util.xml_util import XmlUtil
 
 from directcontracts.domain.money import precision
 from directcontracts.payments.outcomes import SUCCEEDED_STATUSES, refund_plan
-from directcontracts.payments.testgateway import (
+from directcontracts.payments.sandbox_rules import (
     TIMEOUT_NONCE,
     UNREACHABLE_NONCE,
     new_transaction_id,

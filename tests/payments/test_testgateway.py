@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -13,14 +12,8 @@ from directcontracts.domain.money import Money
 from directcontracts.domain.payments import GatewayUnavailable, InvalidWebhook
 from directcontracts.payments import make_gateway
 from directcontracts.payments.braintree_adapter import BraintreeAdapter
-from directcontracts.payments.testgateway import (
-    TIMEOUT_NONCE,
-    UNREACHABLE_NONCE,
-    JsonFileStore,
-    MemoryStore,
-    TestGateway,
-    sandbox_outcome,
-)
+from directcontracts.payments.sandbox_rules import TIMEOUT_NONCE, UNREACHABLE_NONCE
+from directcontracts.payments.testgateway import JsonFileStore, MemoryStore, TestGateway
 
 
 def usd(text: str) -> Money:
@@ -190,12 +183,6 @@ def test_amount_rules_read_major_units_whatever_the_currency(gateway):
     result = gateway.charge(order_id="o-1", amount=Money(2000, "JPY"), nonce="fake-valid-nonce")
     assert (result.status, result.processor_code) == ("declined", "2000")
     assert gateway.charge(order_id="o-2", amount=Money(1999, "JPY"), nonce="fake-valid-nonce").status == "succeeded"
-
-
-def test_a_fixed_nonce_outcome_wins_over_the_amount():
-    assert sandbox_outcome("fake-gateway-rejected-fraud-nonce", Decimal("2001")).status == "gateway_rejected"
-    assert sandbox_outcome("fake-processor-declined-visa-nonce", Decimal("5001")).processor_code == "2000"
-    assert sandbox_outcome("fake-valid-nonce", Decimal("10"), submit_for_settlement=False).status == "authorized"
 
 
 # ----------------------------------------------------------------------------- unknown outcomes

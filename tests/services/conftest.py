@@ -2,17 +2,17 @@
 
 import pytest
 
-from directcontracts.services import client_actions, contracts
+from directcontracts.services import client_actions, drafts, milestone_editor, proposals
 
 
 @pytest.fixture
 def accepted_contract(app, db, member):
     """A sent, signed 3-milestone contract (USD 1000 / 2000 / 500)."""
     with app.test_request_context():
-        c = contracts.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
-        contracts.update_terms(c, title="Website redesign", scope="", currency="USD", kind="milestones")
+        c = drafts.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
+        drafts.update_terms(c, title="Website redesign", scope="", currency="USD", kind="milestones")
         for n, amount in enumerate(("1000", "2000", "500"), 1):
-            contracts.add_milestone(c, {"title": f"Milestone {n}", "amount": amount})
-        contracts.send(c, member)
+            milestone_editor.add_milestone(c, {"title": f"Milestone {n}", "amount": amount})
+        proposals.send(c, member)
         client_actions.accept(c, signer_name="Carla Client", agreed=True, ip="127.0.0.1", user_agent="pytest")
     return c.id

@@ -1,7 +1,6 @@
 """A milestone edit racing a funding submit (PostgreSQL row locks): never a changed amount charged."""
 from directcontracts.models import Contract, Journal
-from directcontracts.services import client_actions, funding
-from directcontracts.services import contracts as contracts_svc
+from directcontracts.services import client_actions, drafts, funding, milestone_editor, proposals
 from directcontracts.services.errors import PageOutdated
 from tests.conftest import race, sales
 from tests.web.builders import contract
@@ -10,11 +9,11 @@ from tests.web.builders import contract
 def test_an_edit_racing_a_submit_never_charges_a_changed_amount(app, db, member, concurrent, gateway):
     """A milestone edit and a funding submit at once (PostgreSQL row locks): one wins, cleanly."""
     with app.test_request_context():
-        c = contracts_svc.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
-        contracts_svc.update_terms(c, title="Race", scope="", currency="USD", kind="milestones")
+        c = drafts.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
+        drafts.update_terms(c, title="Race", scope="", currency="USD", kind="milestones")
         for n, amount in enumerate(("300", "500"), 1):
-            contracts_svc.add_milestone(c, {"title": f"M{n}", "amount": amount})
-        contracts_svc.send(c, member)
+            milestone_editor.add_milestone(c, {"title": f"M{n}", "amount": amount})
+        proposals.send(c, member)
         client_actions.accept(c, signer_name="Carla", agreed=True, ip="127.0.0.1", user_agent="pytest")
         funding.fund(c, key="k0", choice="first", shown=funding.quotes(c)["first"].encode(),
                      nonce="fake-valid-nonce")
@@ -24,7 +23,7 @@ def test_an_edit_racing_a_submit_never_charges_a_changed_amount(app, db, member,
         app,
         lambda: funding.fund(db.session.get(Contract, cid), key="k1", choice="first", shown=shown,
                              nonce="fake-valid-nonce").status,
-        lambda: contracts_svc.update_milestone(db.session.get(Contract, cid), m2, {"title": "M2", "amount": "900"}))
+        lambda: milestone_editor.update_milestone(db.session.get(Contract, cid), m2, {"title": "M2", "amount": "900"}))
     outcomes = {"pay": "outdated" if isinstance(paid, PageOutdated) else paid,
                 "edit": type(edited).__name__ if isinstance(edited, Exception) else "changed"}
     db.session.expire_all()

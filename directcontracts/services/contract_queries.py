@@ -1,0 +1,100 @@
+"""Reading a member's contracts: one contract, the list page, money totals, summaries.
+
+Nothing here writes; every builder, proposal and milestone use case loads
+through these, so "whose contract is it" is answered once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.states import SIGNED, ContractState
+from ..domain.terms import Summary, summarize
+from ..extensions import db
+from ..models import Acceptance, Contract, ContractRevision, Member, Milestone, ShopSettings
+from . import ledger
+from .errors import NotFound
+
+
+def get_for_member(contract_id: int, member: Member) -> Contract:
+    """The member's own contract; NotFound for anyone else's (no hint it exists)."""
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or contract.member_id != member.id:
+        raise NotFound("No such contract.")
+    return contract
+
+
+@dataclass
+class Page:
+    items: list[Contract]
+    page: int
+    pages: int
+    total: int
+    money: dict  # contract id -> ledger.ContractMoney
+    signed: set[int]  # ids of the contracts signed and awaiting funding
+
+
+def _signed_current():
+    """EXISTS: the client signed the contract's current revision."""
+    return (db.select(Acceptance.id).join(ContractRevision, ContractRevision.id == Acceptance.revision_id)
+            .where(Acceptance.contract_id == Contract.id, ContractRevision.number == Contract.revision)
+            .exists())
+
+
+def signed_ids(contracts: list[Contract]) -> set[int]:
+    """Of these contracts, the ones whose client signed the current revision."""
+    if not contracts:
+        return set()
+    return set(db.session.scalars(db.select(Contract.id).where(
+        Contract.id.in_([c.id for c in contracts]), _signed_current())))
+
+
+def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
+    """The member's contracts, newest activity first, optionally of one status (LIST_STATUSES)."""
+    query = db.select(Contract).where(Contract.member_id == member.id)
+    if state == SIGNED:
+        query = query.where(Contract.state == ContractState.SENT, _signed_current())
+    elif state == ContractState.SENT:
+        query = query.where(Contract.state == ContractState.SENT, ~_signed_current())
+    elif state:
+        query = query.where(Contract.state == state)
+    count = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-count // per_page))
+    page = min(max(1, page), pages)
+    items = db.session.scalars(
+        query.order_by(Contract.last_activity_at.desc(), Contract.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(items=list(items), page=page, pages=pages, total=count,
+                money=ledger.contract_money(list(items)), signed=signed_ids(list(items)))
+
+
+def money_totals(member: Member) -> list:
+    """The member's money across all contracts, one ContractMoney per currency."""
+    contracts = list(db.session.scalars(db.select(Contract).where(Contract.member_id == member.id,
+                                                                  Contract.revision > 0)))
+    per_contract = ledger.contract_money(contracts)
+    totals: dict[str, ledger.ContractMoney] = {}
+    for c in contracts:
+        cm = per_contract[c.id]
+        totals[c.currency] = totals[c.currency] + cm if c.currency in totals else cm
+    return [totals[k] for k in sorted(totals) if totals[k].funded.minor]
+
+
+def summary_of(contract: Contract, fee_bps: int | None = None) -> Summary:
+    """Total, fee (paid by the freelancer) and net of the contract's live milestones.
+
+    A draft shows the shop's current rate (it is snapshotted when sent); a
+    sent contract keeps the rate it was sent with.
+    """
+    if fee_bps is None:
+        draft = contract.state == ContractState.DRAFT
+        fee_bps = ShopSettings.get().fee_bps if draft else contract.fee_bps
+    return summarize([m.amount for m in contract.live_milestones], contract.currency, fee_bps)
+
+
+def milestone_of(contract: Contract, milestone_id: int) -> Milestone:
+    """The contract's milestone with this id; NotFound for any other id."""
+    for m in contract.milestones:
+        if m.id == milestone_id:
+            return m
+    raise NotFound("No such milestone.")
