@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .web import install_log_redaction
+    from .redaction import install_log_redaction
 
     install_log_redaction()
     return app

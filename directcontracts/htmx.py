@@ -16,10 +16,8 @@ def wants_fragment() -> bool:
     )
 
 
-def respond(body: str, status: int = 200, *, trigger: str | None = None) -> Response:
-    """A response that varies on HX-Request (page vs fragment), with an optional HX-Trigger."""
+def respond(body: str, status: int = 200) -> Response:
+    """A response that varies on HX-Request (page vs fragment)."""
     response = make_response(body, status)
     response.vary.add("HX-Request")
-    if trigger:
-        response.headers["HX-Trigger"] = trigger
     return response

@@ -1,9 +1,6 @@
-/* Client pages: never leave the pay button spinning, and wire Braintree's Drop-in when live. */
+/* Client pages: say what we know when a payment gets no answer, and wire Braintree's Drop-in when live. */
 (function () {
   "use strict";
-  // The server gives up on the gateway after ~35 s; the browser waits a little longer.
-  if (window.htmx) { htmx.config.defaultTimeout = 45000; }
-
   function unconfirmed(evt) {
     var form = document.getElementById("fund-form");
     var box = document.getElementById("fund-error");
@@ -17,8 +14,7 @@
     a.textContent = "Check the payment status";
     p.appendChild(a);
     box.appendChild(p);
-    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
-    return true;
+    return true;  // htmx re-enables the hx-disable'd button itself when the request ends
   }
   // No answer at all (timeout, network down): htmx 4 fires htmx:error on the form.
   document.addEventListener("htmx:error", unconfirmed);

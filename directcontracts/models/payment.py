@@ -11,10 +11,6 @@ from ..domain.money import Money
 from ..extensions import db
 from .base import utcnow
 
-#: ``returned``: the gateway took the money, but the contract could no longer take it
-#: (closed, or its milestones paid meanwhile): no funding journal; see SaleReturn.
-ATTEMPT_STATUSES = ("pending", "succeeded", "declined", "rejected", "failed", "unknown", "returned")
-
 
 class PaymentAttempt(db.Model):
     """One try to charge the client, recorded before the gateway is called.
@@ -36,6 +32,8 @@ class PaymentAttempt(db.Model):
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    #: ``returned``: the gateway took the money, but the contract could no longer take it
+    #: (closed, or its milestones paid meanwhile): no funding journal; see SaleReturn.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     gateway: Mapped[str] = mapped_column(String(20))
     method: Mapped[str | None] = mapped_column(String(10))

@@ -1,7 +1,7 @@
 """Client link tokens never reach a log line."""
 import logging
 
-from directcontracts.web import RedactClientTokens
+from directcontracts.redaction import RedactClientTokens
 
 
 def test_access_log_line_is_redacted():
