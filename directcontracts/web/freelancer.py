@@ -265,8 +265,8 @@ def milestone_move(contract_id: int, milestone_id: int):
 def contract_review(contract_id: int):
     """Step 3: exactly what the client will see, plus the fee the freelancer pays."""
     contract = _contract(contract_id)
-    return render_template("contracts/review.html", contract=contract,
-                           summary=svc.summary_of(contract), problems=svc.readiness(contract))
+    return render_template("contracts/review.html", contract=contract, summary=svc.summary_of(contract),
+                           problems=svc.readiness(contract), actions=actions.contract_actions(contract, "freelancer"))
 
 
 @bp.post("/contracts/<int:contract_id>/send")
