@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..domain.rules import DECLINE_REASON, MESSAGE_LENGTH, PROPOSAL_CHANGES, SIGNER_NAME, TextRule, check_text
+from ..domain.rules import DECLINE_REASON, PROPOSAL_CHANGES, SIGNER_NAME, TextRule, check_text
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
@@ -12,10 +12,6 @@ from . import activity, mailer
 from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
 from .links import freelancer_link
 from .locks import lock_without_payment
-
-#: The longest reply a client may send.
-MAX_MESSAGE = MESSAGE_LENGTH
-
 
 @dataclass(frozen=True)
 class _Reply:

@@ -131,8 +131,7 @@ def contract_view(token: str):
     """The proposal (or the running contract) with what the client can do now."""
     contract = g.contract
     client_actions.record_view(contract)
-    return _render("client/contract.html", summary=contracts_svc.summary_of(contract),
-                   actions=actions.contract_actions(contract, "client"),
+    return _render("client/contract.html", actions=actions.contract_actions(contract, "client"),
                    milestone_actions=actions.milestone_actions(contract, "client"),
                    refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,

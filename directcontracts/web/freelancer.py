@@ -172,7 +172,7 @@ def contract_amount_preview(contract_id: int):
     """Live total and fee for the single amount being typed (htmx, nothing saved)."""
     contract = _contract(contract_id)
     summary = svc.preview_summary(contract, request.form.get("amount", ""))
-    return respond(render_template("contracts/partials/_summary.html", contract=contract,
+    return respond(render_template("contracts/partials/_summary.html",
                                    summary=summary or svc.summary_of(contract)))
 
 
@@ -244,7 +244,7 @@ def milestone_delete(contract_id: int, milestone_id: int):
     svc.remove_milestone(contract, milestone_id)
     if not wants_fragment():
         return _back_to_terms(contract)
-    return respond(render_template("contracts/partials/_summary.html", contract=contract,
+    return respond(render_template("contracts/partials/_summary.html",
                                    summary=svc.summary_of(contract), oob=True))
 
 

@@ -16,10 +16,10 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
+from directcontracts.domain.rules import MESSAGE_LENGTH
 from directcontracts.domain.terms import Limits
 from directcontracts.models import Notification, OutboxEmail
 from directcontracts.services import mailer
-from directcontracts.services.client_actions import MAX_MESSAGE
 from tests.web.builders import (add_milestone, contract, create_draft, link_in, milestone_contract, save_terms,
                                 send, verify)
 
@@ -193,7 +193,7 @@ def test_the_longest_change_request_reaches_the_freelancer(logged_in, visitor, d
     link = link_in(outbox()[-1].body_text)
     verify(visitor, link, outbox, "changes")
     message = ("Please change “this” — é. " + "x" * 1500 + " ")
-    message = (message * 10)[:MAX_MESSAGE].strip()
+    message = (message * 10)[:MESSAGE_LENGTH].strip()
     r = visitor.post(f"{link}/changes", {"message": message})
     assert r.status_code == 303, r.text
     msg = [m for m in delivered(smtp) if m["To"] == "fran@example.com"][-1]
