@@ -239,7 +239,7 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
     actions = set(_table_actions(CONTRACT_ALLOWED, CONTRACT_ACTION_ROLES, state, role))
     if facts.paying:
         actions -= _WAIT_FOR_PAYMENT
-    if CA.ACTIVATE in actions:
+    if role == "client" and CA.ACTIVATE in actions:  # the client activates by paying
         actions.remove(CA.ACTIVATE)
         actions.add("fund" if facts.signed else "accept_and_fund")
     if role == "client" and state == C.ACTIVE and facts.fundable and not facts.paying:
