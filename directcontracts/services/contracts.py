@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from .contract_queries import Page, get_for_member, list_for_member, milestone_of, money_totals, signed_ids, summary_of
 from .drafts import create_draft, limits, preview_summary, update_client, update_terms
-from .milestone_editor import (
-    add_milestone, milestone_is_editable, milestones_editable, move_milestone, remove_milestone, update_milestone,
-)
+from .milestone_editor import add_milestone, move_milestone, remove_milestone, update_milestone
 from .proposals import readiness, revise, send, withdraw
 
 __all__ = [
     "Page", "get_for_member", "list_for_member", "milestone_of", "money_totals", "signed_ids", "summary_of",
     "create_draft", "limits", "preview_summary", "update_client", "update_terms",
-    "add_milestone", "milestone_is_editable", "milestones_editable", "move_milestone", "remove_milestone",
-    "update_milestone",
+    "add_milestone", "move_milestone", "remove_milestone", "update_milestone",
     "readiness", "revise", "send", "withdraw",
 ]

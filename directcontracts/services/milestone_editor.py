@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from ..domain.states import (
-    ContractAction, ContractState, MilestoneAction, MilestoneState, contract_transition, milestone_transition,
+    ContractAction, ContractState, MilestoneAction, check_milestone_edit, contract_transition, milestone_transition,
 )
 from ..domain.terms import MilestoneInput, parse_milestone
 from ..extensions import db
@@ -17,40 +17,23 @@ from ..models import Contract, Milestone, utcnow
 from . import activity, mailer
 from .contract_queries import milestone_of
 from .drafts import limits
-from .errors import InvalidTransition, ValidationFailed
+from .errors import ValidationFailed
 from .lifecycle import maybe_complete
 from .links import fresh_client_link
 from .locks import lock_contract
 
 
-def milestones_editable(contract: Contract) -> bool:
-    """A draft's milestones, or an active contract's unfunded ones, can be changed."""
-    return contract.state in (ContractState.DRAFT, ContractState.ACTIVE)
-
-
 def _require_milestone_edit(contract: Contract, milestone: Milestone | None = None) -> None:
-    """Drafts: anything. Active contracts: add, or change/remove an unfunded milestone.
+    """The domain's one rule for milestone edits (``check_milestone_edit``), checked on fresh rows.
 
     On an active contract the rows are locked (contract, then milestone) and
-    read afresh, so an edit waits for a client's payment being started and
-    never changes a milestone under it.
+    read afresh first, so an edit waits for a client's payment being started
+    and never changes a milestone under it.
     """
     if contract.state == ContractState.ACTIVE:
         lock_contract(contract.id, milestone.id if milestone is not None else None)
-        if contract.state != ContractState.ACTIVE:
-            raise InvalidTransition("This contract can no longer be changed.")
-        if milestone is not None and (milestone.state != MilestoneState.PENDING or milestone.hold_attempt_id):
-            raise InvalidTransition("Only milestones that are not funded (and not being paid) can be changed.")
-        return
-    contract_transition(contract.state, ContractAction.EDIT)
-
-
-def milestone_is_editable(contract: Contract, milestone: Milestone) -> bool:
-    """Whether the editor offers Edit / Remove for this row."""
-    if contract.state == ContractState.DRAFT:
-        return True
-    return (contract.state == ContractState.ACTIVE and milestone.state == MilestoneState.PENDING
-            and not milestone.hold_attempt_id)
+    check_milestone_edit(contract.state, milestone.state if milestone is not None else None,
+                         bool(milestone is not None and milestone.hold_attempt_id))
 
 
 def _tell_client_about(contract: Contract, milestone: Milestone, what: str) -> None:
