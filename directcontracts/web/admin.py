@@ -25,7 +25,7 @@ def owner_only():
 @bp.get("/members")
 def member_list():
     """The shop's members and a form to add one."""
-    return render_template("admin/members.html", members=settings_svc.members(), form={}, errors={})
+    return render_template("owner/members.html", members=settings_svc.members(), form={}, errors={})
 
 
 @bp.post("/members")
@@ -35,7 +35,7 @@ def member_create():
     try:
         member = accounts.create_member(form.get("email", ""), form.get("name", ""), form.get("password", ""))
     except ValidationFailed as exc:
-        return respond(render_template("admin/members.html", members=settings_svc.members(),
+        return respond(render_template("owner/members.html", members=settings_svc.members(),
                                        form=form, errors=exc.errors), 422)
     flash(f"{member.name} can now log in as {member.email}.", "success")
     return redirect(url_for("admin.member_list"), 303)
@@ -48,7 +48,7 @@ def settings():
     form = {"fee_percent": percent_label(s.fee_bps).rstrip("%"), "min_amount": f"{s.min_amount.normalize():f}",
             "max_amount": f"{s.max_amount.normalize():f}", "auto_release_days": s.auto_release_days,
             "shop_name": s.shop_name}
-    return render_template("admin/settings.html", form=form, errors={})
+    return render_template("owner/settings.html", form=form, errors={})
 
 
 @bp.post("/settings")
@@ -57,7 +57,7 @@ def settings_update():
     try:
         settings_svc.update(request.form)
     except ValidationFailed as exc:
-        return respond(render_template("admin/settings.html", form=request.form, errors=exc.errors), 422)
+        return respond(render_template("owner/settings.html", form=request.form, errors=exc.errors), 422)
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"), 303)
 
@@ -78,7 +78,7 @@ def _period():
 def payouts():
     """Payouts report: released minus fees, per member and month."""
     period, errors = _period()
-    return render_template("admin/payouts.html", rows=payouts_svc.report(**period), errors=errors,
+    return render_template("owner/payouts.html", rows=payouts_svc.report(**period), errors=errors,
                            form={k: request.args.get(k, "") for k in ("start", "end")})
 
 

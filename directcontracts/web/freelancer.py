@@ -41,7 +41,7 @@ def _terms_page(contract, status: int = 200, *, editing: int | None = None, row_
                 row_errors=None, add_form=None, add_errors=None, terms_form=None, terms_errors=None):
     """The terms step with the milestone editor; used for plain (no-JS) responses too."""
     body = render_template(
-        "contracts/terms.html", contract=contract, summary=svc.summary_of(contract),
+        "freelancer/terms.html", contract=contract, summary=svc.summary_of(contract),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
         currencies=SUPPORTED_CURRENCIES, editing=editing, row_form=row_form or {},
         row_errors=row_errors or {}, add_form=add_form or {}, add_errors=add_errors or {},
@@ -78,7 +78,7 @@ def contract_list():
         status = None
     page = svc.list_for_member(current_user, status, request.args.get("page", 1, type=int),
                                current_app.config["CONTRACTS_PER_PAGE"])
-    return render_template("contracts/index.html", page=page, status=status, states=LIST_STATUSES,
+    return render_template("freelancer/index.html", page=page, status=status, states=LIST_STATUSES,
                            totals=svc.money_totals(current_user))
 
 
@@ -87,7 +87,7 @@ def contract_list():
 @bp.get("/contracts/new")
 def contract_new():
     """Step 1 of a new contract: the client's details."""
-    return render_template("contracts/client.html", contract=None, form={}, errors={})
+    return render_template("freelancer/client_details.html", contract=None, form={}, errors={})
 
 
 @bp.post("/contracts")
@@ -98,7 +98,7 @@ def contract_create():
                                     client_email=request.form.get("client_email", ""),
                                     client_company=request.form.get("client_company", ""))
     except ValidationFailed as exc:
-        return respond(render_template("contracts/client.html", contract=None, form=request.form,
+        return respond(render_template("freelancer/client_details.html", contract=None, form=request.form,
                                        errors=exc.errors), 422)
     return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
 
@@ -109,7 +109,7 @@ def contract_client(contract_id: int):
     contract = _contract(contract_id)
     form = {"client_name": contract.client_name, "client_email": contract.client_email,
             "client_company": contract.client_company}
-    return render_template("contracts/client.html", contract=contract, form=form, errors={})
+    return render_template("freelancer/client_details.html", contract=contract, form=form, errors={})
 
 
 @bp.post("/contracts/<int:contract_id>/client")
@@ -121,7 +121,7 @@ def contract_client_update(contract_id: int):
                           client_email=request.form.get("client_email", ""),
                           client_company=request.form.get("client_company", ""))
     except ValidationFailed as exc:
-        return respond(render_template("contracts/client.html", contract=contract,
+        return respond(render_template("freelancer/client_details.html", contract=contract,
                                        form=request.form, errors=exc.errors), 422)
     return redirect(_step_url(contract, request.form.get("next") or "terms"), 303)
 
@@ -172,12 +172,12 @@ def contract_amount_preview(contract_id: int):
     """Live total and fee for the single amount being typed (htmx, nothing saved)."""
     contract = _contract(contract_id)
     summary = svc.preview_summary(contract, request.form.get("amount", ""))
-    return respond(render_template("contracts/partials/_summary.html",
+    return respond(render_template("freelancer/partials/_summary.html",
                                    summary=summary or svc.summary_of(contract)))
 
 
 def _row(contract, milestone, *, editing=False, form=None, errors=None, status=200, summary=False):
-    body = render_template("contracts/partials/_milestone_row.html", contract=contract,
+    body = render_template("freelancer/partials/_milestone_row.html", contract=contract,
                            milestone_actions=actions.milestone_actions(contract, "freelancer"),
                            m=milestone, editing=editing, form=form or {}, errors=errors or {},
                            oob_summary=summary, summary=svc.summary_of(contract))
@@ -192,12 +192,12 @@ def milestone_create(contract_id: int):
         milestone = svc.add_milestone(contract, request.form)
     except ValidationFailed as exc:
         if wants_fragment():
-            return respond(render_template("contracts/partials/_milestone_add.html", contract=contract,
+            return respond(render_template("freelancer/partials/_milestone_add.html", contract=contract,
                                            add_form=request.form, add_errors=exc.errors), 422)
         return _terms_page(contract, 422, add_form=request.form, add_errors=exc.errors)
     if not wants_fragment():
         return _back_to_terms(contract)
-    return respond(render_template("contracts/partials/_milestone_added.html", contract=contract,
+    return respond(render_template("freelancer/partials/_milestone_added.html", contract=contract,
                                    m=milestone, summary=svc.summary_of(contract),
                                    milestone_actions=actions.milestone_actions(contract, "freelancer")))
 
@@ -244,7 +244,7 @@ def milestone_delete(contract_id: int, milestone_id: int):
     svc.remove_milestone(contract, milestone_id)
     if not wants_fragment():
         return _back_to_terms(contract)
-    return respond(render_template("contracts/partials/_summary.html",
+    return respond(render_template("freelancer/partials/_summary.html",
                                    summary=svc.summary_of(contract), oob=True))
 
 
@@ -255,7 +255,7 @@ def milestone_move(contract_id: int, milestone_id: int):
     svc.move_milestone(contract, milestone_id, request.form.get("direction", ""))
     if not wants_fragment():
         return _back_to_terms(contract)
-    return respond(render_template("contracts/partials/_milestone_list.html", contract=contract,
+    return respond(render_template("freelancer/partials/_milestone_list.html", contract=contract,
                                    editing=None, form={}, errors={}, milestone_actions=actions.milestone_actions(contract, "freelancer")))
 
 
@@ -265,7 +265,7 @@ def milestone_move(contract_id: int, milestone_id: int):
 def contract_review(contract_id: int):
     """Step 3: exactly what the client will see, plus the fee the freelancer pays."""
     contract = _contract(contract_id)
-    return render_template("contracts/review.html", contract=contract, summary=svc.summary_of(contract),
+    return render_template("freelancer/review.html", contract=contract, summary=svc.summary_of(contract),
                            problems=svc.readiness(contract), actions=actions.contract_actions(contract, "freelancer"))
 
 
@@ -282,7 +282,7 @@ def contract_send(contract_id: int):
 def contract_show(contract_id: int):
     """The contract as it stands: status, milestones, money, timeline, and what can be done."""
     contract = _contract(contract_id)
-    return render_template("contracts/show.html", contract=contract, summary=svc.summary_of(contract),
+    return render_template("freelancer/show.html", contract=contract, summary=svc.summary_of(contract),
                            timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
                            per_milestone=ledger.milestone_money([contract.id]),
                            undeliverable=mailer.undeliverable(contract),
@@ -307,7 +307,7 @@ def contract_revise(contract_id: int):
 def contract_withdraw_confirm(contract_id: int):
     """Ask before withdrawing: the client's link stops offering the contract."""
     contract = _contract(contract_id)
-    return render_template("contracts/withdraw.html", contract=contract)
+    return render_template("freelancer/withdraw.html", contract=contract)
 
 
 @bp.post("/contracts/<int:contract_id>/withdraw")
@@ -324,7 +324,7 @@ def contract_withdraw(contract_id: int):
 @bp.get("/notifications")
 def notification_list():
     """The member's notifications, newest first."""
-    return render_template("notifications.html",
+    return render_template("freelancer/notifications.html",
                            notes=activity.recent_notifications(current_user.id))
 
 
@@ -339,7 +339,7 @@ def notification_read_all():
 
 def _milestone_page(contract, milestone_id: int, action: str, status: int = 200, form=None, errors=None):
     milestone = svc.milestone_of(contract, milestone_id)
-    return respond(render_template("contracts/milestone_action.html", contract=contract, m=milestone,
+    return respond(render_template("freelancer/milestone_action.html", contract=contract, m=milestone,
                                    action=action, form=form or {}, errors=errors or {},
                                    auto_release_days=settings_svc.current().auto_release_days), status)
 
@@ -388,7 +388,7 @@ def refund(contract_id: int, milestone_id: int):
 @bp.get("/contracts/<int:contract_id>/end")
 def contract_end_confirm(contract_id: int):
     """Ask before ending a contract early."""
-    return render_template("contracts/end.html", contract=_contract(contract_id))
+    return render_template("freelancer/end.html", contract=_contract(contract_id))
 
 
 @bp.post("/contracts/<int:contract_id>/end")
