@@ -26,12 +26,12 @@ from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
     contract_transition, milestone_transition
 from ..extensions import db
-from ..redaction import failure
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from ..payments import current_gateway
 from . import activity, mailer
 from . import ledger as ledger_svc
 from .client_actions import acceptance_of_current, sign
+from .isolation import isolated, raise_uncollected
 from .errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
 from .links import freelancer_link, fresh_client_link
 from .locks import lock_contract
@@ -384,36 +384,22 @@ def reconcile(now: datetime | None = None, failures: list[str] | None = None) ->
     ).all()
     db.session.rollback()
     for attempt_id in attempts:
-        _isolated(errors, f"payment attempt {attempt_id}", lambda: _reconcile_one(attempt_id, now, counts))
+        isolated(errors, f"payment attempt {attempt_id}", lambda: _reconcile_one(attempt_id, now, counts))
     # Each return and each late sale is isolated inside; these guard only the queries around them.
-    _isolated(errors, "retrying give-backs", lambda: counts.__setitem__(
+    isolated(errors, "retrying give-backs", lambda: counts.__setitem__(
         "returned", counts["returned"] + late_sales.retry_returns(now, errors)))
 
     def sweep() -> None:
         for name, value in late_sales.sweep(now, errors).items():
             counts[name] = counts.get(name, 0) + value
 
-    _isolated(errors, "the sweep for late sales", sweep)
-    if failures is None and errors:
-        raise ReconcileFailed("; ".join(errors))
+    isolated(errors, "the sweep for late sales", sweep)
+    raise_uncollected(failures, errors)
     return counts
 
 
 class GatewayStillUnavailable(Exception):
     """The gateway has not answered about a payment for longer than ALERT_AFTER."""
-
-
-class ReconcileFailed(Exception):
-    """Some attempts could not be reconciled (the others were); the message names them."""
-
-
-def _isolated(failures: list[str], what: str, work) -> None:
-    try:
-        work()
-    except Exception as exc:  # deliberately broad: one bad row must not stop the others
-        db.session.rollback()
-        log.exception("reconcile: %s failed", what)
-        failures.append(failure(what, exc))
 
 
 def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> None:

@@ -26,9 +26,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..redaction import failure
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
 from . import activity, funding, lifecycle, mailer, refunds
+from .isolation import isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
 
@@ -44,18 +44,6 @@ class Report:
 
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-
-
-def _isolated(failures: list[str], what: str, work: Callable[[], object]) -> bool:
-    """Run one item of work; any exception is logged, rolled back and recorded, never raised."""
-    try:
-        work()
-    except Exception as exc:  # deliberately broad: a bug in one item must not stop the run
-        db.session.rollback()
-        log.exception("jobs: %s failed", what)
-        failures.append(failure(what, exc))
-        return False
-    return True
 
 
 def _no_refund_in_flight():
@@ -102,7 +90,7 @@ def auto_release(now: datetime, failures: list[str]) -> int:
         released += 1
 
     for milestone_id in ids:
-        _isolated(failures, f"auto-release of milestone {milestone_id}", lambda: release(milestone_id))
+        isolated(failures, f"auto-release of milestone {milestone_id}", lambda: release(milestone_id))
     return released
 
 
@@ -137,7 +125,7 @@ def release_reminders(now: datetime, failures: list[str]) -> int:
         sent += 1
 
     for milestone_id in ids:
-        _isolated(failures, f"release reminder for milestone {milestone_id}", lambda: remind(milestone_id))
+        isolated(failures, f"release reminder for milestone {milestone_id}", lambda: remind(milestone_id))
     return sent
 
 
@@ -164,7 +152,7 @@ def unfunded_reminders(now: datetime, failures: list[str]) -> int:
         sent += 1
 
     for milestone_id in ids:
-        _isolated(failures, f"unfunded reminder for milestone {milestone_id}", lambda: remind(milestone_id))
+        isolated(failures, f"unfunded reminder for milestone {milestone_id}", lambda: remind(milestone_id))
     return sent
 
 
@@ -175,7 +163,7 @@ def run_due(now: datetime | None = None) -> Report:
 
     def task(name: str, work: Callable[[], int]) -> None:
         counted: list[int] = []
-        if _isolated(report.failures, f"task {name}", lambda: counted.append(work())):
+        if isolated(report.failures, f"task {name}", lambda: counted.append(work())):
             report.counts[name] = counted[0]
 
     def charges() -> int:

@@ -50,6 +50,7 @@ from ..payments import current_gateway
 from . import activity, funding, mailer
 from .client_actions import acceptance_of_current
 from .links import freelancer_link, fresh_client_link
+from .isolation import isolated, raise_uncollected
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -264,15 +265,10 @@ def retry_returns(now: datetime | None = None, failures: list[str] | None = None
     db.session.rollback()
     done = []
     for return_id, transaction_id in rows:
-        funding._isolated(errors, f"giving back sale {transaction_id} (return {return_id})",
+        isolated(errors, f"giving back sale {transaction_id} (return {return_id})",
                           lambda: done.append(give_back(return_id, now)))
-    _raise_unless_collected(failures, errors)
+    raise_uncollected(failures, errors)
     return sum(1 for status in done if status is not None)
-
-
-def _raise_unless_collected(failures: list[str] | None, errors: list[str]) -> None:
-    if failures is None and errors:
-        raise funding.ReconcileFailed("; ".join(errors))
 
 
 def sweep(now: datetime | None = None, failures: list[str] | None = None) -> dict[str, int]:
@@ -290,11 +286,11 @@ def sweep(now: datetime | None = None, failures: list[str] | None = None) -> dic
     for attempt_id in due_for_lookup(now):
         if counts["waiting"]:
             break  # the gateway is not answering: do not call it for every attempt
-        funding._isolated(errors, f"late-sale look-up of payment attempt {attempt_id}",
+        isolated(errors, f"late-sale look-up of payment attempt {attempt_id}",
                           lambda: _look_up(attempt_id, now, counts, errors))
     if (now.hour, now.minute) == AUDIT_AT:
-        funding._isolated(errors, "the daily audit of sales", lambda: audit(now, counts))
-    _raise_unless_collected(failures, errors)
+        isolated(errors, "the daily audit of sales", lambda: audit(now, counts))
+    raise_uncollected(failures, errors)
     return counts
 
 
@@ -340,7 +336,7 @@ def _look_up(attempt_id: str, now: datetime, counts: dict[str, int], failures: l
     # duplicate charged after the attempt's own sale shows here.
     if sale is None or sale.status != "succeeded" or not sale.transaction_id:
         return
-    funding._isolated(failures, f"late sale {sale.transaction_id} (payment attempt {attempt_id})",
+    isolated(failures, f"late sale {sale.transaction_id} (payment attempt {attempt_id})",
                       lambda: _decide(attempt_id, sale, now, counts))
 
 

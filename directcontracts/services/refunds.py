@@ -43,10 +43,10 @@ from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable
 from ..domain.states import MilestoneState
 from ..extensions import db
-from ..redaction import failure
 from ..models import Contract, Milestone, Refund, utcnow
 from . import activity, lifecycle, mailer
 from .links import freelancer_link, fresh_client_link
+from .isolation import isolated
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -104,16 +104,14 @@ def reconcile(now: datetime | None = None, *, failures: list[str] | None = None)
     """
     now = now or utcnow()
     counts = {"posted": 0, "late": 0, "failed": 0, "waiting": 0, "errors": 0}
+    failures = [] if failures is None else failures
     for refund_id in due(now):
-        try:
-            outcome = reconcile_one(refund_id, now)
-        except Exception as exc:  # one broken refund must not stop the others (nor the cron run)
-            db.session.rollback()
-            log.exception("reconciling refund %s failed", refund_id)
+        outcomes: list[str | None] = []
+        if not isolated(failures, f"refund reconciliation, refund {refund_id}",
+                        lambda: outcomes.append(reconcile_one(refund_id, now))):
             counts["errors"] += 1
-            if failures is not None:
-                failures.append(failure(f"refund reconciliation, refund {refund_id}", exc))
             continue
+        outcome = outcomes[0]
         if outcome == "late":
             counts["posted"] += 1
         if outcome:

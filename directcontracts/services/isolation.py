@@ -1,0 +1,37 @@
+"""One item of a background run at a time: a failure is named, rolled back, and never stops the rest."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..extensions import db
+from ..redaction import failure
+
+log = logging.getLogger(__name__)
+
+
+def isolated(failures: list[str], what: str, work: Callable[[], object]) -> bool:
+    """Run ``work()``; any exception is logged, rolled back and appended to ``failures`` (redacted).
+
+    Returns whether the work finished. Used by ``jobs run-due`` and the
+    reconciliations, so one bad row never stops reminders, email or the
+    other payments of the shop.
+    """
+    try:
+        work()
+    except Exception as exc:  # deliberately broad: a bug in one item must not stop the run
+        db.session.rollback()
+        log.exception("%s failed", what)
+        failures.append(failure(what, exc))
+        return False
+    return True
+
+
+class ReconcileFailed(Exception):
+    """Some items of a run failed (the others were done); the message names them."""
+
+
+def raise_uncollected(failures: list[str] | None, errors: list[str]) -> None:
+    """For a caller that passed no ``failures`` list to collect them in: raise the run's errors at its end."""
+    if failures is None and errors:
+        raise ReconcileFailed("; ".join(errors))
