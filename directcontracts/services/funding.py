@@ -34,7 +34,7 @@ from .client_actions import acceptance_of_current, sign
 from .isolation import isolated, raise_uncollected
 from .errors import InvalidTransition, NotFound, PageOutdated, ValidationFailed
 from .links import freelancer_link, fresh_client_link
-from .locks import lock_contract
+from .locks import lock_attempt, lock_contract
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +239,7 @@ def _replay(contract: Contract, key: str) -> PaymentAttempt | None:
 
 def mark_unknown(attempt_id: str, reason: str) -> PaymentAttempt:
     """The gateway did not answer: keep the milestones held until reconciliation."""
-    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
-    contract, _ = lock_contract(contract_id)  # the contract first, then the attempt: the one lock order
-    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
+    contract, attempt = lock_attempt(attempt_id)
     if attempt.status == "pending":
         attempt.status, attempt.message, attempt.updated_at = "unknown", UNKNOWN_MESSAGE, utcnow()
         activity.record(contract, "payment_unknown", "system",
@@ -262,10 +260,8 @@ def settle(attempt_id: str, result: ChargeResult, *, email_failure: bool = False
     """
     from . import late_sales  # it builds on this module; imported here to avoid an import cycle
 
-    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
     # The contract first (the one lock order): its state cannot change while the answer is recorded.
-    contract, _ = lock_contract(contract_id)
-    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
+    contract, attempt = lock_attempt(attempt_id)
     if attempt.status in FINAL:
         db.session.rollback()
         return attempt

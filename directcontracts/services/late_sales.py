@@ -51,7 +51,7 @@ from . import activity, funding, mailer
 from .client_actions import acceptance_of_current
 from .links import freelancer_link, fresh_client_link
 from .isolation import isolated, raise_uncollected
-from .locks import lock_contract
+from .locks import lock_attempt, lock_contract
 
 log = logging.getLogger(__name__)
 
@@ -391,9 +391,7 @@ def adopt_or_return(attempt_id: str, sale: ChargeResult, now: datetime) -> str |
     Returns "adopted", the return's status ("voided", "refunded",
     "returning"), or None when another reconciler already decided.
     """
-    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
-    contract, _ = lock_contract(contract_id)
-    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
+    contract, attempt = lock_attempt(attempt_id)
     already = db.session.scalar(db.select(SaleReturn.id).where(SaleReturn.transaction_id == sale.transaction_id))
     if attempt.status not in GIVEN_UP or already is not None:
         db.session.rollback()

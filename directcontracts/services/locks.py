@@ -7,7 +7,7 @@ must look at.
 from __future__ import annotations
 
 from ..extensions import db
-from ..models import Contract, Milestone
+from ..models import Contract, Milestone, PaymentAttempt
 from .errors import InvalidTransition, NotFound
 
 
@@ -36,6 +36,14 @@ def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Co
         if milestone is None:
             raise NotFound("No such milestone.")
     return contract, milestone
+
+
+def lock_attempt(attempt_id: str) -> tuple[Contract, PaymentAttempt]:
+    """Lock a payment attempt's contract, then the attempt (the one lock order), reading fresh values."""
+    contract_id = db.session.scalar(db.select(PaymentAttempt.contract_id).where(PaymentAttempt.id == attempt_id))
+    contract, _ = lock_contract(contract_id)
+    attempt = db.session.scalar(db.select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).with_for_update())
+    return contract, attempt
 
 
 #: What either party is told when a change would race a client's payment being confirmed.
