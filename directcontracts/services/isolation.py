@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from ..extensions import db
 from ..redaction import failure
@@ -25,6 +26,11 @@ def isolated(failures: list[str], what: str, work: Callable[[], object]) -> bool
         failures.append(failure(what, exc))
         return False
     return True
+
+
+def backoff(tries: int, first: timedelta, cap: timedelta) -> timedelta:
+    """The wait before the next try after ``tries`` that changed nothing: first, 2×first, 4×first … up to cap."""
+    return min(first * 2 ** min(max(tries - 1, 0), 20), cap)
 
 
 class ReconcileFailed(Exception):

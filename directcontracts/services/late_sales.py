@@ -50,7 +50,7 @@ from ..payments import current_gateway
 from . import activity, funding, mailer
 from .client_actions import acceptance_of_current
 from .links import freelancer_link, fresh_client_link
-from .isolation import isolated, raise_uncollected
+from .isolation import backoff, isolated, raise_uncollected
 from .locks import lock_attempt, lock_contract
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def _unclaim(return_id: int, now: datetime, message: str) -> None:
     db.session.rollback()
     attempts = (db.session.scalar(db.select(SaleReturn.attempts).where(SaleReturn.id == return_id)) or 0) + 1
     # The first retry is the next run's; then 2, 4, 8 … minutes apart.
-    delay = timedelta(0) if attempts == 1 else min(timedelta(minutes=1) * 2 ** min(attempts - 1, 20), MAX_RETRY_DELAY)
+    delay = timedelta(0) if attempts == 1 else backoff(attempts, timedelta(minutes=1), MAX_RETRY_DELAY)
     db.session.execute(db.update(SaleReturn).where(SaleReturn.id == return_id, SaleReturn.status == "returning")
                        .values(claimed_at=None, message=message[:1000], attempts=attempts,
                                next_attempt_at=now + delay, updated_at=now))

@@ -41,6 +41,7 @@ from flask import current_app, has_request_context, render_template
 
 from ..extensions import db
 from ..models import Contract, OutboxEmail, utcnow
+from .isolation import backoff
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def queue(to: str, subject: str, template: str, *, contract=None, **context) -> 
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(60 * 2 ** (attempts - 1), 6 * 3600))
+    return backoff(attempts, timedelta(minutes=1), timedelta(hours=6))
 
 
 def _claim(email_id: int) -> datetime | None:

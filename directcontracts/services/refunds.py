@@ -46,7 +46,7 @@ from ..extensions import db
 from ..models import Contract, Milestone, Refund, utcnow
 from . import activity, lifecycle, mailer
 from .links import freelancer_link, fresh_client_link
-from .isolation import isolated
+from .isolation import backoff, isolated
 from .locks import lock_contract
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,6 @@ MAX_RECHECK_DELAY = timedelta(hours=6)
 RECHECK_BUDGET = 50
 #: An in-flight refund the gateway has no answer about yet is looked up again after 1, 2, 4 … minutes, up to this.
 MAX_IN_FLIGHT_DELAY = timedelta(hours=1)
-
-
-def _backoff(checks: int, first: timedelta, cap: timedelta) -> timedelta:
-    """The wait after the ``checks``-th look-up that changed nothing: first, 2×first, 4×first … up to cap."""
-    return min(first * 2 ** min(max(checks - 1, 0), 20), cap)
 
 
 def in_flight(contract: Contract) -> set[int]:
@@ -158,9 +153,9 @@ def reconcile_one(refund_id: int, now: datetime) -> str | None:
 def _back_off(refund_id: int, status: str, checks: int, now: datetime) -> None:
     """A look-up that changed nothing: the next one waits longer (only if the row is still as it was read)."""
     if status == "failed":
-        delay = _backoff(checks + 2, FIRST_RECHECK, MAX_RECHECK_DELAY)  # fail() waited FIRST_RECHECK: now 2×, 4× …
+        delay = backoff(checks + 2, FIRST_RECHECK, MAX_RECHECK_DELAY)  # fail() waited FIRST_RECHECK: now 2×, 4× …
     else:
-        delay = _backoff(checks + 1, timedelta(minutes=1), MAX_IN_FLIGHT_DELAY)
+        delay = backoff(checks + 1, timedelta(minutes=1), MAX_IN_FLIGHT_DELAY)
     db.session.rollback()
     db.session.execute(db.update(Refund).where(Refund.id == refund_id, Refund.status == status)
                        .values(checks=Refund.checks + 1, next_check_at=now + delay)
