@@ -372,16 +372,17 @@ def undeliverable(contract: Contract) -> list[OutboxEmail]:
     (the address works now) or the address is no longer the client's nor the
     member's (it was corrected).
     """
-    rows = list(db.session.scalars(
-        db.select(OutboxEmail).where(OutboxEmail.contract_id == contract.id).order_by(OutboxEmail.id)
-    ))
+    address = db.func.lower(OutboxEmail.to_addr)
+    last_delivered = dict(db.session.execute(
+        db.select(address, db.func.max(OutboxEmail.id))
+        .where(OutboxEmail.contract_id == contract.id, OutboxEmail.sent_at.is_not(None)).group_by(address)
+    ).all())
+    given_up = db.session.scalars(
+        db.select(OutboxEmail).where(OutboxEmail.contract_id == contract.id, OutboxEmail.sent_at.is_(None),
+                                     OutboxEmail.attempts >= MAX_ATTEMPTS).order_by(OutboxEmail.id))
     current = {contract.client_email.lower(), contract.member.email.lower()}
-    return [
-        row for row in rows
-        if row.sent_at is None and row.attempts >= MAX_ATTEMPTS and row.to_addr.lower() in current
-        and not any(later.id > row.id and later.sent_at is not None
-                    and later.to_addr.lower() == row.to_addr.lower() for later in rows)
-    ]
+    return [row for row in given_up
+            if row.to_addr.lower() in current and last_delivered.get(row.to_addr.lower(), 0) < row.id]
 
 
 def recent(limit: int = 200) -> list[OutboxEmail]:
