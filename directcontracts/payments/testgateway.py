@@ -250,8 +250,7 @@ class TestGateway:
             sale = transactions.get(transaction_id)
             credits = [transactions[i] for i in (sale or {}).get("refund_ids", [])]
         return [SaleRefund(transaction_id=c["id"], amount=Money(c["minor"], c["currency"]),
-                           created_at=datetime.fromisoformat(c["created_at"]).astimezone(timezone.utc)
-                           .replace(tzinfo=None),
+                           created_at=_created_at(c),
                            order_id=c["order_id"])
                 for c in credits if c["status"] in SUCCEEDED_STATUSES]
 
@@ -371,5 +370,10 @@ def _to_result(record: dict) -> ChargeResult:
         processor_code=record["processor_code"],
         processor_response_text=record["processor_text"],
         rejection_reason=record["rejection_reason"],
-        created_at=datetime.fromisoformat(record["created_at"]).astimezone(timezone.utc).replace(tzinfo=None),
+        created_at=_created_at(record),
     )
+
+
+def _created_at(record: dict) -> datetime:
+    """A stored transaction's creation time as naive UTC, as the domain's results carry it."""
+    return datetime.fromisoformat(record["created_at"]).astimezone(timezone.utc).replace(tzinfo=None)
