@@ -117,12 +117,8 @@ def gateway_doubts(now: datetime | None = None) -> list[str]:
 
     now = now or utcnow()
     doubts: list[str] = []
-    for row, currency in db.session.execute(
-        db.select(Refund, Contract.currency).join(Milestone, Milestone.id == Refund.milestone_id)
-        .join(Contract, Contract.id == Milestone.contract_id)
-        .where(Refund.status.in_(("pending", "unknown")), Refund.created_at < now - STUCK_AFTER)
-        .order_by(Refund.id)
-    ):
+    for row, currency in _refunds_with_currency(Refund.status.in_(("pending", "unknown")),
+                                                Refund.created_at < now - STUCK_AFTER):
         hours = int((now - row.created_at).total_seconds() // 3600)
         doubts.append(f"the gateway and the books may disagree: refund {row.id} of milestone {row.milestone_id} "
                       f"({Money(row.amount_minor, currency).format()}, order {refund_order_id(row)}) is still "
@@ -136,17 +132,19 @@ def gateway_doubts(now: datetime | None = None) -> list[str]:
         doubts.append(f"the gateway and the books may disagree: sale {row.transaction_id} "
                       f"({row.amount.format()}, order {row.order_id}) is still being given back after {hours} "
                       f"hours, {row.attempts} tries{last}; check it in Braintree")
-    for row, currency in db.session.execute(
-        db.select(Refund, Contract.currency).join(Milestone, Milestone.id == Refund.milestone_id)
-        .join(Contract, Contract.id == Milestone.contract_id)
-        .where(Refund.status == "failed", Refund.transaction_id.is_not(None))
-        .order_by(Refund.id)
-    ):
+    for row, currency in _refunds_with_currency(Refund.status == "failed", Refund.transaction_id.is_not(None)):
         doubts.append(f"the gateway and the books disagree: refund {row.id} of milestone {row.milestone_id} "
                       f"({Money(row.amount_minor, currency).format()}) was declared not made, then made at the "
                       f"gateway ({row.kind} {row.transaction_id}) after the milestone was settled otherwise; "
                       f"check it in Braintree")
     return doubts
+
+
+def _refunds_with_currency(*where):
+    """(refund, its contract's currency) for the refunds matching ``where``, oldest first."""
+    return db.session.execute(
+        db.select(Refund, Contract.currency).join(Milestone, Milestone.id == Refund.milestone_id)
+        .join(Contract, Contract.id == Milestone.contract_id).where(*where).order_by(Refund.id))
 
 
 def check(now: datetime | None = None) -> list[str]:
