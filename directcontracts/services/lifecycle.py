@@ -135,6 +135,19 @@ def find_refund(key: RefundKey) -> RefundResult | None:
     return RefundResult(ok=True, kind="refunded", transaction_id=credit.transaction_id, message=FOUND_BY_AMOUNT)
 
 
+def _landed_late(keys: list[RefundKey]) -> tuple[RefundKey, RefundResult] | None:
+    """The first of these refunds declared failed that the gateway made after all, with its answer.
+
+    Asked before a new refund or a release of their milestone. Raises
+    GatewayUnavailable when one of them cannot be looked up.
+    """
+    for key in keys:
+        landed = find_refund(key)
+        if landed is not None and landed.ok:
+            return key, landed
+    return None
+
+
 def refund_in_flight(milestone_id: int) -> bool:
     """True while a refund of this milestone is pending or unknown (a finished one changes its state)."""
     return db.session.scalar(db.select(Refund.id).where(
@@ -226,20 +239,19 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     earlier = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed")
     db.session.rollback()  # no transaction stays open across the gateway calls
     gw = current_gateway()
-    for key in earlier:
-        earlier_id = key.id
-        try:
-            landed = find_refund(key)
-        except GatewayUnavailable as exc:
-            log.warning("refund %s: could not look up earlier refund %s: %s", refund_id, earlier_id, exc)
-            _drop_pending(refund_id)
-            raise RefundFailed("An earlier refund of this milestone was not confirmed by the payment processor, "
-                               "and the processor cannot be asked about it right now. Nothing was refunded, "
-                               "so the client cannot be refunded twice: try again in a few minutes.") from None
-        if landed is not None and landed.ok:
-            log.warning("refund %s of milestone %s: earlier refund %s landed late (%s %s); posting it instead",
-                        refund_id, milestone_id, earlier_id, landed.kind, landed.transaction_id)
-            return post_refund(earlier_id, landed, reconciled=True, replacing=refund_id)
+    try:
+        found = _landed_late(earlier)
+    except GatewayUnavailable as exc:
+        log.warning("refund %s: could not look up an earlier refund: %s", refund_id, exc)
+        _drop_pending(refund_id)
+        raise RefundFailed("An earlier refund of this milestone was not confirmed by the payment processor, "
+                           "and the processor cannot be asked about it right now. Nothing was refunded, "
+                           "so the client cannot be refunded twice: try again in a few minutes.") from None
+    if found is not None:
+        key, landed = found
+        log.warning("refund %s of milestone %s: earlier refund %s landed late (%s %s); posting it instead",
+                    refund_id, milestone_id, key.id, landed.kind, landed.transaction_id)
+        return post_refund(key.id, landed, reconciled=True, replacing=refund_id)
     try:
         result = gw.refund(transaction_id, amount, order_id=order_id)
     except Exception as exc:  # no answer (or an SDK surprise): the refund may or may not have been made
@@ -443,20 +455,20 @@ def _no_late_refund(milestone_id: int, now: datetime) -> None:
     rows = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed",
                        Refund.failed_at >= now - RECHECK_FAILED)
     db.session.rollback()  # no transaction stays open across the gateway calls
-    for row in rows:
-        try:
-            landed = find_refund(row)
-        except GatewayUnavailable as exc:
-            log.warning("release of milestone %s: could not look up failed refund %s: %s", milestone_id, row.id, exc)
-            raise ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "
-                              "which cannot be asked about it right now. Nothing was released: try again in "
-                              "a few minutes.") from None
-        if landed is not None and landed.ok:
-            log.warning("release of milestone %s: failed refund %s landed late (%s %s); posting it instead",
-                        milestone_id, row.id, landed.kind, landed.transaction_id)
-            post_refund(row.id, landed, reconciled=True)
-            raise InvalidTransition("This milestone's money went back to the client after all (an earlier refund "
-                                    "was confirmed late by the payment processor), so nothing was released.")
+    try:
+        found = _landed_late(rows)
+    except GatewayUnavailable as exc:
+        log.warning("release of milestone %s: could not look up a failed refund: %s", milestone_id, exc)
+        raise ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "
+                          "which cannot be asked about it right now. Nothing was released: try again in "
+                          "a few minutes.") from None
+    if found is not None:
+        key, landed = found
+        log.warning("release of milestone %s: failed refund %s landed late (%s %s); posting it instead",
+                    milestone_id, key.id, landed.kind, landed.transaction_id)
+        post_refund(key.id, landed, reconciled=True)
+        raise InvalidTransition("This milestone's money went back to the client after all (an earlier refund "
+                                "was confirmed late by the payment processor), so nothing was released.")
 
 
 def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
