@@ -26,16 +26,7 @@ from typing import Protocol
 
 from ..domain.money import Money
 from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, SaleRefund, WebhookEvent
-from .outcomes import (
-    REFUNDED_MESSAGE,
-    SUCCEEDED_STATUSES,
-    VOIDED_MESSAGE,
-    charge_result,
-    preferred_sale,
-    refund_message,
-    refund_plan,
-    validation_message,
-)
+from . import outcomes
 from .sandbox_rules import LATE_NONCE, TIMEOUT_NONCE, UNREACHABLE_NONCE, new_transaction_id, sandbox_outcome
 
 #: Values of ``TestGateway.refund_fault``: the void/refund is made, then its
@@ -158,7 +149,7 @@ class TestGateway:
                 status="failed",
                 order_id=order_id,
                 amount=amount,
-                message=validation_message((code, message) for code, _attr, message in outcome.errors),
+                message=outcomes.validation_message((code, message) for code, _attr, message in outcome.errors),
             )
         method = outcome.method
         record = {
@@ -198,7 +189,7 @@ class TestGateway:
                 if record["type"] == "sale" and record["order_id"] == order_id
             ]
             # Insertion order is creation order, in memory and in the JSON file.
-            chosen = preferred_sale(sales, status=lambda s: s[1]["status"], created=lambda s: s[0])
+            chosen = outcomes.preferred_sale(sales, status=lambda s: s[1]["status"], created=lambda s: s[0])
         return _to_result(chosen[1]) if chosen else None
 
     def search_sales(self, since: datetime, until: datetime) -> list[ChargeResult]:
@@ -236,12 +227,12 @@ class TestGateway:
             if sale is None:
                 return None
             if sale["status"] == "voided":
-                return RefundResult(ok=True, kind="voided", transaction_id=sale["id"], message=VOIDED_MESSAGE)
+                return RefundResult(ok=True, kind="voided", transaction_id=sale["id"], message=outcomes.VOIDED_MESSAGE)
             credit = next((t for t in transactions.values() if t["type"] == "credit" and t["order_id"] == order_id
                            and t.get("refunded_transaction_id") == transaction_id), None)
         if credit is None:
             return None
-        return RefundResult(ok=True, kind="refunded", transaction_id=credit["id"], message=REFUNDED_MESSAGE)
+        return RefundResult(ok=True, kind="refunded", transaction_id=credit["id"], message=outcomes.REFUNDED_MESSAGE)
 
     def sale_refunds(self, transaction_id: str) -> list[SaleRefund]:
         """The credits listed in the sale record's ``refund_ids`` (in the order they were made)."""
@@ -252,7 +243,7 @@ class TestGateway:
         return [SaleRefund(transaction_id=c["id"], amount=Money(c["minor"], c["currency"]),
                            created_at=_created_at(c),
                            order_id=c["order_id"])
-                for c in credits if c["status"] in SUCCEEDED_STATUSES]
+                for c in credits if c["status"] in outcomes.SUCCEEDED_STATUSES]
 
     def _refund(self, transaction_id: str, amount: Money, order_id: str | None) -> RefundResult:
         with self.store.locked() as data:
@@ -264,7 +255,7 @@ class TestGateway:
                 return RefundResult(ok=False, message=f"The refund must be in the payment's currency ({sale['currency']}).")
             if amount.minor <= 0:
                 return RefundResult(ok=False, message="The refund amount must be more than zero.")
-            plan = refund_plan(
+            plan = outcomes.refund_plan(
                 kind=sale["type"],
                 status=sale["status"],
                 amount_minor=amount.minor,
@@ -275,10 +266,10 @@ class TestGateway:
                 sale["status"] = "voided"
                 return RefundResult(
                     ok=True, kind="voided", transaction_id=sale["id"],
-                    message=VOIDED_MESSAGE,
+                    message=outcomes.VOIDED_MESSAGE,
                 )
             if plan != "refund":
-                return RefundResult(ok=False, message=refund_message([(plan, "")]))
+                return RefundResult(ok=False, message=outcomes.refund_message([(plan, "")]))
             credit = {
                 "id": new_transaction_id(),
                 "type": "credit",
@@ -294,7 +285,7 @@ class TestGateway:
             sale["refund_ids"].append(credit["id"])
         return RefundResult(
             ok=True, kind="refunded", transaction_id=credit["id"],
-            message=REFUNDED_MESSAGE,
+            message=outcomes.REFUNDED_MESSAGE,
         )
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
@@ -358,7 +349,7 @@ class TestGateway:
 
 
 def _to_result(record: dict) -> ChargeResult:
-    return charge_result(
+    return outcomes.charge_result(
         status=record["status"],
         order_id=record["order_id"],
         transaction_id=record["id"],

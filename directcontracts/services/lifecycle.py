@@ -148,6 +148,30 @@ def _landed_late(keys: list[RefundKey]) -> tuple[RefundKey, RefundResult] | None
     return None
 
 
+def _post_if_landed_late(keys: list[RefundKey], what: str, *, refusal: Exception,
+                         replacing: int | None = None) -> Milestone | None:
+    """Post the first of these failed refunds that landed after all (see ``_landed_late``); None if none did.
+
+    ``what`` names the operation in the log. When the gateway cannot be
+    asked, ``refusal`` is raised (and ``replacing``, the pending refund that
+    was about to be asked for, is dropped): nothing may move on a doubt.
+    """
+    db.session.rollback()  # no transaction stays open across the gateway calls
+    try:
+        found = _landed_late(keys)
+    except GatewayUnavailable as exc:
+        log.warning("%s: could not look up an earlier refund: %s", what, exc)
+        if replacing is not None:
+            _drop_pending(replacing)
+        raise refusal from None
+    if found is None:
+        return None
+    key, landed = found
+    log.warning("%s: earlier refund %s landed late (%s %s); posting it instead", what, key.id, landed.kind,
+                landed.transaction_id)
+    return post_refund(key.id, landed, reconciled=True, replacing=replacing)
+
+
 def refund_in_flight(milestone_id: int) -> bool:
     """True while a refund of this milestone is pending or unknown (a finished one changes its state)."""
     return db.session.scalar(db.select(Refund.id).where(
@@ -237,21 +261,14 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     amount = Money(item.amount_minor, contract.currency)
     contract_id, milestone_id, title, attempt_id = contract.id, m.id, m.title, attempt.id
     earlier = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed")
-    db.session.rollback()  # no transaction stays open across the gateway calls
+    posted = _post_if_landed_late(
+        earlier, f"refund {refund_id} of milestone {milestone_id}", replacing=refund_id,
+        refusal=RefundFailed("An earlier refund of this milestone was not confirmed by the payment processor, "
+                             "and the processor cannot be asked about it right now. Nothing was refunded, "
+                             "so the client cannot be refunded twice: try again in a few minutes."))
+    if posted is not None:
+        return posted
     gw = current_gateway()
-    try:
-        found = _landed_late(earlier)
-    except GatewayUnavailable as exc:
-        log.warning("refund %s: could not look up an earlier refund: %s", refund_id, exc)
-        _drop_pending(refund_id)
-        raise RefundFailed("An earlier refund of this milestone was not confirmed by the payment processor, "
-                           "and the processor cannot be asked about it right now. Nothing was refunded, "
-                           "so the client cannot be refunded twice: try again in a few minutes.") from None
-    if found is not None:
-        key, landed = found
-        log.warning("refund %s of milestone %s: earlier refund %s landed late (%s %s); posting it instead",
-                    refund_id, milestone_id, key.id, landed.kind, landed.transaction_id)
-        return post_refund(key.id, landed, reconciled=True, replacing=refund_id)
     try:
         result = gw.refund(transaction_id, amount, order_id=order_id)
     except Exception as exc:  # no answer (or an SDK surprise): the refund may or may not have been made
@@ -454,19 +471,12 @@ def _no_late_refund(milestone_id: int, now: datetime) -> None:
 
     rows = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed",
                        Refund.failed_at >= now - RECHECK_FAILED)
-    db.session.rollback()  # no transaction stays open across the gateway calls
-    try:
-        found = _landed_late(rows)
-    except GatewayUnavailable as exc:
-        log.warning("release of milestone %s: could not look up a failed refund: %s", milestone_id, exc)
-        raise ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "
-                          "which cannot be asked about it right now. Nothing was released: try again in "
-                          "a few minutes.") from None
-    if found is not None:
-        key, landed = found
-        log.warning("release of milestone %s: failed refund %s landed late (%s %s); posting it instead",
-                    milestone_id, key.id, landed.kind, landed.transaction_id)
-        post_refund(key.id, landed, reconciled=True)
+    posted = _post_if_landed_late(
+        rows, f"release of milestone {milestone_id}",
+        refusal=ReleaseHeld("An earlier refund of this milestone was not confirmed by the payment processor, "
+                            "which cannot be asked about it right now. Nothing was released: try again in "
+                            "a few minutes."))
+    if posted is not None:
         raise InvalidTransition("This milestone's money went back to the client after all (an earlier refund "
                                 "was confirmed late by the payment processor), so nothing was released.")
 

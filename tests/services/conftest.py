@@ -16,3 +16,14 @@ def accepted_contract(app, db, member):
         proposals.send(c, member)
         client_actions.accept(c, signer_name="Carla Client", agreed=True, ip="127.0.0.1", user_agent="pytest")
     return c.id
+
+
+def fund_as_shown(app, contract_id: int, choice: str, key: str, nonce: str = "fake-valid-nonce"):
+    """The client funds ``choice`` with the quote their page showed; returns the attempt."""
+    from directcontracts.extensions import db
+    from directcontracts.models import Contract
+    from directcontracts.services import funding
+    with app.test_request_context():
+        contract = db.session.get(Contract, contract_id)
+        return funding.fund(contract, key=key, choice=choice, shown=funding.quotes(contract)[choice].encode(),
+                            nonce=nonce)

@@ -7,6 +7,7 @@ from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal, PaymentAttempt
 from directcontracts.services import funding
 from directcontracts.services.errors import InvalidTransition
+from tests.services.conftest import fund_as_shown
 from tests.conftest import sales
 
 
@@ -17,10 +18,9 @@ def counts(db):
 
 
 def test_fund_twice_in_a_row_is_once(app, db, accepted_contract, gateway):
+    a1 = fund_as_shown(app, accepted_contract, "first", "same-key")
     with app.test_request_context():
         c = db.session.get(Contract, accepted_contract)
-        a1 = funding.fund(c, key="same-key", choice="first",
-            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
         a2 = funding.fund(c, key="same-key", choice="all",
             shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
     assert a1.id == a2.id and a2.status == "succeeded"
@@ -28,10 +28,8 @@ def test_fund_twice_in_a_row_is_once(app, db, accepted_contract, gateway):
 
 
 def test_settle_twice_posts_one_journal(app, db, accepted_contract, gateway):
+    attempt = fund_as_shown(app, accepted_contract, "first", "k", nonce="fake-timeout-nonce")
     with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        attempt = funding.fund(c, key="k", choice="first",
-            shown=funding.quotes(c)["first"].encode(), nonce="fake-timeout-nonce")
         assert attempt.status == "unknown"
         found = gateway.find_by_order_id(attempt.id)
         funding.settle(attempt.id, found)

@@ -4,15 +4,13 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from directcontracts.models import Contract, Journal, Milestone, Reminder
-from directcontracts.services import funding, lifecycle
+from directcontracts.services import lifecycle
+from tests.services.conftest import fund_as_shown
 
 
 @pytest.fixture
 def funded_all(app, db, accepted_contract):
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-all", choice="all",
-            shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
+    fund_as_shown(app, accepted_contract, "all", "k-all")
     return accepted_contract
 
 
@@ -85,10 +83,7 @@ def test_nothing_for_changes_requested_or_disputed(app, runner, db, funded_all, 
 
 
 def test_freelancer_reminded_once_about_unfunded_due_milestones(app, runner, db, accepted_contract, outbox):
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first",
-            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
+    fund_as_shown(app, accepted_contract, "first", "k-first")
     m = db.session.get(Contract, accepted_contract).milestones[1]
     m.due_date = date(2030, 1, 10)
     db.session.commit()
@@ -99,10 +94,7 @@ def test_freelancer_reminded_once_about_unfunded_due_milestones(app, runner, db,
 
 
 def test_run_due_retries_mail_and_reconciles(app, runner, db, accepted_contract, outbox, gateway):
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        attempt = funding.fund(c, key="k-lost", choice="first",
-            shown=funding.quotes(c)["first"].encode(), nonce="fake-timeout-nonce")
+    attempt = fund_as_shown(app, accepted_contract, "first", "k-lost", nonce="fake-timeout-nonce")
     assert attempt.status == "unknown"
     out = run(runner, attempt.created_at + timedelta(minutes=3))
     assert "reconciled 1" in out

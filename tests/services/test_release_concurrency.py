@@ -6,16 +6,15 @@ import pytest
 
 from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal
-from directcontracts.services import funding, lifecycle, ledger
+from directcontracts.services import lifecycle, ledger
+from tests.services.conftest import fund_as_shown
 
 
 @pytest.fixture
 def submitted(app, db, accepted_contract):
     """Contract id and the id of a submitted milestone (funded first)."""
+    fund_as_shown(app, accepted_contract, "all", "k-all")
     with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-all", choice="all",
-            shown=funding.quotes(c)["all"].encode(), nonce="fake-valid-nonce")
         c = db.session.get(Contract, accepted_contract)
         mid = c.milestones[0].id
         lifecycle.request_payment(c, mid, note="Done.")
@@ -96,10 +95,7 @@ def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submit
 
 
 def test_two_threads_refund_one_milestone(app, db, accepted_contract, gateway, concurrent):
-    with app.test_request_context():
-        c = db.session.get(Contract, accepted_contract)
-        funding.fund(c, key="k-first", choice="first",
-            shown=funding.quotes(c)["first"].encode(), nonce="fake-valid-nonce")
+    fund_as_shown(app, accepted_contract, "first", "k-first")
     mid = db.session.get(Contract, accepted_contract).milestones[0].id
     barrier, outcomes = threading.Barrier(2), []
 

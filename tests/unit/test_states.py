@@ -29,26 +29,24 @@ EXPECTED_MILESTONE = {
 }
 
 
-@pytest.mark.parametrize("state", list(ContractState))
-@pytest.mark.parametrize("action", list(ContractAction))
-def test_contract_table_exhaustively(state, action):
-    expected = EXPECTED_CONTRACT.get((state.value, action.value))
-    if expected:
-        assert contract_transition(state, action) == expected
-    else:
-        with pytest.raises(InvalidTransition, match=r"^Cannot .+: .+\.$"):
-            contract_transition(state, action)
+#: Every (state, action) pair of both tables, with the state it must lead to (None: refused).
+EVERY_PAIR = [
+    pytest.param(transition, state, action, expected.get((state.value, action.value)), id=f"{state}-{action}")
+    for states, actions, expected, transition in (
+        (ContractState, ContractAction, EXPECTED_CONTRACT, contract_transition),
+        (MilestoneState, MilestoneAction, EXPECTED_MILESTONE, milestone_transition),
+    )
+    for state in states for action in actions
+]
 
 
-@pytest.mark.parametrize("state", list(MilestoneState))
-@pytest.mark.parametrize("action", list(MilestoneAction))
-def test_milestone_table_exhaustively(state, action):
-    expected = EXPECTED_MILESTONE.get((state.value, action.value))
+@pytest.mark.parametrize("transition, state, action, expected", EVERY_PAIR)
+def test_transition_tables_exhaustively(transition, state, action, expected):
     if expected:
-        assert milestone_transition(state, action) == expected
+        assert transition(state, action) == expected
     else:
         with pytest.raises(InvalidTransition, match=r"^Cannot .+: .+\.$"):
-            milestone_transition(state, action)
+            transition(state, action)
 
 
 def test_tables_have_nothing_unexpected():
