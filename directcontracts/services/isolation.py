@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from ..extensions import db
@@ -26,6 +26,16 @@ def isolated(failures: list[str], what: str, work: Callable[[], object]) -> bool
         failures.append(failure(what, exc))
         return False
     return True
+
+
+def each(ids: Iterable[int], failures: list[str], what: str, work: Callable[[int], bool]) -> int:
+    """``work(id)`` for every id, each ``isolated`` (``what`` is formatted with the id); how many returned True."""
+    done = 0
+    for item in ids:
+        outcome: list[bool] = []
+        if isolated(failures, what.format(item), lambda: outcome.append(work(item))) and outcome[0]:
+            done += 1
+    return done
 
 
 def backoff(tries: int, first: timedelta, cap: timedelta) -> timedelta:

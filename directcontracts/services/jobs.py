@@ -28,7 +28,7 @@ from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
 from . import activity, funding, lifecycle, mailer, refunds
-from .isolation import isolated
+from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
 
@@ -74,10 +74,8 @@ def auto_release(now: datetime, failures: list[str]) -> int:
                                       Milestone.auto_release_at.is_not(None), Milestone.auto_release_at <= now,
                                       _no_refund_in_flight())
     ).all()
-    released = 0
 
-    def release(milestone_id: int) -> None:
-        nonlocal released
+    def release(milestone_id: int) -> bool:
         m = db.session.get(Milestone, milestone_id)
         try:
             lifecycle.approve(m.contract, milestone_id, automatic=True, now=now)
@@ -86,32 +84,28 @@ def auto_release(now: datetime, failures: list[str]) -> int:
         except (ServiceError, InvalidTransition) as exc:  # changed meanwhile (approved, disputed, refunding)
             log.info("auto-release of milestone %s skipped: %s", milestone_id, exc)
             db.session.rollback()
-            return
-        released += 1
+            return False
+        return True
 
-    for milestone_id in ids:
-        isolated(failures, f"auto-release of milestone {milestone_id}", lambda: release(milestone_id))
-    return released
+    return each(ids, failures, "auto-release of milestone {}", release)
 
 
 def release_reminders(now: datetime, failures: list[str]) -> int:
     """Remind the client 7 days and 1 day before a milestone is released automatically."""
-    sent = 0
     ids = db.session.scalars(
         db.select(Milestone.id).where(Milestone.state == MilestoneState.SUBMITTED,
                                       Milestone.auto_release_at.is_not(None), Milestone.auto_release_at > now,
                                       _no_refund_in_flight())
     ).all()
 
-    def remind(milestone_id: int) -> None:
-        nonlocal sent
+    def remind(milestone_id: int) -> bool:
         m = db.session.get(Milestone, milestone_id)
         due = [d for d in REMINDER_DAYS if now >= m.auto_release_at - timedelta(days=d)]
         if not due:
-            return
+            return False
         key = m.auto_release_at.isoformat()
         if not _once(m, f"release_{due[0]}d", key):
-            return
+            return False
         for days in due[1:]:  # the most urgent reminder makes the earlier ones moot
             _once(m, f"release_{days}d", key)
         contract = m.contract
@@ -122,38 +116,32 @@ def release_reminders(now: datetime, failures: list[str]) -> int:
                         f"Reminded the client that “{m.title}” is released automatically on "
                         f"{m.auto_release_at:%Y-%m-%d %H:%M} UTC.")
         db.session.commit()
-        sent += 1
+        return True
 
-    for milestone_id in ids:
-        isolated(failures, f"release reminder for milestone {milestone_id}", lambda: remind(milestone_id))
-    return sent
+    return each(ids, failures, "release reminder for milestone {}", remind)
 
 
 def unfunded_reminders(now: datetime, failures: list[str]) -> int:
     """Tell the freelancer, once, about each active contract's unfunded milestone past its due date."""
-    sent = 0
     ids = db.session.scalars(
         db.select(Milestone.id).join(Contract).where(
             Contract.state == ContractState.ACTIVE, Milestone.state == MilestoneState.PENDING,
             Milestone.due_date.is_not(None), Milestone.due_date < now.date())
     ).all()
 
-    def remind(milestone_id: int) -> None:
-        nonlocal sent
+    def remind(milestone_id: int) -> bool:
         m = db.session.get(Milestone, milestone_id)
         if not _once(m, "unfunded_due", m.due_date.isoformat()):
-            return
+            return False
         contract = m.contract
         activity.notify(contract, f"“{m.title}” of “{contract.title}” was due {m.due_date:%Y-%m-%d} "
                                   f"and is not funded yet.")
         mailer.queue(contract.member.email, f"Not funded yet: {m.title} — {contract.title}",
                      "unfunded_due", contract=contract, milestone=m, link=freelancer_link(contract))
         db.session.commit()
-        sent += 1
+        return True
 
-    for milestone_id in ids:
-        isolated(failures, f"unfunded reminder for milestone {milestone_id}", lambda: remind(milestone_id))
-    return sent
+    return each(ids, failures, "unfunded reminder for milestone {}", remind)
 
 
 def run_due(now: datetime | None = None) -> Report:
