@@ -1,12 +1,12 @@
 """Two approvals of one milestone → one release: twice in a row, from two threads, from two processes."""
 import multiprocessing
-import threading
 
 import pytest
 
 from directcontracts.extensions import db as _db
 from directcontracts.models import Contract, Journal
 from directcontracts.services import lifecycle, ledger
+from tests.conftest import race
 from tests.services.conftest import fund_as_shown
 
 
@@ -37,23 +37,8 @@ def test_approve_twice_in_a_row(app, db, submitted):
 
 def test_two_threads_approve_one_milestone(app, db, submitted, concurrent):
     cid, mid = submitted
-    barrier, errors = threading.Barrier(2), []
-
-    def worker():
-        with app.test_request_context():
-            try:
-                contract = _db.session.get(Contract, cid)
-                barrier.wait()
-                lifecycle.approve(contract, mid)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
-    assert errors == [] and releases(db) == 1
+    outcomes = race(app, *[lambda: lifecycle.approve(_db.session.get(Contract, cid), mid)] * 2)
+    assert not [o for o in outcomes if isinstance(o, Exception)] and releases(db) == 1
 
 
 def _approve_in_process(url, cid, mid, barrier, results):
@@ -97,23 +82,9 @@ def test_two_processes_approve_one_milestone_and_fees_stay_exact(app, db, submit
 def test_two_threads_refund_one_milestone(app, db, accepted_contract, gateway, concurrent):
     fund_as_shown(app, accepted_contract, "first", "k-first")
     mid = db.session.get(Contract, accepted_contract).milestones[0].id
-    barrier, outcomes = threading.Barrier(2), []
-
-    def worker():
-        with app.test_request_context():
-            try:
-                contract = _db.session.get(Contract, accepted_contract)
-                barrier.wait()
-                lifecycle.refund(contract, mid, reason="Cancelled.")
-                outcomes.append("refunded")
-            except Exception as exc:  # noqa: BLE001
-                outcomes.append(type(exc).__name__)
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
+    outcomes = race(app, *[lambda: lifecycle.refund(_db.session.get(Contract, accepted_contract), mid,
+                                                    reason="Cancelled.")] * 2)
+    outcomes = [type(o).__name__ if isinstance(o, Exception) else "refunded" for o in outcomes]
     assert sorted(outcomes) == ["InvalidTransition", "refunded"]
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count(Journal.id)).where(Journal.kind == "refund")) == 1
