@@ -66,6 +66,18 @@ REFUND_REASON = TextRule(MESSAGE_LENGTH, "Give the client a reason for the refun
 MILESTONE_CHANGES = TextRule(MESSAGE_LENGTH, "Tell the freelancer what still needs doing.")
 PROPOSAL_CHANGES = TextRule(MESSAGE_LENGTH, "Tell the freelancer what to change.")
 DECLINE_REASON = TextRule(MESSAGE_LENGTH, "Tell the freelancer why.")
+THREAD_MESSAGE = TextRule(MESSAGE_LENGTH, "Write a message.")
+DISPUTE_STATEMENT = TextRule(MESSAGE_LENGTH, "Say what went wrong, for the other side and the mediator.")
+DISPUTE_MESSAGE = TextRule(MESSAGE_LENGTH, "Write your answer.")
+DISPUTE_DECISION = TextRule(MESSAGE_LENGTH, "Give both sides the reason for the decision.")
+
+#: Why a dispute is opened (the short list), in the order the form offers them.
+DISPUTE_REASONS = {
+    "not_delivered": "Work not delivered",
+    "not_as_agreed": "Not what was agreed",
+    "quality": "Quality of the work",
+    "other": "Other",
+}
 
 
 # ---- shop defaults and fixed limits -----------------------------------------
@@ -76,6 +88,7 @@ class ShopDefaults:
     shop_name: str = "Direct Contracts"
     fee_bps: int = 340  # 3.4%, paid by the freelancer
     auto_release_days: int = 14
+    dispute_response_days: int = 7  # the other side's time to answer a dispute
     min_amount: Decimal = Decimal("5")  # per milestone, major units of the contract currency
     max_amount: Decimal = Decimal("1000000")
 
@@ -85,6 +98,10 @@ SHOP_DEFAULTS = ShopDefaults()
 #: The range the owner may set the auto-release delay in (days).
 MIN_AUTO_RELEASE_DAYS = 1
 MAX_AUTO_RELEASE_DAYS = 90
+
+#: The range the owner may set a dispute's answering time in (days).
+MIN_DISPUTE_RESPONSE_DAYS = 1
+MAX_DISPUTE_RESPONSE_DAYS = 30
 
 #: Milestones one contract may have.
 MAX_MILESTONES = 50

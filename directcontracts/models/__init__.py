@@ -7,10 +7,11 @@ from .outbox import OutboxEmail
 from .client import Acceptance, VerificationCode
 from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
 from .sale_return import SaleReturn
+from .dispute import Dispute, Message
 
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
     "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
-    "SaleReturn",
+    "SaleReturn", "Dispute", "Message",
 ]

@@ -160,6 +160,9 @@ class Refund(db.Model):
     #: Look-ups at the gateway that changed nothing so far, and when the next is due (back-off).
     checks: Mapped[int] = mapped_column(default=0, server_default="0")
     next_check_at: Mapped[datetime | None] = mapped_column()
+    #: Set when the refund carries out a dispute's decision (all back, or the client's part of a split):
+    #: posting it posts the whole decision (``services.disputes``).
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("dispute.id"))
 
 
 class Reminder(db.Model):

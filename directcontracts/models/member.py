@@ -49,6 +49,8 @@ class ShopSettings(db.Model):
     shop_name: Mapped[str] = mapped_column(String(rules.SHOP_NAME.max_length), default=SHOP_DEFAULTS.shop_name)
     fee_bps: Mapped[int] = mapped_column(default=SHOP_DEFAULTS.fee_bps)
     auto_release_days: Mapped[int] = mapped_column(default=SHOP_DEFAULTS.auto_release_days)
+    dispute_response_days: Mapped[int] = mapped_column(default=SHOP_DEFAULTS.dispute_response_days,
+                                                       server_default=str(SHOP_DEFAULTS.dispute_response_days))
     # Wide enough for the largest limit the amount columns can hold (domain.terms.largest_max_amount).
     min_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.min_amount)
     max_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.max_amount)
