@@ -1,0 +1,87 @@
+"""The client's side: no account, ever.
+
+The client reaches a contract through a link with a long random token (or by
+typing the contract reference at ``/c`` and an emailed code). Before acting,
+they verify their email on this device with a 6-digit code; a signed cookie
+keeps the device verified for that contract for 30 days.
+
+One blueprint; its routes live in one module per story: ``access`` (find by
+reference, open by code, verify a device), ``proposal`` (the contract page,
+asking for changes, declining), ``funding`` (sign and fund, payment status)
+and ``milestones`` (approve, ask for changes). Every POST reads a form class
+of ``web.forms.client``.
+"""
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+
+from ...domain.states import ContractState
+from ...htmx import respond
+from ...payments import current_gateway
+from ...services import client_access, tokens
+
+bp = Blueprint("client", __name__, url_prefix="/c")
+
+#: Actions that need a verified device, and where to go once verified.
+ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form"}
+
+
+@bp.after_request
+def no_referrer(response):
+    """The token is in the URL: never leak it in a Referer, never cache the page."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.url_value_preprocessor
+def load_contract(endpoint, values):
+    """Every ``/c/<token>/…`` route works on the one contract its token opens."""
+    token = (values or {}).get("token")
+    if token is None:
+        return
+    contract = tokens.contract_for_token(token)
+    if contract is None:
+        abort(respond(render_template("client/unavailable.html", reason="unknown"), 404))
+    if contract.state == ContractState.WITHDRAWN:
+        abort(respond(render_template("client/unavailable.html", reason="withdrawn", contract=contract), 410))
+    g.contract = contract
+    g.verified = client_access.device_verified(
+        contract, request.cookies.get(client_access.device_cookie_name(contract)))
+
+
+def _render(template: str, status: int = 200, **context):
+    context.setdefault("contract", g.contract)
+    context.setdefault("token", request.view_args["token"])
+    context.setdefault("verified", g.verified)
+    context.setdefault("test_mode", current_gateway().test_mode)  # sandbox or offline: no real money
+    context.setdefault("offline_gateway", current_gateway().name == "test")
+    return respond(render_template(template, **context), status)
+
+
+def verified_device(action: str = ""):
+    """For a device verified for the contract only; any other goes to verification first.
+
+    Once verified, the client comes back to ``action``'s form (a key of ``ACTIONS``;
+    the reply views' own ``kind`` is theirs), else to the contract page.
+    """
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if not g.verified:
+                return redirect(url_for("client.verify_form", token=kwargs["token"],
+                                        next=kwargs.get("kind", action)), 303)
+            return view(**kwargs)
+        return wrapper
+    return decorate
+
+
+def _view(token: str):
+    """After an action: back to the contract page."""
+    return redirect(url_for("client.contract_view", token=token), 303)
+
+
+# The routes register themselves on ``bp``.
+from . import access, funding, milestones, proposal  # noqa: E402,F401
