@@ -1,8 +1,6 @@
 """The shop owner's pages: members and shop settings."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -10,6 +8,8 @@ from ..domain.fees import percent_label
 from ..htmx import respond
 from ..services import accounts, payouts as payouts_svc, settings as settings_svc
 from ..services.errors import ValidationFailed
+from .forms.auth import MemberForm
+from .forms.owner import PeriodForm, SettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -22,71 +22,68 @@ def owner_only():
         abort(404)
 
 
+def _members_page(form: MemberForm, status: int = 200):
+    return respond(render_template("owner/members.html", members=settings_svc.members(), form=form), status)
+
+
 @bp.get("/members")
 def member_list():
     """The shop's members and a form to add one."""
-    return render_template("owner/members.html", members=settings_svc.members(), form={}, errors={})
+    return _members_page(MemberForm())
 
 
 @bp.post("/members")
 def member_create():
     """Add a member (a freelancer of the shop)."""
-    form = request.form
-    try:
-        member = accounts.create_member(form.get("email", ""), form.get("name", ""), form.get("password", ""))
-    except ValidationFailed as exc:
-        return respond(render_template("owner/members.html", members=settings_svc.members(),
-                                       form=form, errors=exc.errors), 422)
-    flash(f"{member.name} can now log in as {member.email}.", "success")
-    return redirect(url_for("admin.member_list"), 303)
+    form = MemberForm()
+    if form.validate():
+        try:
+            member = accounts.create_member(**form.values())
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        else:
+            flash(f"{member.name} can now log in as {member.email}.", "success")
+            return redirect(url_for("admin.member_list"), 303)
+    return _members_page(form, 422)
 
 
 @bp.get("/settings")
 def settings():
     """Shop settings: processing fee, amount limits, auto-release days."""
     s = settings_svc.current()
-    form = {"fee_percent": percent_label(s.fee_bps).rstrip("%"), "min_amount": f"{s.min_amount.normalize():f}",
-            "max_amount": f"{s.max_amount.normalize():f}", "auto_release_days": s.auto_release_days,
-            "shop_name": s.shop_name}
-    return render_template("owner/settings.html", form=form, errors={})
+    form = SettingsForm(data={"fee_percent": percent_label(s.fee_bps).rstrip("%"),
+                              "min_amount": f"{s.min_amount.normalize():f}",
+                              "max_amount": f"{s.max_amount.normalize():f}",
+                              "auto_release_days": s.auto_release_days, "shop_name": s.shop_name})
+    return render_template("owner/settings.html", form=form)
 
 
 @bp.post("/settings")
 def settings_update():
     """Save the shop settings; sent contracts keep the fee they were sent with."""
-    try:
-        settings_svc.update(request.form)
-    except ValidationFailed as exc:
-        return respond(render_template("owner/settings.html", form=request.form, errors=exc.errors), 422)
-    flash("Settings saved.", "success")
-    return redirect(url_for("admin.settings"), 303)
-
-
-def _period():
-    """The report's date range from ?start=&end= (YYYY-MM-DD); bad dates are ignored, with a message."""
-    values, errors = {}, {}
-    for name in ("start", "end"):
-        raw = request.args.get(name, "").strip()
+    form = SettingsForm()
+    if form.validate():
         try:
-            values[name] = date.fromisoformat(raw) if raw else None
-        except ValueError:
-            values[name], errors[name] = None, "Use the date picker (YYYY-MM-DD)."
-    return values, errors
+            settings_svc.update(form.values())
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("admin.settings"), 303)
+    return respond(render_template("owner/settings.html", form=form), 422)
 
 
 @bp.get("/payouts")
 def payouts():
     """Payouts report: released minus fees, per member and month."""
-    period, errors = _period()
-    return render_template("owner/payouts.html", rows=payouts_svc.report(**period), errors=errors,
-                           form={k: request.args.get(k, "") for k in ("start", "end")})
+    form = PeriodForm(request.args)
+    return render_template("owner/payouts.html", rows=payouts_svc.report(**form.dates()), form=form)
 
 
 @bp.get("/payouts.csv")
 def payouts_csv():
     """The same report as CSV."""
-    period, _ = _period()
-    response = make_response(payouts_svc.to_csv(payouts_svc.report(**period)))
+    response = make_response(payouts_svc.to_csv(payouts_svc.report(**PeriodForm(request.args).dates())))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = "attachment; filename=payouts.csv"
     return response

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..htmx import respond
 from ..services import accounts
 from ..services.errors import ServiceError, ValidationFailed
+from .forms.auth import LoginForm, SetupForm
 
 bp = Blueprint("auth", __name__)
 
@@ -41,23 +42,26 @@ def setup():
     """First-run page that creates the shop owner; gone once a member exists."""
     if accounts.member_count():
         return redirect(url_for("auth.login"))
-    return render_template("auth/setup.html", form={}, errors={})
+    return render_template("auth/setup.html", form=SetupForm())
 
 
 @bp.post("/setup")
 def setup_create():
     """Create the owner and log them in. Refused once any member exists."""
-    form = request.form
-    try:
-        member = accounts.setup_owner(form.get("email", ""), form.get("name", ""), form.get("password", ""))
-    except ValidationFailed as exc:
-        return respond(render_template("auth/setup.html", form=form, errors=exc.errors), 422)
-    except accounts.SetupDone as exc:
-        flash(str(exc), "info")
-        return redirect(url_for("auth.login"), 303)
-    login_user(member)
-    flash("Your shop is ready. Create your first contract.", "success")
-    return redirect(url_for("freelancer.contract_list"), 303)
+    form = SetupForm()
+    if form.validate():
+        try:
+            member = accounts.setup_owner(**form.values())
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        except accounts.SetupDone as exc:
+            flash(str(exc), "info")
+            return redirect(url_for("auth.login"), 303)
+        else:
+            login_user(member)
+            flash("Your shop is ready. Create your first contract.", "success")
+            return redirect(url_for("freelancer.contract_list"), 303)
+    return respond(render_template("auth/setup.html", form=form), 422)
 
 
 @bp.get("/login")
@@ -65,20 +69,19 @@ def login():
     """The login form."""
     if current_user.is_authenticated:
         return redirect(url_for("freelancer.contract_list"))
-    return render_template("auth/login.html", email="", error=None, next=request.args.get("next", ""))
+    return render_template("auth/login.html", form=LoginForm(data={"next": request.args.get("next", "")}))
 
 
 @bp.post("/login")
 def login_submit():
     """Log in; one message for unknown email and wrong password."""
-    email = request.form.get("email", "")
+    form = LoginForm()
     try:
-        member = accounts.authenticate(email, request.form.get("password", ""))
+        member = accounts.authenticate(form.email.data, form.password.data)
     except ServiceError as exc:
-        return respond(render_template("auth/login.html", email=email, error=str(exc),
-                                       next=request.form.get("next", "")), 401)
+        return respond(render_template("auth/login.html", form=form, error=str(exc)), 401)
     login_user(member)
-    return redirect(_safe_next(request.form.get("next")), 303)
+    return redirect(_safe_next(form.next.data), 303)
 
 
 @bp.post("/logout")

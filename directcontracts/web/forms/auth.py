@@ -1,0 +1,49 @@
+"""The forms of the login and first-run setup pages, and of a new member (the owner adds them).
+
+``accounts`` checks a new member whole — the email (valid, not taken), the name
+(``rules.MEMBER_NAME``) and the password's length — so these fields carry only
+the flags the browser shows, and its ``ValidationFailed`` names every mistake at once.
+"""
+from __future__ import annotations
+
+from wtforms import HiddenField, PasswordField
+
+from ...domain import rules
+from ...services import accounts
+from . import Form, Shown, text
+
+
+def email():
+    return text("Email", validators=[Shown(required=True, maxlength=rules.EMAIL_LENGTH)])
+
+
+def member_name(label: str):
+    return text(label, validators=[Shown(required=rules.MEMBER_NAME.required,
+                                         maxlength=rules.MEMBER_NAME.max_length)])
+
+
+def new_password(label: str):
+    """Never echoed back (PasswordField) and never stripped."""
+    return PasswordField(label, validators=[Shown(required=True, minlength=accounts.MIN_PASSWORD)])
+
+
+class LoginForm(Form):
+    email = email()
+    password = PasswordField("Password", validators=[Shown(required=True)])
+    next = HiddenField()
+
+
+class SetupForm(Form):
+    """The first-run page: the owner's account."""
+
+    name = member_name("Your name")
+    email = email()
+    password = new_password("Password")
+
+
+class MemberForm(Form):
+    """The owner adds a member."""
+
+    name = member_name("Name")
+    email = email()
+    password = new_password("Initial password")

@@ -1,0 +1,48 @@
+"""The shop owner's forms: shop settings, and the payouts report's date filter."""
+from __future__ import annotations
+
+from datetime import date
+
+from ...domain import rules
+from . import Form, Shown, text
+
+#: Numbers the settings service parses (it says what is wrong); the browser gets a decimal keypad.
+DECIMAL = {"inputmode": "decimal"}
+
+
+def number(label: str, render_kw=DECIMAL):
+    return text(label, validators=[Shown(required=True)], render_kw=dict(render_kw))
+
+
+class SettingsForm(Form):
+    """Fee, amount limits, auto-release delay and name: flags only.
+
+    ``settings.update`` parses and checks every field (the name with ``rules.SHOP_NAME``),
+    so one save names every mistake at once.
+    """
+
+    shop_name = text("Shop name", validators=[Shown(required=True, maxlength=rules.SHOP_NAME.max_length)])
+    fee_percent = number("Processing fee (%)")
+    min_amount = number("Minimum amount per milestone")
+    max_amount = number("Maximum amount per milestone")
+    auto_release_days = number("Auto-release after (days)",
+                               {"min": rules.MIN_AUTO_RELEASE_DAYS, "max": rules.MAX_AUTO_RELEASE_DAYS})
+
+
+class PeriodForm(Form):
+    """The payouts report's ``?start=&end=`` (YYYY-MM-DD); build it with ``PeriodForm(request.args)``."""
+
+    start = text("From")
+    end = text("To")
+
+    def dates(self) -> dict[str, date | None]:
+        """``start`` and ``end`` for the report; a value that is not a date is ignored, with an error beside it."""
+        dates = {}
+        for name in ("start", "end"):
+            raw = self[name].data or ""
+            try:
+                dates[name] = date.fromisoformat(raw) if raw else None
+            except ValueError:
+                dates[name] = None
+                self.add_errors({name: "Use the date picker (YYYY-MM-DD)."})
+        return dates
