@@ -78,7 +78,9 @@ def test_editor_works_without_javascript(logged_in, db):
     r = add_milestone(logged_in, cid, "Design", "100", htmx=False, expect=303)
     assert r.location.endswith(f"/contracts/{cid}/terms#milestones")
     bad = add_milestone(logged_in, cid, "", "1", htmx=False, expect=422)
-    assert "<html" in bad.text and "Enter a title." in bad.text and "The minimum is $5.00." in bad.text
+    assert "<html" in bad.text and "Enter a title." in bad.text  # the form's own check: the service is not asked
+    bad = add_milestone(logged_in, cid, "Typed", "1", htmx=False, expect=422)
+    assert "<html" in bad.text and "The minimum is $5.00." in bad.text and 'value="Typed"' in bad.text
     m = contract(db, cid).milestones[0]
     page = logged_in.get(f"/contracts/{cid}/milestones/{m.id}/edit")
     assert "<html" in page.text and "Edit milestone" in page.text
@@ -163,7 +165,10 @@ def test_single_amount_contract(logged_in, db):
 def test_terms_validation_keeps_input(logged_in):
     cid = create_draft(logged_in)
     r = save_terms(logged_in, cid, title="", scope="Keep me", currency="XXX", expect=422)
-    assert "Enter a title." in r.text and "Choose one of the listed currencies." in r.text
+    assert "Enter a title." in r.text  # the form's own check: the service is not asked yet
+    assert "Keep me" in r.text
+    r = save_terms(logged_in, cid, title="Typed", scope="Keep me", currency="XXX", expect=422)
+    assert "Choose one of the listed currencies." in r.text
     assert "Keep me" in r.text
 
 
@@ -237,7 +242,13 @@ def test_following_a_step_with_invalid_terms_keeps_them_with_the_errors(logged_i
                                                    "currency": "USD", "kind": "single", "amount": "12.345",
                                                    "next": "review"})
     assert r.status_code == 422 and "<html" in r.text  # the whole page again, not the review
-    assert "Keep the title under 200 characters" in r.text and "USD amounts have at most 2 decimals." in r.text
+    assert "Keep the title under 200 characters" in r.text  # the form's own check: the service is not asked yet
+    assert "New scope, not lost.</textarea>" in r.text and 'value="12.345"' in r.text
+    assert contract(db, cid).scope == "Saved scope."  # nothing half-saved
+    r = logged_in.post(f"/contracts/{cid}/terms", {"title": "New title", "scope": "New scope, not lost.",
+                                                   "currency": "USD", "kind": "single", "amount": "12.345",
+                                                   "next": "review"})
+    assert r.status_code == 422 and "<html" in r.text and "USD amounts have at most 2 decimals." in r.text
     assert "New scope, not lost.</textarea>" in r.text and 'value="12.345"' in r.text
     assert contract(db, cid).scope == "Saved scope."  # nothing half-saved
 

@@ -1,0 +1,118 @@
+"""A contract once made: the list, its page, revise / withdraw / end, and its milestones' payment pages."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ...domain.states import LIST_STATUSES
+from ...services import actions, activity, contract_queries, funding, ledger, lifecycle, mailer, proposals, refunds
+from ..forms.freelancer import PaymentRequestForm, RefundForm
+from . import _contract, _pages as pages, bp
+
+
+@bp.get("/contracts")
+def contract_list():
+    """All of the member's contracts, newest activity first; ?status= filters."""
+    status = request.args.get("status") or None
+    if status not in LIST_STATUSES:
+        status = None
+    page = contract_queries.list_for_member(current_user, status, request.args.get("page", 1, type=int),
+                                            current_app.config["CONTRACTS_PER_PAGE"])
+    return render_template("freelancer/index.html", page=page, status=status, states=LIST_STATUSES,
+                           totals=contract_queries.money_totals(current_user))
+
+
+@bp.get("/contracts/<int:contract_id>")
+def contract_show(contract_id: int):
+    """The contract as it stands: status, milestones, money, timeline, and what can be done."""
+    contract = _contract(contract_id)
+    return render_template(
+        "freelancer/show.html", contract=contract, summary=contract_queries.summary_of(contract),
+        timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
+        per_milestone=ledger.milestone_money([contract.id]), undeliverable=mailer.undeliverable(contract),
+        signed=bool(contract_queries.signed_ids([contract])), paying=funding.in_flight(contract),
+        actions=actions.contract_actions(contract, "freelancer"),
+        milestone_actions=actions.milestone_actions(contract, "freelancer"),
+        refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m))
+
+
+@bp.post("/contracts/<int:contract_id>/revise")
+def contract_revise(contract_id: int):
+    """Reopen a sent contract for editing (the client is emailed when it is re-sent)."""
+    contract = _contract(contract_id)
+    proposals.revise(contract, current_user)
+    flash("Edit the terms, then review and send the revision. Until then the client's "
+          "link says the proposal is being revised.", "info")
+    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/withdraw")
+def contract_withdraw_confirm(contract_id: int):
+    """Ask before withdrawing: the client's link stops offering the contract."""
+    return render_template("freelancer/withdraw.html", contract=_contract(contract_id))
+
+
+@bp.post("/contracts/<int:contract_id>/withdraw")
+def contract_withdraw(contract_id: int):
+    """Withdraw the contract; the client is told by email if it was sent."""
+    contract = _contract(contract_id)
+    proposals.withdraw(contract, current_user)
+    flash("Contract withdrawn.", "success")
+    return pages.to_show(contract)
+
+
+@bp.get("/contracts/<int:contract_id>/end")
+def contract_end_confirm(contract_id: int):
+    """Ask before ending a contract early."""
+    return render_template("freelancer/end.html", contract=_contract(contract_id))
+
+
+@bp.post("/contracts/<int:contract_id>/end")
+def contract_end(contract_id: int):
+    """End an active contract: unfunded milestones are cancelled; refused while money is held."""
+    contract = _contract(contract_id)
+    lifecycle.end(contract)
+    flash("Contract ended.", "success")
+    return pages.to_show(contract)
+
+
+# ---- a funded milestone: request payment, refund ----------------------------
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/request-payment")
+def payment_request_form(contract_id: int, milestone_id: int):
+    """Ask the client to approve and release a funded milestone."""
+    return pages.milestone_page(_contract(contract_id), milestone_id, "request_payment",
+                                PaymentRequestForm(formdata=None))
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/request-payment")
+def payment_request(contract_id: int, milestone_id: int):
+    """Request payment (funded → submitted); the client is emailed; the auto-release clock starts."""
+    contract, form = _contract(contract_id), PaymentRequestForm()
+    if not pages.submit(form, lifecycle.request_payment, contract, milestone_id, **form.values("note", "url")):
+        return pages.milestone_page(contract, milestone_id, "request_payment", form, 422)
+    flash("Payment requested. The client has been emailed.", "success")
+    return pages.to_show(contract)
+
+
+@bp.get("/contracts/<int:contract_id>/milestones/<int:milestone_id>/refund")
+def refund_form(contract_id: int, milestone_id: int):
+    """Confirm a refund: it states the amount and needs a reason."""
+    return pages.milestone_page(_contract(contract_id), milestone_id, "refund", RefundForm(formdata=None))
+
+
+@bp.post("/contracts/<int:contract_id>/milestones/<int:milestone_id>/refund")
+def refund(contract_id: int, milestone_id: int):
+    """Refund a funded, unreleased milestone to the client's payment method."""
+    contract, form = _contract(contract_id), RefundForm()
+    try:
+        refunded = pages.submit(form, lifecycle.refund, contract, milestone_id, reason=form.reason.data)
+    except (lifecycle.RefundFailed, lifecycle.RefundUncertain) as exc:
+        # Refused: nothing changed (409). No answer: the refund is checked later (503).
+        status = 409 if isinstance(exc, lifecycle.RefundFailed) else 503
+        form.add_errors({"gateway": str(exc)})
+        return pages.milestone_page(contract, milestone_id, "refund", form, status)
+    if not refunded:
+        return pages.milestone_page(contract, milestone_id, "refund", form, 422)
+    flash("Refunded. The client has been emailed.", "success")
+    return pages.to_show(contract)
