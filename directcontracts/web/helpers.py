@@ -1,4 +1,4 @@
-"""Template filters and globals: money and dates formatted with Babel, the domain's text rules."""
+"""Template filters and globals: money and dates formatted with Babel."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -7,7 +7,6 @@ from babel.dates import format_date, format_datetime
 from flask import Flask, has_request_context
 from flask_login import current_user
 
-from ..domain import rules
 from ..domain.fees import percent_label
 from ..domain.money import Money
 from ..domain.states import display_state
@@ -44,7 +43,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
     app.add_template_global(auto_release_days, "auto_release_days")
-    app.add_template_global(rules, "rules")  # lengths for maxlength, limits for min/max
 
     @app.context_processor
     def inject():
