@@ -1,8 +1,8 @@
 """Every length limit and shop default, in one place.
 
 Services validate with these rules, models size their columns from them, and
-templates read them (``maxlength``) through the ``rules`` template global, so
-a limit changes in one line. The shop's amount limits live in the database
+the web forms (``web/forms``) check and render them (``required``,
+``maxlength``) from the same objects, so a limit changes in one line. The shop's amount limits live in the database
 (``ShopSettings``); ``SHOP_DEFAULTS`` is what a new shop starts with.
 """
 from __future__ import annotations

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, funding, lifecycle, mailer, refunds
+from . import activity, disputes, funding, lifecycle, mailer, refunds
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -168,6 +168,7 @@ def run_due(now: datetime | None = None) -> Report:
     task("auto_released", lambda: auto_release(now, report.failures))
     task("reminders", lambda: release_reminders(now, report.failures))
     task("unfunded_reminders", lambda: unfunded_reminders(now, report.failures))
+    task("dispute_notices", lambda: disputes.deadlines(now, report.failures))
     task("reconciled", charges)
     task("refunds_reconciled", refunds_due)
     task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])

@@ -9,7 +9,7 @@ from ..domain import ledger as rules
 from ..domain.money import Money
 from ..domain.states import ESCROW_STATES, ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt, Refund, SaleReturn, utcnow
+from ..models import Contract, Dispute, Journal, LedgerEntry, Milestone, PaymentAttempt, Refund, SaleReturn, utcnow
 
 #: A refund still being confirmed, or a sale still being given back, after this long is not
 #: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
@@ -140,6 +140,36 @@ def gateway_doubts(now: datetime | None = None) -> list[str]:
     return doubts
 
 
+def _settled_as(state: str, amount: int, mm: MilestoneMoney) -> str | None:
+    """What is wrong with a settled milestone's money (released, refunded or split), or None."""
+    if state == MilestoneState.RELEASED and (mm.released, mm.refunded) != (amount, 0):
+        return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}"
+    if state == MilestoneState.REFUNDED and (mm.released, mm.refunded) != (0, amount):
+        return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}"
+    if state == MilestoneState.SPLIT and not (mm.released > 0 and mm.refunded > 0
+                                              and mm.released + mm.refunded == amount):
+        return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}, not a split"
+    return None
+
+
+def _dispute_problems(milestones: dict, money: dict) -> list[str]:
+    """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
+    problems = []
+    for d in db.session.scalars(db.select(Dispute).order_by(Dispute.id)):
+        m = milestones.get(d.milestone_id)
+        if d.status == "open" and (m is None or m.state != MilestoneState.DISPUTED):
+            problems.append(f"dispute {d.id} is open but milestone {d.milestone_id} is {m and m.state}")
+        if d.status == "closed":
+            mm = money.get(d.milestone_id, MilestoneMoney())
+            if (mm.released, mm.refunded) != (d.release_minor, d.refund_minor):
+                problems.append(f"dispute {d.id} decided {d.release_minor} released and {d.refund_minor} "
+                                f"refunded, the ledger holds {mm.released} and {mm.refunded}")
+    disputed = {m.id for m in milestones.values() if m.state == MilestoneState.DISPUTED}
+    open_ = set(db.session.scalars(db.select(Dispute.milestone_id).where(Dispute.status == "open")))
+    problems += [f"milestone {mid} is disputed without an open dispute" for mid in sorted(disputed - open_)]
+    return problems
+
+
 def _refunds_with_currency(*where):
     """(refund, its contract's currency) for the refunds matching ``where``, oldest first."""
     return db.session.execute(
@@ -175,9 +205,12 @@ def check(now: datetime | None = None) -> list[str]:
                             f"not its amount {m.amount_minor}")
         if m is not None and m.state == MilestoneState.PENDING and mm.funded:
             problems.append(f"milestone {milestone_id} is pending but was funded {mm.funded}")
+        if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
+            problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
     for m in milestones.values():
         if m.state in ESCROW_STATES and m.id not in money:
             problems.append(f"milestone {m.id} is {m.state} but has no funding in the ledger")
+    problems.extend(_dispute_problems(milestones, money))
     states = dict(db.session.execute(db.select(Contract.id, Contract.state)).all())
     for contract_id, held in per_contract.items():
         if held < 0:

@@ -230,7 +230,8 @@ def _attempt_item(milestone: Milestone) -> tuple[PaymentAttempt, PaymentItem]:
     return row[0], row[1]
 
 
-def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
+def refund(contract: Contract, milestone_id: int, *, reason: str, amount_minor: int | None = None,
+           dispute_id: int | None = None) -> Milestone:
     """Give a funded (not released) milestone's money back to the client's payment method.
 
     The gateway voids the sale (unsettled, whole sale) or refunds this
@@ -245,12 +246,18 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
     its order id, else among the sale's refunds without one), and one found
     is posted instead of refunding again. If the gateway cannot be
     asked, nothing is refunded (RefundFailed: try again later).
+
+    ``dispute_id``: the refund carries out that dispute's decision, giving
+    back ``amount_minor`` (all, or the client's part of a split); posting it
+    posts the whole decision (``disputes.finish_with_refund``).
     """
     reason = clean_text(reason, "reason", REFUND_REASON)
     contract, m = lock_contract(contract.id, milestone_id)
-    milestone_transition(m.state, MilestoneAction.REFUND)
     attempt, item = _attempt_item(m)
-    row = Refund(milestone_id=m.id, attempt_id=attempt.id, amount_minor=item.amount_minor, reason=reason)
+    amount_minor = item.amount_minor if dispute_id is None else amount_minor
+    milestone_transition(m.state, _refund_action(dispute_id, amount_minor, m))
+    row = Refund(milestone_id=m.id, attempt_id=attempt.id, amount_minor=amount_minor, reason=reason,
+                 dispute_id=dispute_id)
     db.session.add(row)
     try:
         db.session.commit()  # the unique milestone id makes a second refund impossible
@@ -258,7 +265,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
         db.session.rollback()
         raise InvalidTransition("A refund of this milestone is already in progress or done.") from None
     refund_id, transaction_id, order_id = row.id, attempt.transaction_id, refund_order_id(row)
-    amount = Money(item.amount_minor, contract.currency)
+    amount = Money(amount_minor, contract.currency)
     contract_id, milestone_id, title, attempt_id = contract.id, m.id, m.title, attempt.id
     earlier = refund_keys(Refund.milestone_id == milestone_id, Refund.status == "failed")
     posted = _post_if_landed_late(
@@ -302,6 +309,13 @@ def refund(contract: Contract, milestone_id: int, *, reason: str) -> Milestone:
         _drop_pending(refund_id)
         raise RefundFailed(result.message or "The payment processor refused the refund.")
     return post_refund(refund_id, result)
+
+
+def _refund_action(dispute_id: int | None, amount_minor: int, m: Milestone) -> MilestoneAction:
+    """A plain refund, or a dispute's decision: all back to the client, or a split."""
+    if dispute_id is None:
+        return MilestoneAction.REFUND
+    return MilestoneAction.RESOLVE_REFUND if amount_minor == m.amount_minor else MilestoneAction.RESOLVE_SPLIT
 
 
 def _drop_pending(refund_id: int) -> None:
@@ -354,11 +368,17 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
                                 "nothing was changed. Try again in a minute.")
     row.status, row.kind, row.transaction_id, row.message = "succeeded", result.kind, result.transaction_id, result.message
     row.next_check_at = None
-    m.state = milestone_transition(m.state, MilestoneAction.REFUND)
+    m.state = milestone_transition(m.state, _refund_action(row.dispute_id, row.amount_minor, m))
     m.settled_at, m.auto_release_at = utcnow(), None
     amount = Money(row.amount_minor, contract.currency)
     ledger_svc.post("refund", contract, rules.refund(m.id, row.amount_minor),
                     memo=f"{result.kind} {result.transaction_id}")
+    if row.dispute_id is not None:
+        from .disputes import finish_with_refund  # disputes builds on this module
+        finish_with_refund(contract, m, row, result.transaction_id)
+        db.session.commit()
+        mailer.deliver_pending()
+        return m
     if late:
         activity.record(contract, "refunded", "system",
                         f"The refund of “{m.title}” reported as not made went through at the payment processor "
@@ -403,8 +423,13 @@ def _can_post_late(contract: Contract, m: Milestone, row: Refund, result: Refund
         Refund.milestone_id == m.id, Refund.id != row.id, Refund.status != "failed"))
     if other is not None and other.status in REFUND_IN_FLIGHT_STATUSES:
         return False  # another refund is being confirmed: decide once it is (reconciliation looks again)
-    if other is None and m.state in (MilestoneState.FUNDED, MilestoneState.SUBMITTED):
+    if other is None and m.state in (MilestoneState.FUNDED, MilestoneState.SUBMITTED) and row.dispute_id is None:
         return True
+    if other is None and m.state == MilestoneState.DISPUTED and row.dispute_id is not None:
+        from ..models import Dispute
+        dispute = db.session.get(Dispute, row.dispute_id)
+        if dispute.status == "open" and dispute.refund_minor == row.amount_minor:
+            return True  # the decision it carried out still stands (decided again the same way)
     row.next_check_at = None  # nothing more to learn at the gateway
     if other is not None and (other.kind, other.transaction_id) == (result.kind, result.transaction_id):
         row.message = f"The same {result.kind} as refund {other.id}: nothing more was given back."

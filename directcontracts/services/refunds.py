@@ -181,6 +181,9 @@ def fail(refund_id: int, now: datetime) -> None:
         m.auto_release_at += max(now - row.created_at, timedelta(0))
     row.status, row.failed_at, row.checks, row.next_check_at = "failed", now, 0, now + FIRST_RECHECK
     row.message = "Not found at the payment processor after the grace period."
+    if row.dispute_id is not None:
+        from .disputes import refund_failed  # disputes builds on lifecycle, which this module builds on
+        refund_failed(row, "The payment processor did not make the refund.")
     activity.record(contract, "refund_failed", "system",
                     f"The refund of “{m.title}” ({amount.format()}) was not made by the payment processor: "
                     f"nothing went back to the client and the money is still in escrow. It can be refunded again.")

@@ -84,4 +84,5 @@ def _view(token: str):
 
 
 # The routes register themselves on ``bp``.
+from . import thread, disputes  # noqa: E402,F401,I001  (before proposal, which uses their page_context)
 from . import access, funding, milestones, proposal  # noqa: E402,F401

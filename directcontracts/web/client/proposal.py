@@ -7,7 +7,7 @@ from ...domain.states import ContractState
 from ...services import actions, client_actions, funding, refunds
 from ...services.errors import InvalidTransition, ValidationFailed
 from ..forms.client import REPLY_FORMS, ChangesForm, DeclineForm
-from . import _render, _view, bp, verified_device
+from . import _render, _view, bp, disputes, thread, verified_device
 
 
 @bp.get("/<token>")
@@ -20,7 +20,8 @@ def contract_view(token: str):
                    refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,
                    escrow=funding.escrow_rows(contract), in_flight=funding.in_flight(contract),
-                   acceptance=client_actions.acceptance_of_current(contract))
+                   acceptance=client_actions.acceptance_of_current(contract),
+                   **thread.page_context(contract), **disputes.page_context(contract))
 
 
 def _reply_page(kind: str, form: ChangesForm | DeclineForm, status: int = 200):

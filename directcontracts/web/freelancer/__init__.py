@@ -42,4 +42,5 @@ def _contract(contract_id: int):
     return contract_queries.get_for_member(contract_id, current_user)
 
 
+from . import thread, disputes  # noqa: E402,F401,I001  (before contract, which uses their page_context)
 from . import builder, contract, milestones, notifications  # noqa: E402,F401  (routes join bp)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from ...domain.states import LIST_STATUSES
 from ...services import actions, activity, contract_queries, funding, ledger, lifecycle, mailer, proposals, refunds
 from ..forms.freelancer import PaymentRequestForm, RefundForm
-from . import _contract, _pages as pages, bp
+from . import _contract, _pages as pages, bp, disputes, thread
 
 
 @bp.get("/contracts")
@@ -33,7 +33,8 @@ def contract_show(contract_id: int):
         signed=bool(contract_queries.signed_ids([contract])), paying=funding.in_flight(contract),
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
-        refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m))
+        refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m),
+        **thread.page_context(contract), **disputes.page_context(contract))
 
 
 @bp.post("/contracts/<int:contract_id>/revise")
