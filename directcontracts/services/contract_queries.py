@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..domain.states import SIGNED, ContractState
 from ..domain.terms import Summary, summarize
 from ..extensions import db
-from ..models import Acceptance, Contract, ContractRevision, Member, Milestone, ShopSettings
+from ..models import Acceptance, Contract, ContractRevision, Dispute, Member, Milestone, ShopSettings
 from . import ledger
 from .errors import NotFound
 
@@ -50,7 +50,31 @@ def signed_ids(contracts: list[Contract]) -> set[int]:
 
 def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
     """The member's contracts, newest activity first, optionally of one status (LIST_STATUSES)."""
-    query = db.select(Contract).where(Contract.member_id == member.id)
+    return _list(db.select(Contract).where(Contract.member_id == member.id), state, page, per_page)
+
+
+def list_for_shop(state: str | None, page: int, per_page: int) -> Page:
+    """Every member's contracts (the owner's read-only view), newest activity first, as ``list_for_member``."""
+    return _list(db.select(Contract), state, page, per_page)
+
+
+def get_for_shop(contract_id: int, viewer: Member) -> Contract:
+    """Any contract of the shop, for the owner only; NotFound for anyone else (no hint it exists)."""
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or not viewer.is_owner:
+        raise NotFound("No such contract.")
+    return contract
+
+
+def dispute_for_shop(dispute_id: int, viewer: Member) -> Dispute:
+    """Any dispute of the shop, for the owner (the mediator) only; NotFound for anyone else."""
+    dispute = db.session.get(Dispute, dispute_id)
+    if dispute is None or not viewer.is_owner:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def _list(query, state: str | None, page: int, per_page: int) -> Page:
     if state == SIGNED:
         query = query.where(Contract.state == ContractState.SENT, _signed_current())
     elif state == ContractState.SENT:

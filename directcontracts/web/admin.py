@@ -1,14 +1,19 @@
-"""The shop owner's pages: members and shop settings."""
+"""The shop owner's pages: members, shop settings, payouts; the dispute queue and decisions (the owner
+mediates every dispute); and a read-only view of every member's contracts."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..domain.fees import percent_label
+from ..domain.states import LIST_STATUSES
 from ..htmx import respond
-from ..services import accounts, payouts as payouts_svc, settings as settings_svc
-from ..services.errors import ValidationFailed
+from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
+from ..services import payouts as payouts_svc, settings as settings_svc
+from ..services.errors import InvalidTransition, ValidationFailed
+from . import dispute_page
 from .forms.auth import MemberForm
+from .forms.disputes import ResolveForm, SayForm
 from .forms.owner import PeriodForm, SettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -87,3 +92,104 @@ def payouts_csv():
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = "attachment; filename=payouts.csv"
     return response
+
+
+# ---- disputes: the mediator's queue and decisions -------------------------------
+
+@bp.get("/disputes")
+def dispute_list():
+    """The queue: open disputes, the nearest deadline first, then the recently closed ones."""
+    return render_template("owner/disputes.html", open_disputes=disputes.queue("open"),
+                           closed=disputes.queue("closed")[:20], said=_who_spoke)
+
+
+def _who_spoke(d) -> set[str]:
+    """The sides (client, freelancer) that have written on the dispute so far."""
+    return {x.author for x in thread.messages(d.contract, dispute=d)}
+
+
+def _dispute(dispute_id: int):
+    return contract_queries.dispute_for_shop(dispute_id, current_user)
+
+
+def _dispute_page(d, status: int = 200, template: str = "owner/dispute.html", **context):
+    context.setdefault("say_form", SayForm(formdata=None))
+    context.setdefault("resolve_form", ResolveForm(formdata=None))
+    return respond(render_template(template, **dispute_page.facts(d, "owner"), **context,
+                                   back_url=url_for("admin.dispute_show", dispute_id=d.id)), status)
+
+
+@bp.get("/disputes/<int:dispute_id>")
+def dispute_show(dispute_id: int):
+    """One dispute: what both sides said, the offer, the deadline, and the decision form."""
+    return _dispute_page(_dispute(dispute_id))
+
+
+@bp.post("/disputes/<int:dispute_id>/messages")
+def dispute_say(dispute_id: int):
+    """A message from the mediator to both sides."""
+    d, form = _dispute(dispute_id), SayForm()
+    if form.validate():
+        try:
+            disputes.say(d, by="owner", body=form.body.data, name=current_user.name)
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+        else:
+            flash("Message sent to both sides.", "success")
+            return redirect(url_for("admin.dispute_show", dispute_id=d.id), 303)
+    return _dispute_page(d, 422, say_form=form)
+
+
+def _checked_decision(d, form: ResolveForm) -> int | None:
+    """The freelancer's part of the decision the form asks for; None with the errors on the form."""
+    if not form.validate():
+        return None
+    try:
+        return dispute_page.decision_preview(d, form.kind.data, form.release.data)
+    except ValidationFailed as exc:
+        form.add_errors(exc.errors)
+    except InvalidTransition as exc:
+        form.add_errors({"kind": str(exc)})
+    return None
+
+
+@bp.post("/disputes/<int:dispute_id>/resolve")
+def dispute_resolve(dispute_id: int):
+    """Decide (release all, refund all, or split) with a reason both sides read; first confirm the amounts."""
+    d, form = _dispute(dispute_id), ResolveForm()
+    release_minor = _checked_decision(d, form)
+    if release_minor is None:
+        return _dispute_page(d, 422, resolve_form=form)
+    if not form.confirmed.data:
+        return _dispute_page(d, template="owner/dispute_confirm.html", action="resolve",
+                             **dispute_page.confirmation(d, release_minor, kind=form.kind.data,
+                                                         release=form.release.data or "",
+                                                         reason=form.reason.data))
+    problem, status = dispute_page.attempt(disputes.resolve, d, current_user, **form.values())
+    if problem:
+        return _dispute_page(d, status, problem=problem)
+    flash("Decided. Both sides have been emailed the decision and your reason.", "success")
+    return redirect(url_for("admin.dispute_show", dispute_id=d.id), 303)
+
+
+# ---- every member's contracts, read-only -----------------------------------------
+
+@bp.get("/contracts")
+def contract_list():
+    """Every contract of the shop, newest activity first; ?status= filters (as a member's own list)."""
+    status = request.args.get("status") or None
+    if status not in LIST_STATUSES:
+        status = None
+    page = contract_queries.list_for_shop(status, request.args.get("page", 1, type=int),
+                                          current_app.config["CONTRACTS_PER_PAGE"])
+    return render_template("owner/contracts.html", page=page, status=status, states=LIST_STATUSES)
+
+
+@bp.get("/contracts/<int:contract_id>")
+def contract_show(contract_id: int):
+    """One contract, read-only: milestones, money, disputes, thread and timeline; no buttons."""
+    contract = contract_queries.get_for_shop(contract_id, current_user)
+    return render_template("owner/contract.html", contract=contract, timeline=activity.timeline(contract),
+                           money=ledger.contract_money([contract])[contract.id],
+                           per_milestone=ledger.milestone_money([contract.id]), refunding=refunds.in_flight(contract),
+                           messages=thread.messages(contract), disputes=disputes.for_contract(contract))
