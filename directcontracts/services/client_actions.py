@@ -8,7 +8,7 @@ from ..domain.rules import DECLINE_REASON, PROPOSAL_CHANGES, SIGNER_NAME, TextRu
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
-from . import activity, mailer
+from . import activity, mailer, thread
 from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
 from .links import freelancer_link
 from .locks import lock_without_payment
@@ -22,15 +22,17 @@ class _Reply:
     notice: str
     subject: str
     template: str
+    #: The kind of the reply's entry in the contract's thread.
+    thread_kind: str
 
 
 #: The client's two replies to a proposal, which differ only in their words.
 REPLIES = {
     "changes": _Reply(ContractAction.REQUEST_CHANGES, "message", PROPOSAL_CHANGES,
                       "Asked for changes: {text}", "{client} asked for changes to “{title}”.",
-                      "{client} asked for changes: {title}", "changes_requested"),
+                      "{client} asked for changes: {title}", "changes_requested", "proposal_changes"),
     "decline": _Reply(ContractAction.DECLINE, "reason", DECLINE_REASON, "Declined: {text}",
-                      "{client} declined “{title}”.", "{client} declined: {title}", "declined"),
+                      "{client} declined “{title}”.", "{client} declined: {title}", "declined", "declined"),
 }
 
 
@@ -53,6 +55,7 @@ def reply(contract: Contract, kind: str, text: str, revision: int | None = None)
     words = {"client": contract.client_name, "title": contract.title, "text": text}
     activity.record(contract, r.template, "client", r.timeline.format(**words))
     activity.notify(contract, r.notice.format(**words))
+    thread.add(contract, "client", text, kind=r.thread_kind, told=True)  # this reply's own email tells them
     mailer.queue(contract.member.email, r.subject.format(**words), r.template, contract=contract,
                  message=text, link=freelancer_link(contract))
     db.session.commit()

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, disputes, funding, lifecycle, mailer, refunds
+from . import activity, disputes, funding, lifecycle, mailer, refunds, thread
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -171,5 +171,6 @@ def run_due(now: datetime | None = None) -> Report:
     task("dispute_notices", lambda: disputes.deadlines(now, report.failures))
     task("reconciled", charges)
     task("refunds_reconciled", refunds_due)
+    task("messages_emailed", lambda: thread.email_due(now, report.failures))
     task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])
     return report

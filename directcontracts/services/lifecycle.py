@@ -212,6 +212,9 @@ def request_payment(contract: Contract, milestone_id: int, *, note: str, url: st
     m.auto_release_at = now + timedelta(days=days)
     activity.record(contract, "payment_requested", "freelancer",
                     f"Requested payment for “{m.title}” ({m.amount.format()}): {note}")
+    from . import thread  # (imported here: this function is the thread's, the module another's)
+    thread.add(contract, "freelancer", f"Requested payment for “{m.title}”: {note}" + (f" {url}" if url else ""),
+               kind="payment_request", milestone=m, told=True)
     mailer.queue(contract.client_email, f"Payment requested: {m.title} — {contract.title}",
                  "payment_requested", contract=contract, milestone=m, link=fresh_client_link(contract),
                  days=days)
@@ -562,6 +565,8 @@ def client_request_changes(contract: Contract, milestone_id: int, *, message: st
     activity.record(contract, "milestone_changes_requested", "client",
                     f"Asked for changes on “{m.title}”: {message}")
     activity.notify(contract, f"{contract.client_name} asked for changes on “{m.title}”.")
+    from . import thread  # (imported here: this function is the thread's, the module another's)
+    thread.add(contract, "client", message, kind="milestone_changes", milestone=m, told=True)
     mailer.queue(contract.member.email, f"Changes requested: {m.title} — {contract.title}",
                  "milestone_changes", contract=contract, milestone=m, message=message,
                  link=freelancer_link(contract))

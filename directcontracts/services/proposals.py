@@ -11,7 +11,7 @@ from datetime import date
 from ..domain.states import ContractAction, contract_transition
 from ..extensions import db
 from ..models import Contract, ContractRevision, Member, ShopSettings, utcnow
-from . import activity, mailer, tokens
+from . import activity, mailer, thread, tokens
 from .contract_queries import summary_of
 from .errors import InvalidTransition
 from .links import client_link
@@ -73,6 +73,9 @@ def send(contract: Contract, member: Member, today: date | None = None) -> Contr
     activity.record(contract, "sent" if first else "revised", "freelancer",
                     f"Sent to {contract.client_email}." if first
                     else f"Revision {contract.revision} sent to {contract.client_email}.")
+    if not first:  # answers a change request in the thread (the proposal email tells the client)
+        thread.add(contract, "freelancer", f"Sent revision {contract.revision} of the proposal.",
+                   kind="revision_sent", told=True)
     db.session.commit()
     mailer.deliver_pending()
     return contract

@@ -1,17 +1,63 @@
 """The conversation on a contract: messages of both parties, and what each said with an action.
 
 ``add`` puts an entry in the current transaction (the caller commits, with
-the change it goes with); the other side is emailed later, several messages
-within minutes in one email (``email_due``, run by ``jobs run-due`` and after
-each post).
+the change it goes with); ``post`` is the use case of a party writing a
+message. The other side is emailed later, several messages within minutes in
+one email (``email_due``, run by ``jobs run-due`` and after each post).
+Entries that an action makes (a change request, a payment request...) are
+marked emailed when they are added: the action sends its own email.
+
+``open_request`` is the client's change request the freelancer has not acted
+on yet; ``money_events`` is what happened to the client's money, in plain words.
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from werkzeug.routing import BuildError
+
+from ..domain.money import Money
+from ..domain.rules import THREAD_MESSAGE
+from ..domain.ledger import ESCROW
+from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Dispute, Message, Milestone, utcnow
+from ..models import Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
+from . import activity, mailer
+from .errors import InvalidTransition, clean_text
+from .isolation import each, isolated
+from .links import external_url, freelancer_link, fresh_client_link
+
+log = logging.getLogger(__name__)
 
 #: Who each author is shown as, when the name is not given.
 AUTHORS = ("client", "freelancer", "owner", "system")
+#: The parties who write messages of their own (``post``).
+PARTIES = ("client", "freelancer")
+
+#: Messages within this long of each other make one email; the newest must be this old before it goes.
+BATCH = timedelta(minutes=3)
+#: ...but nobody waits longer than this for the oldest one, however busy the thread.
+LONGEST_WAIT = timedelta(minutes=15)
+#: The kinds ``email_due`` emails: what a party wrote. Every other kind is told by the action that made it.
+EMAILED_KINDS = ("message", "dispute_message")
+#: The client's requests that stay open on the freelancer's page until they act.
+REQUEST_KINDS = ("proposal_changes", "milestone_changes")
+
+#: What an entry that came with an action says it is (shown beside the author).
+KIND_LABELS = {
+    "proposal_changes": "asked for changes to the proposal",
+    "declined": "declined the proposal",
+    "payment_request": "requested payment",
+    "milestone_changes": "asked for changes on a milestone",
+    "revision_sent": "sent a revision",
+    "dispute_opened": "opened a dispute",
+    "dispute_message": "on the dispute",
+    "dispute_proposal": "offered a settlement",
+    "dispute_decision": "decided the dispute",
+}
 
 
 def author_name(contract: Contract, author: str) -> str:
@@ -24,12 +70,17 @@ def author_name(contract: Contract, author: str) -> str:
 
 
 def add(contract: Contract, author: str, body: str, *, kind: str = "message", name: str | None = None,
-        milestone: Milestone | None = None, dispute: Dispute | None = None) -> Message:
-    """Append an entry to the contract's thread (in the current transaction)."""
+        milestone: Milestone | None = None, dispute: Dispute | None = None, told: bool = False) -> Message:
+    """Append an entry to the contract's thread (in the current transaction).
+
+    ``told``: the action that adds it emails the other side itself, so the
+    thread's emails leave it out.
+    """
     if author not in AUTHORS:
         raise ValueError(f"unknown author {author!r}")
+    now = utcnow()
     message = Message(contract_id=contract.id, author=author, author_name=name or author_name(contract, author),
-                      kind=kind, body=body, created_at=utcnow(),
+                      kind=kind, body=body, created_at=now, emailed_at=now if told else None,
                       milestone_id=milestone.id if milestone is not None else None,
                       dispute_id=dispute.id if dispute is not None else None)
     db.session.add(message)
@@ -43,3 +94,227 @@ def messages(contract: Contract, *, dispute: Dispute | None = None) -> list[Mess
     if dispute is not None:
         query = query.where(Message.dispute_id == dispute.id)
     return list(db.session.scalars(query.order_by(Message.created_at, Message.id)))
+
+
+def may_post(contract: Contract, author: str) -> str | None:
+    """Why ``author`` may not write on the contract now, or None when they may."""
+    if contract.state == ContractState.WITHDRAWN:
+        return "This contract was withdrawn: its thread is closed."
+    if contract.revision == 0:
+        return ("The client can write once the proposal has been sent." if author == "client"
+                else "Send the proposal first: the client sees the messages once it has been sent.")
+    return None
+
+
+def post(contract: Contract, author: str, body: str) -> Message:
+    """A party (``client`` or ``freelancer``) writes on the contract's thread. Commits.
+
+    The other side is emailed a few minutes later (with whatever else is
+    written meanwhile); a client's message also notifies the freelancer.
+    Raises ValidationFailed (``body``: empty or too long) and InvalidTransition
+    (a withdrawn contract; a proposal not sent yet).
+    """
+    if author not in PARTIES:
+        raise ValueError(f"{author!r} does not post on the thread")
+    body = clean_text(body, "body", THREAD_MESSAGE)
+    if refusal := may_post(contract, author):
+        raise InvalidTransition(refusal)
+    message = add(contract, author, body)
+    if author == "client":
+        excerpt = body if len(body) <= 80 else body[:79].rstrip() + "…"
+        activity.notify(contract, f"{contract.client_name} wrote about “{contract.title}”: {excerpt}")
+    db.session.commit()
+    _email_quiet_threads(message.created_at)
+    return message
+
+
+def _email_quiet_threads(now: datetime) -> None:
+    """After a post: email the threads that have gone quiet meanwhile; never fails the post."""
+    failures: list[str] = []
+    isolated(failures, "emailing quiet threads", lambda: email_due(now, failures))
+    for problem in failures:
+        log.warning("thread email after a post: %s", problem)
+    mailer.deliver_pending()
+
+
+# ---- emailing the other side --------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str  # client, freelancer, owner
+    email: str
+    link: str
+
+
+def _recipients(contract: Contract, message: Message, mediator) -> list[str]:
+    """Who is told of ``message``: the other party; the mediator too on a dispute (not their own case)."""
+    roles = [role for role in PARTIES if role != message.author]
+    if (message.dispute_id is not None and mediator is not None and message.author != "owner"
+            and mediator.id != contract.member_id):
+        roles.append("owner")
+    return roles
+
+
+def _address(contract: Contract, role: str, mediator, told: list[Message]) -> Recipient | None:
+    if role == "client":
+        if contract.state == ContractState.WITHDRAWN:
+            return None  # the client's link no longer opens it
+        return Recipient(role, contract.client_email, fresh_client_link(contract))
+    if role == "freelancer":
+        return Recipient(role, contract.member.email, freelancer_link(contract))
+    if mediator is None:
+        return None
+    return Recipient(role, mediator.email, _owner_link(contract, told[-1].dispute_id))
+
+
+def _owner_link(contract: Contract, dispute_id: int | None) -> str:
+    """The mediator's page of the dispute (or of the contract) on the admin pages; the freelancer page
+    of the contract while the admin pages have neither (the owner, a member, may open it)."""
+    for endpoint, values in (("admin.dispute_show", {"dispute_id": dispute_id}),
+                             ("admin.contract_show", {"contract_id": contract.id})):
+        if endpoint in current_app.view_functions and None not in values.values():
+            try:
+                return external_url(endpoint, **values)
+            except BuildError:
+                continue
+    return freelancer_link(contract)
+
+
+def _due(pending: list[Message], now: datetime) -> bool:
+    """Has the batch gone quiet (its newest is BATCH old), or has its oldest waited LONGEST_WAIT?"""
+    return pending[-1].created_at <= now - BATCH or pending[0].created_at <= now - LONGEST_WAIT
+
+
+def email_due(now: datetime | None = None, failures: list[str] | None = None) -> int:
+    """Email each contract's unemailed messages once they are due: ONE email per recipient.
+
+    A contract's batch is due when its newest message is BATCH old or its
+    oldest LONGEST_WAIT old. A recipient is not emailed what they have since
+    answered in the thread. Each contract in isolation (a failure is appended
+    to ``failures``); returns how many emails were queued.
+    """
+    from . import disputes  # disputes adds to the thread: imported here, not at the top (a cycle)
+
+    now = now or utcnow()
+    failures = [] if failures is None else failures
+    ids = list(db.session.scalars(
+        db.select(Message.contract_id).where(Message.emailed_at.is_(None), Message.kind.in_(EMAILED_KINDS),
+                                             Message.created_at <= now).distinct()))
+    queued = [0]
+
+    def send(contract_id: int) -> bool:
+        contract = db.session.get(Contract, contract_id)
+        pending = list(db.session.scalars(
+            db.select(Message).where(Message.contract_id == contract_id, Message.emailed_at.is_(None),
+                                     Message.kind.in_(EMAILED_KINDS), Message.created_at <= now)
+            .order_by(Message.created_at, Message.id)))
+        if not pending or not _due(pending, now):
+            return False
+        queued[0] += _queue_emails(contract, pending, now, disputes.owner())
+        for message in pending:
+            message.emailed_at = now
+        db.session.commit()
+        return True
+
+    each(ids, failures, "thread email of contract {}", send)
+    return queued[0]
+
+
+def _queue_emails(contract: Contract, pending: list[Message], now: datetime, mediator) -> int:
+    thread = messages(contract)
+    count = 0
+    for role in ("client", "freelancer", "owner"):
+        last_own = max((m.created_at for m in thread if m.author == role), default=None)
+        told = [m for m in pending if role in _recipients(contract, m, mediator)
+                and (last_own is None or m.created_at > last_own)]
+        recipient = _address(contract, role, mediator, told) if told else None
+        if recipient is None:
+            continue
+        names = sorted({m.author_name for m in told})
+        subject = (f"{names[0]} wrote about {contract.title}" if len(told) == 1
+                   else f"{len(told)} new messages about {contract.title}")
+        mailer.queue(recipient.email, subject, "messages", contract=contract, messages=told,
+                     role=role, link=recipient.link)
+        count += 1
+    return count
+
+
+# ---- what the pages show ------------------------------------------------------
+
+def open_request(contract: Contract) -> Message | None:
+    """The client's newest change request (proposal or milestone) the freelancer has not acted on yet.
+
+    Acting is anything the freelancer puts in the thread after it: a revision
+    sent, a payment requested again, a reply.
+    """
+    request = db.session.scalar(
+        db.select(Message).where(Message.contract_id == contract.id, Message.author == "client",
+                                 Message.kind.in_(REQUEST_KINDS))
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
+    if request is None:
+        return None
+    answered = db.session.scalar(
+        db.select(Message.id).where(Message.contract_id == contract.id, Message.author == "freelancer",
+                                    db.or_(Message.created_at > request.created_at,
+                                           db.and_(Message.created_at == request.created_at,
+                                                   Message.id > request.id)))
+        .limit(1))
+    return None if answered is not None else request
+
+
+@dataclass(frozen=True)
+class MoneyEvent:
+    """One line of the client's money timeline; ``upcoming``: a date still ahead."""
+
+    at: datetime
+    text: str
+    upcoming: bool = False
+
+
+def _titles(titles: list[str]) -> str:
+    quoted = [f"“{t}”" for t in titles]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyEvent]:
+    """What happened to the client's money, oldest first, in plain words and without internal references.
+
+    From the ledger (paid into escrow, released, refunded), the disputes
+    (opened, closed) and the auto-release dates still ahead.
+    """
+    now = now or utcnow()
+    titles = {m.id: m.title for m in contract.milestones}
+    freelancer = contract.member.name
+    rows = db.session.execute(
+        db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
+        .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+        .where(Journal.contract_id == contract.id, LedgerEntry.account == ESCROW)
+        .order_by(Journal.created_at, Journal.id, LedgerEntry.id)).all()
+    journals: dict[int, tuple[str, datetime, list[str], int]] = {}
+    for journal_id, kind, at, milestone_id, amount in rows:
+        _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
+        journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + abs(amount))
+    events = []
+    for kind, at, names, total in journals.values():
+        amount, what = Money(total, contract.currency).format(), _titles(names)
+        text = {"funding": f"You paid {amount} into escrow for {what}.",
+                "release": f"{amount} was released to {freelancer} for {what}.",
+                "refund": f"{amount} was refunded to you for {what}."}.get(kind)
+        if text:
+            events.append(MoneyEvent(at, text))
+    outcomes = {"released": "the money went to " + freelancer, "refunded": "the money was refunded to you",
+                "split": "the money was divided between you and " + freelancer}
+    for d in db.session.scalars(db.select(Dispute).where(Dispute.contract_id == contract.id)):
+        title = titles.get(d.milestone_id, "a milestone")
+        events.append(MoneyEvent(d.created_at, f"A dispute about “{title}” was opened: its money is held "
+                                               f"until it is settled."))
+        if d.status == "closed" and d.closed_at is not None:
+            how = outcomes.get(d.outcome or "", "")
+            events.append(MoneyEvent(d.closed_at, f"The dispute about “{title}” was closed" +
+                                     (f": {how}." if how else ".")))
+    for m in contract.milestones:
+        if m.state == MilestoneState.SUBMITTED and m.auto_release_at is not None and m.auto_release_at > now:
+            events.append(MoneyEvent(m.auto_release_at, f"“{m.title}” ({m.amount.format()}) will be released to "
+                                     f"{freelancer} automatically unless you approve it or ask for changes "
+                                     f"before then.", upcoming=True))
+    return sorted(events, key=lambda e: (e.upcoming, e.at))
