@@ -21,7 +21,8 @@ ROLE = "client"
 
 def page_context(contract) -> dict:
     """What the contract page needs to show its disputes (``client/partials/_disputes.html``)."""
-    return {"disputes": disputes.for_contract(contract)}
+    found = disputes.for_contract(contract)
+    return {"disputes": found, "dispute_of": {d.milestone_id: d for d in found if d.status == "open"}}
 
 
 def _dispute(dispute_id: int):

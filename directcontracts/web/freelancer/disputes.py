@@ -22,7 +22,8 @@ ROLE = "freelancer"
 
 def page_context(contract) -> dict:
     """What the contract page needs to show its disputes (``freelancer/partials/_disputes.html``)."""
-    return {"disputes": disputes.for_contract(contract)}
+    found = disputes.for_contract(contract)
+    return {"disputes": found, "dispute_of": {d.milestone_id: d for d in found if d.status == "open"}}
 
 
 def _dispute(contract_id: int, dispute_id: int):
