@@ -166,7 +166,8 @@ def test_open_change_request_shows_until_the_freelancer_answers(logged_in, visit
     page = logged_in.get(f"/contracts/{cid}").text
     assert 'data-testid="open-request"' in page and "Please add a logo." in page
     assert page.index('data-testid="open-request"') < page.index('id="thread"')
-    logged_in.post(f"/contracts/{cid}/messages", {"body": "Will do."})
+    r = logged_in.post(f"/contracts/{cid}/messages", {"body": "Will do."}, htmx=True)
+    assert '<div id="open-request" hx-swap-oob="true">' in r.text and 'data-testid="open-request"' not in r.text
     assert 'data-testid="open-request"' not in logged_in.get(f"/contracts/{cid}").text
     # the change request is in the thread, and was not emailed a second time
     assert "asked for changes to the proposal" in visitor.get(link).text

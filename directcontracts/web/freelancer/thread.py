@@ -26,9 +26,12 @@ def page_context(contract) -> dict:
 
 
 def _fragment(contract, form: MessageForm | None = None, status: int = 200):
-    """The thread (``#thread``), as the page shows it: htmx swaps it in place."""
-    return respond(render_template("partials/_thread.html", contract=contract,
-                                   **_thread_context(contract, form)), status)
+    """The thread (``#thread``), as the page shows it: htmx swaps it in place; the open change
+    request (which a reply answers) comes along out of band."""
+    body = render_template("partials/_thread.html", contract=contract, **_thread_context(contract, form))
+    body += render_template("freelancer/partials/_open_request.html", contract=contract, oob=True,
+                            open_request=thread_service.open_request(contract))
+    return respond(body, status)
 
 
 def _invalid(contract, form: MessageForm):
