@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from directcontracts.domain.fees import round_half_up_bps
-from directcontracts.models import Contract, Dispute, Journal, Message, Milestone, OutboxEmail
+from directcontracts.models import Contract, Dispute, Journal, Member, Message, Milestone, OutboxEmail
 from directcontracts.payments.testgateway import REFUND_ANSWER_LOST
 from directcontracts.services import client_actions, disputes, drafts, ledger, lifecycle, milestone_editor, proposals
 from directcontracts.services import refunds
@@ -105,7 +105,7 @@ def test_the_freelancer_may_dispute_a_funded_milestone_once(app, db, member, gat
     mid = funded(app, db, gateway, cid, submit=False)
     d = opened(app, db, cid, mid, by="freelancer", amount="250")
     assert d.amount_minor == 25000 and d.from_state == "funded"
-    with pytest.raises(InvalidTransition, match="already"):
+    with pytest.raises(InvalidTransition, match="in dispute"):
         opened(app, db, cid, mid, by="client")
     pending = contract(db, cid).milestones[1].id
     with pytest.raises(InvalidTransition):
@@ -205,7 +205,7 @@ def test_a_split_offered_by_one_side_and_accepted_by_the_other(app, db, member, 
 
 @pytest.mark.parametrize("currency, amount, part, fee", [
     ("USD", "1000.01", "500", 1700),     # $500.00 to the freelancer, $500.01 back; 3.4% of $500 = $17.00
-    ("USD", "0.99", "0.33", 1),          # 3.4% of 33¢ = 1.122¢ → 1¢
+    ("USD", "5.01", "2.51", 9),          # 3.4% of $2.51 = 8.534¢ → 9¢; $2.50 back
     ("JPY", "10001", "5001", 170),       # ¥5,001 × 3.4% = ¥170.034 → ¥170
 ])
 def test_the_mediator_splits_with_odd_cents(app, db, member, mediator, gateway, currency, amount, part, fee):
@@ -322,9 +322,9 @@ def test_a_lost_refund_answer_keeps_the_dispute_open_until_reconciled(app, db, m
 def test_two_decisions_at_once_move_the_money_once(app, db, member, mediator, gateway, concurrent):
     cid = signed(app, member, ["1000"])
     mid = funded(app, db, gateway, cid)
-    d = opened(app, db, cid, mid)
-    outcomes = race(app, lambda: disputes.release_all(db.session.get(Dispute, d.id), by="client"),
-                    lambda: disputes.resolve(db.session.get(Dispute, d.id), db.session.get(type(mediator), mediator.id),
+    did, owner_id = opened(app, db, cid, mid).id, mediator.id  # plain ids: each thread has its own session
+    outcomes = race(app, lambda: disputes.release_all(db.session.get(Dispute, did), by="client"),
+                    lambda: disputes.resolve(db.session.get(Dispute, did), db.session.get(Member, owner_id),
                                              kind="refund", reason="Not delivered."))
     refused = [o for o in outcomes if isinstance(o, Exception)]
     assert len(refused) == 1 and isinstance(refused[0], InvalidTransition), outcomes

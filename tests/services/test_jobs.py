@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from directcontracts.models import Contract, Journal, Milestone, Reminder
-from directcontracts.services import lifecycle
+from directcontracts.services import disputes, lifecycle
 from tests.services.conftest import fund_as_shown
 
 
@@ -72,14 +72,12 @@ def test_nothing_for_changes_requested_or_disputed(app, runner, db, funded_all, 
     with app.test_request_context():
         c = db.session.get(Contract, funded_all)
         lifecycle.client_request_changes(c, c.milestones[0].id, message="Not yet.")
-    m2 = db.session.get(Contract, funded_all).milestones[1]
-    m2.state = "disputed"  # disputes arrive with the next issue; the job must leave them alone
-    db.session.commit()
+        c = db.session.get(Contract, funded_all)
+        disputes.open_dispute(c, c.milestones[1].id, by="client", reason="quality", statement="Not right yet.",
+                              now=T0)
     out = run(runner, T0 + timedelta(days=30))
     assert "auto released 0" in out and "reminders 0" in out
     assert states(db, funded_all)[:2] == ["funded", "disputed"]
-    m2.state = "submitted"  # put it back so the after-test ledger check sees a consistent state
-    db.session.commit()
 
 
 def test_freelancer_reminded_once_about_unfunded_due_milestones(app, runner, db, accepted_contract, outbox):
