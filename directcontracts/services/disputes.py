@@ -206,29 +206,36 @@ def accept_split(dispute: Dispute, *, by: str, shown_release_minor: int) -> Disp
                    f"{(amount - part).format()} back to the client.")
 
 
-def resolve(dispute: Dispute, mediator: Member, *, kind: str, reason: str, release_text: str = "") -> Dispute:
-    """The mediator (the shop owner) decides: release all, refund all, or split, with a written reason."""
-    if not mediator.is_owner:
-        raise NotFound("No such dispute.")
-    reason = clean_text(reason, "reason", DISPUTE_DECISION)
+def mediator_part(dispute: Dispute, kind: str, release_text: str = "") -> int:
+    """The freelancer's part (minor units) of the mediator's decision ``kind``, as it would be posted.
+
+    Raises ValidationFailed (no such kind, a bad split amount) or
+    InvalidTransition (the owner's own case allows only a full refund or the
+    client's offer). The confirm page shows what this returns; ``resolve`` posts it.
+    """
     amount = dispute.milestone.amount
-    if kind == RELEASE:
-        release_minor = amount.minor
-    elif kind == REFUND:
-        release_minor = 0
-    elif kind == SPLIT:
+    if kind not in (RELEASE, REFUND, SPLIT):
+        raise ValidationFailed({"kind": "Choose release, refund or split."})
+    release_minor = {RELEASE: amount.minor, REFUND: 0}.get(kind)
+    if release_minor is None:
         try:
             release_minor = parse_split(release_text, amount).minor
         except DisputeRefused as exc:
             raise ValidationFailed({"release": str(exc)}) from None
-    else:
-        raise ValidationFailed({"kind": "Choose release, refund or split."})
     offer = dispute.proposal_release_minor if dispute.proposal_by == "client" else None
     try:
         mediator_may(own_case(dispute), kind, release_minor, offer)
     except DisputeRefused as exc:
         raise InvalidTransition(str(exc)) from None
-    return _decide(dispute, kind, release_minor, "owner", reason)
+    return release_minor
+
+
+def resolve(dispute: Dispute, mediator: Member, *, kind: str, reason: str, release_text: str = "") -> Dispute:
+    """The mediator (the shop owner) decides: release all, refund all, or split, with a written reason."""
+    if not mediator.is_owner:
+        raise NotFound("No such dispute.")
+    reason = clean_text(reason, "reason", DISPUTE_DECISION)
+    return _decide(dispute, kind, mediator_part(dispute, kind, release_text), "owner", reason)
 
 
 def _decide(dispute: Dispute, kind: str, release_minor: int, decided_by: str, reason: str) -> Dispute:

@@ -27,6 +27,18 @@ def _decimal(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+def _days(form, name: str, low: int, high: int, errors: dict, current: int | None = None) -> int | None:
+    """A whole number of days in [low, high] from ``form[name]`` (``current`` when the form has no such
+    field); an error on ``name`` otherwise."""
+    if current is not None and name not in form:
+        return current
+    days = (form.get(name) or "").strip()
+    if not days.isdigit() or not low <= int(days) <= high:
+        errors[name] = f"Enter a number of days from {low} to {high}."
+        return None
+    return int(days)
+
+
 def update(form) -> ShopSettings:
     """Validate and save; raises ValidationFailed with a message per field."""
     errors: dict[str, str] = {}
@@ -46,13 +58,12 @@ def update(form) -> ShopSettings:
     if low is not None and high is not None:
         for name, message in check_limits(low, high).items():
             errors.setdefault(name, message)
-    days = (form.get("auto_release_days") or "").strip()
-    if not days.isdigit() or not rules.MIN_AUTO_RELEASE_DAYS <= int(days) <= rules.MAX_AUTO_RELEASE_DAYS:
-        errors["auto_release_days"] = (f"Enter a number of days from {rules.MIN_AUTO_RELEASE_DAYS} "
-                                       f"to {rules.MAX_AUTO_RELEASE_DAYS}.")
+    days = _days(form, "auto_release_days", rules.MIN_AUTO_RELEASE_DAYS, rules.MAX_AUTO_RELEASE_DAYS, errors)
+    answer_days = _days(form, "dispute_response_days", rules.MIN_DISPUTE_RESPONSE_DAYS,
+                        rules.MAX_DISPUTE_RESPONSE_DAYS, errors, current=s.dispute_response_days)
     if errors:
         raise ValidationFailed(errors)
     s.shop_name, s.fee_bps, s.min_amount, s.max_amount = name, fee_bps, low, high
-    s.auto_release_days = int(days)
+    s.auto_release_days, s.dispute_response_days = days, answer_days
     db.session.commit()
     return s

@@ -59,7 +59,8 @@ def settings():
     form = SettingsForm(data={"fee_percent": percent_label(s.fee_bps).rstrip("%"),
                               "min_amount": f"{s.min_amount.normalize():f}",
                               "max_amount": f"{s.max_amount.normalize():f}",
-                              "auto_release_days": s.auto_release_days, "shop_name": s.shop_name})
+                              "auto_release_days": s.auto_release_days, "shop_name": s.shop_name,
+                              "dispute_response_days": s.dispute_response_days})
     return render_template("owner/settings.html", form=form)
 
 
@@ -145,7 +146,7 @@ def _checked_decision(d, form: ResolveForm) -> int | None:
     if not form.validate():
         return None
     try:
-        return dispute_page.decision_preview(d, form.kind.data, form.release.data)
+        return disputes.mediator_part(d, form.kind.data, form.release.data)
     except ValidationFailed as exc:
         form.add_errors(exc.errors)
     except InvalidTransition as exc:

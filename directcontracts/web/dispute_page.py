@@ -6,10 +6,9 @@ the same values; each portal adds its own forms.
 """
 from __future__ import annotations
 
-from ..domain.disputes import REFUND, RELEASE, DisputeRefused, mediator_may, parse_split
 from ..domain.rules import DISPUTE_REASONS
 from ..services import disputes, lifecycle, thread
-from ..services.errors import InvalidTransition, ValidationFailed
+from ..services.errors import InvalidTransition
 
 
 def facts(dispute, role: str) -> dict:
@@ -38,26 +37,6 @@ def confirmation(dispute, release_minor: int, **hidden) -> dict:
     contract, m = dispute.contract, dispute.milestone
     release = contract.money(release_minor)
     return {"confirm": {"release": release, "refund": m.amount - release, "hidden": hidden}}
-
-
-def decision_preview(dispute, kind: str, release_text: str) -> int:
-    """The freelancer's part of the mediator's decision as the confirm page shows it.
-
-    Raises ValidationFailed (a bad split amount) or InvalidTransition (the own-case rule), as ``resolve`` would.
-    """
-    amount = dispute.milestone.amount
-    release_minor = {RELEASE: amount.minor, REFUND: 0}.get(kind)
-    if release_minor is None:
-        try:
-            release_minor = parse_split(release_text, amount).minor
-        except DisputeRefused as exc:
-            raise ValidationFailed({"release": str(exc)}) from None
-    offer = dispute.proposal_release_minor if dispute.proposal_by == "client" else None
-    try:
-        mediator_may(disputes.own_case(dispute), kind, release_minor, offer)
-    except DisputeRefused as exc:
-        raise InvalidTransition(str(exc)) from None
-    return release_minor
 
 
 #: What went wrong with a money move, in plain words, and what to do next; and its status code.

@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
     app.add_template_global(auto_release_days, "auto_release_days")
+    app.add_template_global(dispute_response_days, "dispute_response_days")
 
     @app.context_processor
     def inject():
@@ -57,3 +58,9 @@ def auto_release_days() -> int:
     """The shop's auto-release delay in days (templates promise it to the client)."""
     from ..models import ShopSettings
     return ShopSettings.get().auto_release_days
+
+
+def dispute_response_days() -> int:
+    """The days the other side has to answer a dispute (the guidance and emails promise it)."""
+    from ..models import ShopSettings
+    return ShopSettings.get().dispute_response_days

@@ -48,3 +48,17 @@ def test_payouts_filter_marks_a_bad_date_and_keeps_the_good_one(client, make_mem
     assert page.status_code == 200
     assert 'id="start-error">Use the date picker (YYYY-MM-DD).' in page.text and 'value="2020-01-31"' in page.text
     assert client.get("/admin/payouts.csv?start=garbage").status_code == 200
+
+
+def test_the_owner_sets_the_time_to_answer_a_dispute(client, make_member, login_as, db):
+    from directcontracts.models import ShopSettings
+    login_as(make_member("olive@example.com", "Olive", owner=True))
+    page = client.get("/admin/settings").text
+    assert 'name="dispute_response_days"' in page and 'value="7"' in page and 'max="30"' in page
+    good = {"shop_name": "Olive's", "fee_percent": "3.4", "min_amount": "5", "max_amount": "1000000",
+            "auto_release_days": "14"}
+    bad = client.post("/admin/settings", {**good, "dispute_response_days": "31"})
+    assert bad.status_code == 422 and 'id="dispute_response_days-error">Enter a number of days from 1 to 30.' in bad.text
+    assert client.post("/admin/settings", {**good, "dispute_response_days": "3"}).status_code == 303
+    db.session.expire_all()
+    assert ShopSettings.get().dispute_response_days == 3

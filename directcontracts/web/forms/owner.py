@@ -27,6 +27,8 @@ class SettingsForm(Form):
     max_amount = number("Maximum amount per milestone")
     auto_release_days = number("Auto-release after (days)",
                                {"min": rules.MIN_AUTO_RELEASE_DAYS, "max": rules.MAX_AUTO_RELEASE_DAYS})
+    dispute_response_days = number("Time to answer a dispute (days)",
+                                   {"min": rules.MIN_DISPUTE_RESPONSE_DAYS, "max": rules.MAX_DISPUTE_RESPONSE_DAYS})
 
 
 class PeriodForm(Form):
