@@ -30,7 +30,7 @@ def _decimal(text: str) -> Decimal | None:
 def _days(form, name: str, low: int, high: int, errors: dict, current: int | None = None) -> int | None:
     """A whole number of days in [low, high] from ``form[name]`` (``current`` when the form has no such
     field); an error on ``name`` otherwise."""
-    if current is not None and name not in form:
+    if current is not None and form.get(name) is None:  # not posted at all (an older form): unchanged
         return current
     days = (form.get(name) or "").strip()
     if not days.isdigit() or not low <= int(days) <= high:
