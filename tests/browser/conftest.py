@@ -92,8 +92,14 @@ class BrowserLog:
         page.on("console", lambda msg: self.console.append(
             f"{msg.type}: {msg.text} [{msg.location.get('url', '')}]"))
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
-        page.on("requestfailed", lambda req: self.failed_requests.append(
-            f"{req.method} {req.url}: {req.failure}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request):
+        # ERR_ABORTED is a load the browser cancelled because the page moved on (a click that
+        # navigates while a script is still loading, on a busy machine); a missing asset is a 404
+        # (seen by the console check), an unreachable server ERR_CONNECTION_*: those count.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
     @property
     def console_errors(self) -> list[str]:
