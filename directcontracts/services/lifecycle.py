@@ -379,25 +379,34 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     if row.dispute_id is not None:
         from .disputes import finish_with_refund  # disputes builds on this module
         finish_with_refund(contract, m, row, result.transaction_id)
-        db.session.commit()
-        mailer.deliver_pending()
-        return m
-    if late:
-        activity.record(contract, "refunded", "system",
-                        f"The refund of “{m.title}” reported as not made went through at the payment processor "
-                        f"after all: {amount.format()} back to the client ({result.kind}, ref "
-                        f"{result.transaction_id}). It is not refunded again. Reason: {row.reason}")
-        activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through after all: "
-                                  f"{amount.format()} is back with the client.")
-        for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
-                                     (contract.client_email, False, fresh_client_link(contract))):
-            mailer.queue(to, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
-                         "refund_late", contract=contract, milestone=m, amount=amount, reason=row.reason,
-                         ref=result.transaction_id, for_member=for_member, link=link)
-        maybe_complete(contract)
-        db.session.commit()
-        mailer.deliver_pending()
-        return m
+    elif late:
+        _tell_landed_late(contract, m, row, amount, result)
+    else:
+        _tell_refunded(contract, m, row, amount, result, reconciled)
+    maybe_complete(contract)
+    db.session.commit()
+    mailer.deliver_pending()
+    return m
+
+
+def _tell_landed_late(contract: Contract, m: Milestone, row: Refund, amount: Money, result: RefundResult) -> None:
+    """A refund reported as not made went through after all: the timeline, the member, both sides by email."""
+    activity.record(contract, "refunded", "system",
+                    f"The refund of “{m.title}” reported as not made went through at the payment processor "
+                    f"after all: {amount.format()} back to the client ({result.kind}, ref "
+                    f"{result.transaction_id}). It is not refunded again. Reason: {row.reason}")
+    activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through after all: "
+                              f"{amount.format()} is back with the client.")
+    for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
+                                 (contract.client_email, False, fresh_client_link(contract))):
+        mailer.queue(to, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
+                     "refund_late", contract=contract, milestone=m, amount=amount, reason=row.reason,
+                     ref=result.transaction_id, for_member=for_member, link=link)
+
+
+def _tell_refunded(contract: Contract, m: Milestone, row: Refund, amount: Money, result: RefundResult,
+                   reconciled: bool) -> None:
+    """A refund made (confirmed now, or found by reconciliation): the timeline, the client by email."""
     if reconciled:
         activity.record(contract, "refunded", "system",
                         f"The payment processor confirmed the refund of “{m.title}”: {amount.format()} back to "
@@ -411,10 +420,6 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     mailer.queue(contract.client_email, f"Refund: {amount.format()} for {m.title} — {contract.title}",
                  "refunded", contract=contract, milestone=m, amount=amount, reason=row.reason,
                  link=fresh_client_link(contract))
-    maybe_complete(contract)
-    db.session.commit()
-    mailer.deliver_pending()
-    return m
 
 
 def _can_post_late(contract: Contract, m: Milestone, row: Refund, result: RefundResult) -> bool:
