@@ -21,6 +21,21 @@ def notify(contract: Contract, message: str) -> Notification:
     return note
 
 
+def notify_member(member_id: int, contract: Contract, message: str) -> Notification:
+    """Notify another member about a contract that is not theirs (the mediator of its dispute)."""
+    note = Notification(member_id=member_id, contract_id=contract.id, message=message)
+    db.session.add(note)
+    return note
+
+
+def others_contracts(member_id: int, notes: list[Notification]) -> set[int]:
+    """The contracts among ``notes`` that are not ``member_id``'s own (the owner reads them read-only)."""
+    ids = {n.contract_id for n in notes if n.contract_id is not None}
+    if not ids:
+        return set()
+    return set(db.session.scalars(db.select(Contract.id).where(Contract.id.in_(ids), Contract.member_id != member_id)))
+
+
 def unread_count(member_id: int) -> int:
     """Unread notifications of a member, for the bell."""
     return db.session.scalar(

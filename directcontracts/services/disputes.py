@@ -127,6 +127,7 @@ def open_dispute(contract: Contract, milestone_id: int, *, by: str, reason: str,
                     f"The money stays in escrow until it is settled; the auto-release clock has stopped.")
     if by == "client":
         activity.notify(contract, f"{contract.client_name} opened a dispute about “{m.title}” of “{contract.title}”.")
+    _notify_mediator(dispute, f"{who} opened a dispute about “{m.title}” of “{contract.title}”; you mediate it.")
     _tell_everyone(dispute, f"Dispute opened: {m.title} — {contract.title}", "dispute_opened",
                    days=days, label=label, statement=statement, amount=amount, by=by)
     db.session.commit()
@@ -366,6 +367,8 @@ def deadlines(now: datetime, failures: list[str]) -> int:
         elif d.mediator_told_at is None and (not silent or now >= d.respond_by):
             d.mediator_told_at = now
             why = "both sides have spoken" if not silent else "the deadline to answer has passed"
+            _notify_mediator(d, f"The dispute about “{d.milestone.title}” of “{d.contract.title}” is ready for "
+                                f"your decision: {why}.")
             _tell(d, "owner", f"Dispute ready for your decision: {d.milestone.title} — {d.contract.title}",
                   "dispute_ready", why=why)
         else:
@@ -396,6 +399,13 @@ def _tell(dispute: Dispute, role: str, subject: str, template: str, **context) -
         return
     mailer.queue(to, subject, template, contract=contract, dispute=dispute, milestone=dispute.milestone,
                  role=role, mediator=mediator, link=link_for(dispute, role), **context)
+
+
+def _notify_mediator(dispute: Dispute, message: str) -> None:
+    """The mediator's bell — unless the contract is their own (they are notified as its freelancer)."""
+    mediator = owner()
+    if mediator is not None and mediator.id != dispute.contract.member_id:
+        activity.notify_member(mediator.id, dispute.contract, message)
 
 
 def _tell_everyone(dispute: Dispute, subject: str, template: str, **context) -> None:

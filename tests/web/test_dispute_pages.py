@@ -320,3 +320,11 @@ def test_the_shop_wide_contract_list_is_read_only(db, funded, mediator, freelanc
     assert "<form method=\"post\"" not in show.text.split("<main")[1]
     assert 'href="/admin/disputes"' in show.text and 'href="/admin/contracts"' in show.text  # the nav
     assert 'href="/admin/disputes"' not in freelancer.get("/contracts").text
+
+
+def test_the_mediators_bell_leads_to_the_contract_they_mediate(db, funded, visitor, mediator):
+    cid, link = funded
+    open_by_client(visitor, link, milestones(db, cid)[0].id)
+    page = mediator.get("/notifications").text
+    assert "opened a dispute about “Milestone 1”" in page and "you mediate it" in page
+    assert f'href="/admin/contracts/{cid}"' in page  # not the freelancer's page, which is not theirs
