@@ -328,3 +328,18 @@ def test_the_mediators_bell_leads_to_the_contract_they_mediate(db, funded, visit
     page = mediator.get("/notifications").text
     assert "opened a dispute about “Milestone 1”" in page and "you mediate it" in page
     assert f'href="/admin/contracts/{cid}"' in page  # not the freelancer's page, which is not theirs
+
+
+def test_a_client_on_a_new_device_comes_back_to_the_dispute_form_once_verified(app, db, funded, outbox):
+    cid, link = funded
+    mid = milestones(db, cid)[1].id
+    phone = Client(app.test_client())
+    r = phone.get(f"{link}/milestones/{mid}/dispute")
+    assert r.status_code == 303 and r.location.endswith(f"/verify?next=dispute-{mid}")
+    assert f'value="dispute-{mid}"' in phone.get(r.location).text
+    done = verify(phone, link, outbox, next_action=f"dispute-{mid}")
+    assert done.location.endswith(f"{link}/milestones/{mid}/dispute")
+    assert phone.get(done.location).status_code == 200
+    for forged in ("dispute-x", "dispute", "fund-3", "https://evil.example"):  # not a return point: none kept
+        page = phone.get(f"{link}/verify?next={forged}").text
+        assert f'value="{forged}"' not in page

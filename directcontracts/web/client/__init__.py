@@ -25,7 +25,18 @@ from ...services import client_access, tokens
 bp = Blueprint("client", __name__, url_prefix="/c")
 
 #: Actions that need a verified device, and where to go once verified.
-ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form"}
+ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form",
+           "dispute": "client.dispute_open_form"}
+
+
+def return_url(token: str, next_action: str) -> str | None:
+    """Where a client goes once verified: ``fund``, ``changes``, ``decline`` or ``dispute-<milestone id>``."""
+    action, _, milestone_id = (next_action or "").partition("-")
+    if action == "dispute" and milestone_id.isdigit():
+        return url_for(ACTIONS[action], token=token, milestone_id=int(milestone_id))
+    if action in ACTIONS and action != "dispute" and not milestone_id:
+        return url_for(ACTIONS[action], token=token)
+    return None
 
 
 @bp.after_request
@@ -65,14 +76,16 @@ def verified_device(action: str = ""):
     """For a device verified for the contract only; any other goes to verification first.
 
     Once verified, the client comes back to ``action``'s form (a key of ``ACTIONS``;
-    the reply views' own ``kind`` is theirs), else to the contract page.
+    the reply views' own ``kind`` is theirs; ``dispute`` names its milestone), else to the contract page.
     """
     def decorate(view):
         @functools.wraps(view)
         def wrapper(**kwargs):
             if not g.verified:
-                return redirect(url_for("client.verify_form", token=kwargs["token"],
-                                        next=kwargs.get("kind", action)), 303)
+                target = kwargs.get("kind", action)
+                if target == "dispute":  # back to the form of this milestone
+                    target = f"dispute-{kwargs['milestone_id']}"
+                return redirect(url_for("client.verify_form", token=kwargs["token"], next=target), 303)
             return view(**kwargs)
         return wrapper
     return decorate

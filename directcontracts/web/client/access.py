@@ -7,7 +7,7 @@ from ...htmx import respond
 from ...services import client_access, tokens
 from ...services.client_access import VerificationError
 from ..forms.client import FindForm, OpenForm, VerifyCheckForm, VerifySendForm
-from . import ACTIONS, _render, bp
+from . import _render, bp, return_url
 
 
 # ---- finding a contract without the link ---------------------------------
@@ -72,7 +72,7 @@ def _verify_page(form: VerifyCheckForm, status: int = 200, *, sent: bool = False
 def verify_form(token: str):
     """Ask for (or type) the emailed code before acting."""
     next_action = request.args.get("next", "")
-    return _verify_page(VerifyCheckForm(next=next_action if next_action in ACTIONS else ""))
+    return _verify_page(VerifyCheckForm(next=next_action if return_url(token, next_action) else ""))
 
 
 @bp.post("/<token>/verify/send")
@@ -96,8 +96,7 @@ def verify_check(token: str):
     except VerificationError as exc:
         return _verify_page(form.add_errors({"code": str(exc)}), 422, sent=True)
     next_action = form.next.data or ""
-    target = url_for(ACTIONS[next_action], token=token) if next_action in ACTIONS else \
-        url_for("client.contract_view", token=token, _anchor="milestones")
+    target = return_url(token, next_action) or url_for("client.contract_view", token=token, _anchor="milestones")
     response = redirect(target, 303)
     _remember_device(response, g.contract)
     return response

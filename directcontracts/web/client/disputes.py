@@ -37,7 +37,7 @@ def dispute_show(token: str, dispute_id: int):
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/dispute")
-@verified_device()
+@verified_device("dispute")
 def dispute_open_form(token: str, milestone_id: int):
     """What opening a dispute does, and the form (reason, statement, amount in question)."""
     return dispute_page.open_form(PORTAL, g.contract, milestone_id)
