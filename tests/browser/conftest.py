@@ -95,10 +95,13 @@ class BrowserLog:
         page.on("requestfailed", self._failed)
 
     def _failed(self, request):
-        # ERR_ABORTED is a load the browser cancelled because the page moved on (a click that
-        # navigates while a script is still loading, on a busy machine); a missing asset is a 404
-        # (seen by the console check), an unreachable server ERR_CONNECTION_*: those count.
-        if request.failure != "net::ERR_ABORTED":
+        # A script, style or image whose load the browser cancelled (ERR_ABORTED) because the page
+        # moved on — a click that navigates while it is still loading, on a busy machine — is not
+        # a failure; a missing asset is a 404 (the console check sees it), and an aborted
+        # request of the page's own (a fetch the app gave up on) still counts.
+        cancelled_asset = (request.failure == "net::ERR_ABORTED"
+                           and request.resource_type in ("script", "stylesheet", "image", "font"))
+        if not cancelled_asset:
             self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
     @property
