@@ -296,10 +296,22 @@ def finish_with_refund(contract: Contract, m: Milestone, refund: Refund, ref: st
     _close(contract, m, dispute, transaction_ref=ref)
 
 
-def refund_failed(refund: Refund, message: str) -> None:
-    """The refund of a decision was not made (declared failed by reconciliation): the dispute reopens."""
-    if refund.dispute_id is not None:
-        _clear_decision(db.session.get(Dispute, refund.dispute_id), message)
+def refund_failed(refund: Refund, amount: Money) -> None:
+    """The refund carrying out a decision was not made (declared so by reconciliation): nothing moved,
+    the decision is cleared and the dispute is open again; both sides and the mediator are told."""
+    dispute = db.session.get(Dispute, refund.dispute_id)
+    if dispute.status != "open" or dispute.decided_at is None:
+        return
+    what = (f"The payment processor did not make the refund of {amount.format()} that carried out the decision "
+            f"on “{dispute.milestone.title}”. Nothing moved: the money is still in escrow and the dispute is "
+            f"open again, to be decided again.")
+    _clear_decision(dispute, "The payment processor did not make the refund.")
+    thread.add(dispute.contract, "system", what, kind="dispute_message", milestone=dispute.milestone,
+               dispute=dispute).emailed_at = utcnow()  # everyone is emailed below
+    _notify_mediator(dispute, what)
+    activity.notify(dispute.contract, what)
+    _tell_everyone(dispute, f"Dispute decision not carried out: {dispute.milestone.title} — "
+                            f"{dispute.contract.title}", "dispute_reopened", what=what)
 
 
 def _undecide(dispute_id: int, message: str) -> None:

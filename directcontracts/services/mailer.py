@@ -271,7 +271,10 @@ def deliver_pending(limit: int = 50, now=None, budget: float = BATCH_SECONDS) ->
     ids = db.session.scalars(
         db.select(OutboxEmail.id)
         .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS,
-               OutboxEmail.next_attempt_at <= now)
+               # a retry waits for its time; a new email is due once it exists (by the real clock, too:
+               # one queued during this jobs run, after its ``now``, goes out in the same run)
+               db.or_(OutboxEmail.next_attempt_at <= now,
+                      db.and_(OutboxEmail.attempts == 0, OutboxEmail.next_attempt_at <= utcnow())))
         .order_by(OutboxEmail.id).limit(limit)
     ).all()
     counts = {"sent": 0, "failed": 0}

@@ -181,9 +181,16 @@ def fail(refund_id: int, now: datetime) -> None:
         m.auto_release_at += max(now - row.created_at, timedelta(0))
     row.status, row.failed_at, row.checks, row.next_check_at = "failed", now, 0, now + FIRST_RECHECK
     row.message = "Not found at the payment processor after the grace period."
-    if row.dispute_id is not None:
+    if row.dispute_id is not None:  # a dispute's decision: the dispute opens again, and everyone is told so
         from .disputes import refund_failed  # disputes builds on lifecycle, which this module builds on
-        refund_failed(row, "The payment processor did not make the refund.")
+        refund_failed(row, amount)
+    else:
+        _tell_not_made(contract, m, amount)
+    db.session.commit()
+    mailer.deliver_pending()
+
+
+def _tell_not_made(contract, m, amount: Money) -> None:
     activity.record(contract, "refund_failed", "system",
                     f"The refund of “{m.title}” ({amount.format()}) was not made by the payment processor: "
                     f"nothing went back to the client and the money is still in escrow. It can be refunded again.")
@@ -193,5 +200,3 @@ def fail(refund_id: int, now: datetime) -> None:
                  contract=contract, milestone=m, amount=amount, for_member=True, link=freelancer_link(contract))
     mailer.queue(contract.client_email, f"Refund not made: {m.title} — {contract.title}", "refund_failed",
                  contract=contract, milestone=m, amount=amount, for_member=False, link=fresh_client_link(contract))
-    db.session.commit()
-    mailer.deliver_pending()

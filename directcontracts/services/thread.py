@@ -42,7 +42,7 @@ BATCH = timedelta(minutes=3)
 #: ...but nobody waits longer than this for the oldest one, however busy the thread.
 LONGEST_WAIT = timedelta(minutes=15)
 #: The kinds ``email_due`` emails: what a party wrote. Every other kind is told by the action that made it.
-EMAILED_KINDS = ("message", "dispute_message")
+EMAILED_KINDS = ("message", "dispute_message", "dispute_proposal")
 #: The client's requests that stay open on the freelancer's page until they act.
 REQUEST_KINDS = ("proposal_changes", "milestone_changes")
 
@@ -224,9 +224,7 @@ def _queue_emails(contract: Contract, pending: list[Message], now: datetime, med
     thread = messages(contract)
     count = 0
     for role in ("client", "freelancer", "owner"):
-        last_own = max((m.created_at for m in thread if m.author == role), default=None)
-        told = [m for m in pending if role in _recipients(contract, m, mediator)
-                and (last_own is None or m.created_at > last_own)]
+        told = [m for m in pending if role in _recipients(contract, m, mediator) and not _answered(thread, m, role)]
         recipient = _address(contract, role, mediator, told) if told else None
         if recipient is None:
             continue
@@ -237,6 +235,13 @@ def _queue_emails(contract: Contract, pending: list[Message], now: datetime, med
                      role=role, link=recipient.link)
         count += 1
     return count
+
+
+def _answered(thread: list[Message], message: Message, role: str) -> bool:
+    """Has ``role`` written after ``message`` in the same conversation (the contract's, or that dispute's)?
+    Then they have read it: it is not emailed to them."""
+    return any(m.author == role and m.dispute_id == message.dispute_id
+               and (m.created_at, m.id) > (message.created_at, message.id) for m in thread)
 
 
 # ---- what the pages show ------------------------------------------------------

@@ -55,12 +55,12 @@ def confirmation(dispute, release_minor: int, **hidden) -> dict:
 #: What went wrong with a money move, in plain words, and what to do next; and its status code.
 _PROBLEMS = {
     lifecycle.RefundFailed: ("The payment processor refused the refund.", 409,
-                             "Nothing was moved and the dispute stays open. You can try again, or settle another "
-                             "way (an offer, or a message to the mediator)."),
+                             "You can try again later (a card payment can be refunded in part only once it has "
+                             "settled, usually within a day), or decide another way."),
     lifecycle.RefundUncertain: ("The refund is being confirmed.", 503,
                                 "Do not try again: the payment processor is asked again within minutes, and "
                                 "everyone is emailed the outcome. This page shows it meanwhile."),
-    InvalidTransition: ("Not possible.", 409, "Read the page as it is now, then decide."),
+    InvalidTransition: ("Not possible.", 409, ""),  # the refusal itself says what to do
 }
 
 

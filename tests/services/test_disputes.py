@@ -331,3 +331,25 @@ def test_two_decisions_at_once_move_the_money_once(app, db, member, mediator, ga
     mm = money(db, mid)
     assert mm.held == 0 and (mm.released, mm.refunded) in ((100000, 0), (0, 100000))
     assert db.session.scalar(db.select(db.func.count(Journal.id)).where(Journal.kind != "funding")) == 1
+
+
+def test_a_decision_whose_refund_was_never_made_reopens_the_dispute_and_says_so(app, db, member, mediator, gateway):
+    """Found in a deployment run: it was told in the words of a plain refund ("you can refund it again")."""
+    from directcontracts.payments.testgateway import REFUND_UNREACHABLE
+    cid = signed(app, member, ["1000"])
+    mid = funded(app, db, gateway, cid)
+    d = opened(app, db, cid, mid)
+    gateway.refund_fault = REFUND_UNREACHABLE
+    with app.test_request_context(), pytest.raises(lifecycle.RefundUncertain):
+        disputes.resolve(d, mediator, kind="refund", reason="Not delivered.")
+    gateway.refund_fault = None
+    with app.test_request_context():
+        assert refunds.reconcile(datetime.utcnow() + timedelta(minutes=15))["failed"] == 1
+    d = db.session.get(Dispute, d.id)
+    assert (d.status, d.decided_at, d.refund_minor) == ("open", None, None) and money(db, mid).held == 100000
+    assert sorted(emails(db, "Dispute decision not carried out")) == [
+        "carla@client-co.com", "fran@example.com", "olga@shop.example"]
+    assert emails(db, "Refund not made") == []
+    with app.test_request_context():
+        disputes.resolve(d, mediator, kind="refund", reason="Not delivered.")
+    assert money(db, mid).refunded == 100000 and db.session.get(Dispute, d.id).status == "closed"

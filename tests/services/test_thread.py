@@ -153,3 +153,39 @@ def test_money_events_in_plain_words(app, db, accepted_contract):
         texts = [e.text for e in thread.money_events(_contract(app, db, accepted_contract))]
         assert texts[-1] == "$1,000.00 was released to Fran Freelancer for “Milestone 1”."
         assert not any(c.ref in t or "order" in t.lower() for t in texts)
+
+
+def test_an_offer_is_emailed_and_writing_elsewhere_does_not_mute_a_dispute(app, db, accepted_contract):
+    """Found in a deployment run: offers were never emailed, and any later entry of a party anywhere on the
+    contract (another dispute, the main thread) kept a dispute's messages from them."""
+    fund_as_shown(app, accepted_contract, "all", "k-all")
+    with app.test_request_context():
+        c = _contract(app, db, accepted_contract)
+        first, second = [disputes.open_dispute(_contract(app, db, accepted_contract), m.id, by="client",
+                                               reason="quality", statement="Not right.") for m in c.milestones[:2]]
+        disputes.say(first, by="freelancer", body="About the first one: it is done.")
+        disputes.propose_split(second, by="freelancer", release_text="1500")
+        thread.post(_contract(app, db, accepted_contract), "client", "An unrelated question.")
+        _age(db, accepted_contract, 10)
+        thread.email_due(utcnow())
+    [to_client] = [e for e in _thread_emails(db) if e.to_addr == "carla@client-co.com"]
+    assert "it is done" in to_client.body_text and "Offered to settle: $1,500.00" in to_client.body_text
+    with app.test_request_context():
+        disputes.say(first, by="freelancer", body="Anything else?")
+        disputes.say(first, by="client", body="No, thanks.")  # answered in that conversation: read
+        _age(db, accepted_contract, 10)
+        thread.email_due(utcnow())
+    assert not [e for e in _thread_emails(db)[1:] if e.to_addr == "carla@client-co.com" and "Anything" in e.body_text]
+
+
+def test_run_due_sends_the_thread_emails_it_queues_in_the_same_run(app, db, runner, accepted_contract):
+    """Found in a deployment run: the emails were queued a moment after the run's ``now`` and waited a run."""
+    with app.test_request_context():
+        thread.post(_contract(app, db, accepted_contract), "client", "Are we on for Monday?")
+    _age(db, accepted_contract, 10)
+    result = runner.invoke(args=["jobs", "run-due", "--now", utcnow().strftime("%Y-%m-%d %H:%M:%S")])
+    assert result.exit_code == 0, result.output
+    assert "messages emailed 1" in result.output
+    db.session.expire_all()
+    [email] = _thread_emails(db)
+    assert email.sent_at is not None

@@ -343,3 +343,15 @@ def test_a_client_on_a_new_device_comes_back_to_the_dispute_form_once_verified(a
     for forged in ("dispute-x", "dispute", "fund-3", "https://evil.example"):  # not a return point: none kept
         page = phone.get(f"{link}/verify?next={forged}").text
         assert f'value="{forged}"' not in page
+
+
+def test_a_disputed_milestone_offers_no_refund_page(db, funded, freelancer, visitor):
+    """Found in a deployment run: the refund form showed, then its submit was refused."""
+    cid, link = funded
+    m = milestones(db, cid)[0]
+    open_by_client(visitor, link, m.id)
+    for page in ("refund", "request-payment"):
+        r = freelancer.get(f"/contracts/{cid}/milestones/{m.id}/{page}")
+        assert r.status_code == 303 and r.location.endswith(f"/contracts/{cid}")
+    shown = freelancer.get(f"/contracts/{cid}").text
+    assert "“Milestone 1” cannot be refunded now: it is in dispute." in shown

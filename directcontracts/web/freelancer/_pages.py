@@ -11,10 +11,11 @@ from flask import redirect, render_template, url_for
 
 from ...domain.money import SUPPORTED_CURRENCIES
 from ...htmx import respond
-from ...services import actions, contract_queries
+from ...services import actions, contract_queries, lifecycle, refunds
 from ...services import settings as settings_svc
-from ...services.errors import ValidationFailed
+from ...services.errors import InvalidTransition, ValidationFailed
 from ..forms.freelancer import MilestoneForm, TermsForm
+from ..helpers import STATE_LABELS
 
 #: The contract builder's steps, in order; each is a ``contract_<step>`` view, and
 #: each step's form takes ``next=<step>`` to save and then go there.
@@ -108,8 +109,19 @@ def summary(contract, oob: bool = False, value=None):
 
 
 def milestone_page(contract, milestone_id: int, action: str, form, status: int = 200):
-    """A funded milestone's action page (``request_payment``, ``refund``) with its form."""
+    """A funded milestone's action page (``request_payment``, ``refund``) with its form.
+
+    Asked for an action the milestone does not offer now (disputed, refund being confirmed...), the
+    page is refused (the portal's handler: a notice on the contract page) instead of showing a form
+    whose submit would be refused.
+    """
     milestone = contract_queries.milestone_of(contract, milestone_id)
+    offered = actions.milestone_actions(contract, "freelancer")(milestone)
+    if status == 200 and {"request_payment": "submit"}.get(action, action) not in offered:
+        why = (lifecycle.REFUND_IN_FLIGHT if milestone.id in refunds.in_flight(contract)
+               else f"it is {STATE_LABELS.get(milestone.state, milestone.state).lower()}.")
+        raise InvalidTransition(f"“{milestone.title}” cannot be "
+                                f"{'refunded' if action == 'refund' else 'submitted for payment'} now: {why}")
     return respond(render_template("freelancer/milestone_action.html", contract=contract, m=milestone,
                                    action=action, form=form,
                                    auto_release_days=settings_svc.current().auto_release_days), status)
