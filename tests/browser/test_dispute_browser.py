@@ -53,8 +53,7 @@ def test_client_opens_a_dispute_and_the_owner_splits(new_page, live_server, app,
     expect(client_page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
     client_page.get_by_role("button", name="Email me a code").click()
     client_page.get_by_label("6-digit code").fill(latest_code(outbox))
-    client_page.get_by_role("button", name="Confirm").click()
-    client_page.locator("#milestones > li").first.get_by_role("link", name="Open a dispute").click()
+    client_page.get_by_role("button", name="Confirm").click()  # verified: straight back to the dispute form
     expect(client_page.get_by_role("heading", name="Open a dispute about “Milestone 1”")).to_be_visible()
     expect(client_page.get_by_test_id("dispute-explainer")).to_contain_text("Olga Owner")
     client_page.set_viewport_size(PHONE)
