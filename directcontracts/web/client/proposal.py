@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, request
 
 from ...domain.states import ContractState
-from ...services import actions, client_actions, funding, refunds
+from ...services import actions, client_actions, client_money, funding, refunds
 from ...services.errors import InvalidTransition, ValidationFailed
 from ..forms.client import REPLY_FORMS, ChangesForm, DeclineForm
 from . import _render, _view, bp, disputes, thread, verified_device
@@ -19,7 +19,7 @@ def contract_view(token: str):
                    milestone_actions=actions.milestone_actions(contract, "client"),
                    refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,
-                   escrow=funding.escrow_rows(contract), in_flight=funding.in_flight(contract),
+                   money=client_money.of(contract), in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract),
                    **thread.page_context(contract), **disputes.page_context(contract))
 
