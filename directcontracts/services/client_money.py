@@ -25,7 +25,7 @@ CONFIRMED, CONFIRMING, DECLINED, GIVEN_BACK = "confirmed", "confirming", "declin
 STATUS_WORDS = {
     CONFIRMED: "Confirmed",
     CONFIRMING: "Being confirmed",
-    DECLINED: "Declined — nothing was taken",
+    DECLINED: "Declined",
     GIVEN_BACK: "Given back",
 }
 #: How a given-back payment stands (SaleReturn.status), in the client's words.
@@ -127,7 +127,8 @@ def payments(contract: Contract) -> list[PaymentLine]:
             items=[(i.milestone.title, Money(i.amount_minor, a.currency))
                    for i in sorted(a.items, key=lambda i: i.milestone.position)],
             status=status,
-            detail=RETURN_WORDS.get(returns.get(a.id, "returning"), "") if status == GIVEN_BACK else "",
+            detail=(RETURN_WORDS.get(returns.get(a.id, "returning"), "") if status == GIVEN_BACK
+                    else "nothing was taken" if status == DECLINED else ""),
         ))
     return lines
 

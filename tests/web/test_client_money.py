@@ -85,7 +85,7 @@ def test_release_refund_split_and_escrow_add_up(logged_in, visitor, outbox, db, 
 
     [payment] = rows(page, "payments-heading")
     assert "$3,800.00" in payment and "Visa ending in 1881" in payment and sale["id"] in payment
-    assert "Milestone 1 $1,000.00 Milestone 2 $2,000.00 Milestone 3 $500.00 Milestone 4 $300.00" in payment
+    assert "Milestone 1: $1,000.00 Milestone 2: $2,000.00 Milestone 3: $500.00 Milestone 4: $300.00" in payment
     assert "Confirmed" in payment and "Receipt" in payment
     attempt = db.session.scalar(db.select(PaymentAttempt))
     assert f'href="{link}/payments/{attempt.id}"' in page or f"/payments/{attempt.id}" in page
@@ -100,12 +100,12 @@ def test_each_payment_with_its_method_reference_and_status(logged_in, visitor, o
     assert fund(visitor, link, nonce="fake-timeout-nonce").status_code == 303  # the answer is lost: unknown
     page = visitor.get(link).text
     confirming, paypal, declined = rows(page, "payments-heading")
-    assert "$500.00" in confirming and "Being confirmed" in confirming and "Milestone 2 $500.00" in confirming
+    assert "$500.00" in confirming and "Being confirmed" in confirming and "Milestone 2: $500.00" in confirming
     assert "$1,000.00" in paypal and "PayPal (jane.doe@paypal.com)" in paypal and "Confirmed" in paypal
     assert any(s["id"] in paypal for s in sales(gateway)), (paypal, sales(gateway))
     assert "$1,000.00" in declined and "Declined — nothing was taken" in declined and "Milestone 1" in declined
     assert "Visa ending in 1115" in declined  # the declined test card, as the gateway named it
-    assert re.search(r"[A-Z][a-z]{2} \d{1,2}, \d{4}", declined)  # the date, unambiguous
+    assert re.search(r"[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d\d [AP]M UTC", declined)  # the date, unambiguous
     assert totals(page) == {"funded": "$1,000.00", "released": "$0.00", "refunded": "$0.00", "held": "$1,000.00"}
     no_internal_ids(db, page)
 
@@ -144,3 +144,27 @@ def test_a_refund_being_confirmed_stays_in_escrow_until_it_is(logged_in, visitor
     page = visitor.get(link).text
     assert rows(page, "escrow-heading")[0] == "Milestone 1 Funded $300.00 $0.00 $0.00 $300.00"
     assert 'data-testid="escrow-refunding"' not in page and totals(page)["held"] == "$800.00"
+
+
+def test_a_contract_whose_money_went_every_way(logged_in, visitor, outbox, db, gateway):
+    from tests.web.money_steps import every_way
+    cid, link = every_way(logged_in, visitor, outbox, db, gateway)
+    page = visitor.get(link).text
+    assert rows(page, "escrow-heading") == [
+        "Milestone 1 Released $1,000.00 $1,000.00 $0.00 $0.00",
+        "Milestone 2 Refunded $3,500.00 $0.00 $3,500.00 $0.00",
+        "Milestone 3 Settled (split) $500.00 $200.00 $300.00 $0.00",
+        "Milestone 4 Funded $300.00 $0.00 $0.00 $300.00",
+        "Milestone 5 Refund of $150.00 being confirmed $150.00 $0.00 $0.00 $150.00",
+    ]
+    shown = totals(page)
+    assert shown == {"funded": "$5,450.00", "released": "$1,200.00", "refunded": "$3,800.00", "held": "$450.00"}
+    assert cents(shown["funded"]) == cents(shown["released"]) + cents(shown["refunded"]) + cents(shown["held"])
+    paypal, visa, declined = rows(page, "payments-heading")
+    assert "$4,450.00" in paypal and "PayPal (jane.doe@paypal.com)" in paypal and "Confirmed" in paypal
+    assert "Milestone 2: $3,500.00 Milestone 3: $500.00 Milestone 4: $300.00 Milestone 5: $150.00" in paypal
+    assert "$1,000.00" in visa and "Visa ending in 1111" in visa and "Milestone 1: $1,000.00" in visa
+    assert "Declined — nothing was taken" in declined
+    references = {s["id"] for s in sales(gateway)}
+    assert all(any(ref in row for ref in references) for row in (paypal, visa, declined))
+    no_internal_ids(db, page)
