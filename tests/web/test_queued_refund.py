@@ -141,7 +141,7 @@ def test_a_refund_queued_meanwhile_is_issued_once_the_test_gateway_settles_the_s
     assert refunds(db)[0].status == "succeeded" and sales(gateway)[0]["status"] == "settled"
 
 
-@pytest.mark.gateway_gap  # the processor kept nothing of a sale the books hold: a person has to check it
+@pytest.mark.corrupts_ledger  # the processor kept nothing of a sale the books hold: a person has to check it
 def test_settlement_declined_fails_the_queued_refund_and_tells_the_member(logged_in, visitor, outbox, db, gateway,
                                                                          app):
     cid, link, a, b, sale = two_in_one_sale(logged_in, visitor, outbox, db)
@@ -153,6 +153,16 @@ def test_settlement_declined_fails_the_queued_refund_and_tells_the_member(logged
     assert row.status == "failed" and "declined settling" in row.message
     assert outbox()[-1].subject == "Refund not made: Milestone 2 — Website redesign"
     assert not credits(gateway)
+    [doubt] = ledger.check()
+    assert "declined settling it; check it in Braintree" in doubt
+
+
+def test_a_refund_queued_for_days_is_reported_by_the_ledger_check(logged_in, visitor, outbox, db, gateway):
+    cid, link, a, b, sale = two_in_one_sale(logged_in, visitor, outbox, db)
+    assert QUEUED in refund(logged_in, cid, b).text
+    assert ledger.check(soon(2 * 24 * 60)) == []
+    [doubt] = ledger.check(soon(3 * 24 * 60 + 60))
+    assert "has waited 73 hours for its payment to settle" in doubt
 
 
 def test_a_queued_refund_refused_when_issued_is_failed_and_both_sides_told(logged_in, visitor, outbox, db, gateway,
