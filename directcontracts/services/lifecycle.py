@@ -382,8 +382,13 @@ def issue_queued(refund_id: int) -> Milestone | None:
         db.session.rollback()
         return None
     attempt = db.session.get(PaymentAttempt, row.attempt_id)
+    now = utcnow()
+    if m.state == MilestoneState.SUBMITTED and m.auto_release_at is not None:
+        # The clock stood still while the refund waited: should the refund not be made, it resumes
+        # with the time that was left.
+        m.auto_release_at += max(now - row.created_at, timedelta(0))
     # Pending from now: reconciliation counts its grace from the moment the gateway is asked.
-    row.status, row.created_at = "pending", utcnow()
+    row.status, row.created_at = "pending", now
     db.session.flush()
     args = (row.id, attempt.transaction_id, Money(row.amount_minor, contract.currency), refund_order_id(row),
             attempt.id, contract.id, m.id, m.title)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from directcontracts.models import PaymentAttempt
+from directcontracts.models import PaymentAttempt, Refund
 from directcontracts.services import funding, ledger
 from tests.conftest import sales
 from tests.web.builders import approve, contract, funded_contract, request_payment
@@ -179,3 +179,24 @@ def test_a_queued_refund_refused_when_issued_is_failed_and_both_sides_told(logge
     assert [e.subject for e in outbox()][-2:] == ["Refund not made: Milestone 2 — Website redesign"] * 2
     with gateway.store.locked() as data:
         data["transactions"][sale]["refunded_minor"] = 0  # (put back: the books never took it)
+
+
+def test_the_auto_release_clock_stands_still_while_a_refund_waits(logged_in, visitor, outbox, db, gateway, app):
+    from directcontracts.models import Milestone
+    cid, link, a, b, sale = two_in_one_sale(logged_in, visitor, outbox, db)
+    request_payment(logged_in, cid, a)
+    before = db.session.get(Milestone, a).auto_release_at
+    assert QUEUED in refund(logged_in, cid, a).text
+    with db.session.begin_nested():  # it waited two days for the settlement
+        db.session.scalar(db.select(Refund)).created_at -= timedelta(days=2)
+    db.session.commit()
+    gateway.settle(sale)
+    with gateway.store.locked() as data:  # refunded in full by hand meanwhile: the refund is refused
+        data["transactions"][sale]["refunded_minor"] = 80000
+    with app.test_request_context():
+        funding.mark_settled(sale)
+    with gateway.store.locked() as data:
+        data["transactions"][sale]["refunded_minor"] = 0  # (put back: the books never took it)
+    db.session.expire_all()
+    m = db.session.get(Milestone, a)
+    assert m.state == "submitted" and m.auto_release_at - before >= timedelta(days=2)
