@@ -60,6 +60,8 @@ def _finish_config(app: Flask) -> None:
     if app.config.get("DEMO") and not app.config.get("TEST_GATEWAY_STORE"):
         # the demo's test-gateway sales survive restarts and are shared by processes
         app.config["TEST_GATEWAY_STORE"] = os.path.join(app.instance_path, "test-gateway.json")
+    if app.config.get("DEMO") and app.config.get("TEST_GATEWAY_SETTLE_AFTER") is None:
+        app.config["TEST_GATEWAY_SETTLE_AFTER"] = 300  # sales settle 5 minutes after they are made
 
 
 def register_extensions(app: Flask) -> None:

@@ -18,7 +18,7 @@ ENV_KEYS = (
     "BRAINTREE_ENVIRONMENT", "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY",
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
     "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
-    "TEST_GATEWAY_STORE", "DEMO", "ALLOW_TEST_GATEWAY",
+    "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
 )
 _BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY"}
 _INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT"}
@@ -47,6 +47,9 @@ class Defaults:
     BRAINTREE_ENVIRONMENT = "sandbox"
     BRAINTREE_MERCHANT_ACCOUNTS = ""
     TEST_GATEWAY_STORE = None
+    #: Seconds after which the offline test gateway settles a sale, as the sandbox does (None: never by
+    #: itself; the demo sets 300).
+    TEST_GATEWAY_SETTLE_AFTER = None
 
 
 def _convert(key: str, value: str):

@@ -157,6 +157,13 @@ class BraintreeStandin:
             transaction["status"] = "settled"
             transaction["status_history"].append(_status_event(transaction))
 
+    def decline_settlement(self, transaction_id: str) -> None:
+        """The processor declined settling a submitted sale (Braintree's ``settlement_declined``)."""
+        with self._lock:
+            transaction = self.transactions[transaction_id]
+            transaction["status"] = "settlement_declined"
+            transaction["status_history"].append(_status_event(transaction))
+
     def sales_for(self, order_id: str) -> list[dict]:
         with self._lock:
             return [t for t in self.transactions.values() if t["order_id"] == order_id and t["type"] == "sale"]

@@ -133,5 +133,12 @@ class PaymentGateway(Protocol):
         Raises GatewayUnavailable.
         """
 
+    def transaction_status(self, transaction_id: str) -> str | None:
+        """The transaction's status at the gateway now (Braintree's words: ``submitted_for_settlement``,
+        ``settling``, ``settled``, ``settlement_declined``, ``voided`` …); None if there is no such one.
+
+        How a charge's settlement is followed when no webhook told it. Raises GatewayUnavailable.
+        """
+
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify and parse a webhook; raises InvalidWebhook."""

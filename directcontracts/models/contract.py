@@ -128,7 +128,9 @@ class Refund(db.Model):
     """Giving a milestone's money back through the gateway.
 
     At most one refund per milestone that is not ``failed`` (a partial unique
-    index): one in flight (``pending``, ``unknown``) or done (``succeeded``).
+    index): one waiting for its payment to settle (``queued``: a partial refund
+    of an unsettled sale, which the gateway cannot make yet; nothing was asked
+    of it), in flight (``pending``, ``unknown``) or done (``succeeded``).
     A ``failed`` refund is kept, not deleted: its order id is how a refund
     that lands at the gateway after being declared failed is still found
     (``services.refunds``), before the milestone is refunded again and by
@@ -140,14 +142,14 @@ class Refund(db.Model):
         Index("uq_refund_milestone_open", "milestone_id", unique=True,
               sqlite_where=text("status != 'failed'"), postgresql_where=text("status != 'failed'")),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("status IN ('pending','unknown','succeeded','failed')", name="status"),
+        CheckConstraint("status IN ('queued','pending','unknown','succeeded','failed')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
     attempt_id: Mapped[str] = mapped_column(ForeignKey("payment_attempt.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, unknown, succeeded, failed
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # queued, pending, unknown, succeeded, failed
     kind: Mapped[str | None] = mapped_column(String(10))  # voided or refunded
     #: The void or refund the gateway made. On a ``failed`` row: one found after the milestone was
     #: settled otherwise, which the books could not take (``ledger.check`` reports it).

@@ -46,6 +46,13 @@ class PaymentAttempt(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
+    #: Where a succeeded charge is in the gateway's settlement (Braintree's status): ``submitted_for_settlement``
+    #: → ``settling`` → ``settled``, or ``settlement_declined`` (``voided`` once cancelled whole). None: not
+    #: known yet. Kept up to date by ``funding.mark_settled`` / ``mark_settlement_declined`` (webhooks) and by
+    #: the look-ups of ``funding.check_settlements`` (jobs run-due). A partial refund waits for it (queued).
+    settlement: Mapped[str | None] = mapped_column(String(30))
+    #: When the gateway was last asked about the settlement (look-ups are spaced out).
+    settlement_checked_at: Mapped[datetime | None] = mapped_column()
 
     items: Mapped[list["PaymentItem"]] = relationship(back_populates="attempt", cascade="all, delete-orphan")
 

@@ -16,6 +16,9 @@ works; the adapters never import Flask); the app makes one at start-up and
 ``TEST_GATEWAY_STORE``
     optional path of a JSON file (e.g. under ``instance/``) where the
     TestGateway keeps its sales, so several processes share them.
+``TEST_GATEWAY_SETTLE_AFTER``
+    seconds after which the TestGateway settles a sale, as the sandbox does
+    (unset or empty: never by itself).
 ``TEST_GATEWAY_WEBHOOK_SECRET``
     HMAC key of the TestGateway's webhooks (default "test-webhook-secret").
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from flask import current_app
 
@@ -61,7 +65,9 @@ def make_gateway(config: Mapping) -> PaymentGateway:
     from .testgateway import JsonFileStore, TestGateway
 
     store_path = config.get("TEST_GATEWAY_STORE")
+    settle_after = config.get("TEST_GATEWAY_SETTLE_AFTER")
     return TestGateway(
         store=JsonFileStore(store_path) if store_path else None,
         webhook_secret=config.get("TEST_GATEWAY_WEBHOOK_SECRET") or "test-webhook-secret",
+        settle_after=None if settle_after in (None, "") else timedelta(seconds=float(settle_after)),
     )

@@ -289,6 +289,14 @@ class BraintreeAdapter:
                         order_id=getattr(credit, "order_id", None)))
         return sorted(refunds, key=lambda r: r.created_at or datetime.min)
 
+    def transaction_status(self, transaction_id: str) -> str | None:
+        """The transaction's status, read with ``transaction.find`` (consistent, unlike a search)."""
+        with self._call("find"):
+            try:
+                return self.gateway.transaction.find(transaction_id).status
+            except NotFoundError:
+                return None
+
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify Braintree's ``bt_signature`` / ``bt_payload`` pair and read it."""
         try:

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -126,8 +126,13 @@ class TestGateway:
     name = "test"
     test_mode = True
 
-    def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret") -> None:
+    def __init__(self, store: SaleStore | None = None, webhook_secret: str = "test-webhook-secret",
+                 settle_after: timedelta | None = None) -> None:
         self.store = store if store is not None else MemoryStore()
+        #: As the sandbox's batch does, a sale submitted for settlement is settled this long after it was
+        #: made, when it is next looked up (``transaction_status``, ``refund``). None: never by itself
+        #: (tests settle sales with ``settle()``).
+        self.settle_after = settle_after
         self._webhook_secret = webhook_secret.encode()
         #: A switch for tests and demos: REFUND_ANSWER_LOST, REFUND_UNREACHABLE, REFUND_LATE or
         #: REFUND_ANSWER_LOST_NO_ORDER_ID makes every void/refund of this object lose its answer; None answers.
@@ -245,12 +250,28 @@ class TestGateway:
                            order_id=c["order_id"])
                 for c in credits if c["status"] in outcomes.SUCCEEDED_STATUSES]
 
+    def transaction_status(self, transaction_id: str) -> str | None:
+        """The transaction's status (a sale due to settle by ``settle_after`` is settled first)."""
+        with self.store.locked() as data:
+            record = data.get("transactions", {}).get(transaction_id)
+            if record is None:
+                return None
+            self._settle_if_due(record)
+            return record["status"]
+
+    def _settle_if_due(self, record: dict) -> None:
+        if (self.settle_after is not None and record["type"] == "sale"
+                and record["status"] in ("submitted_for_settlement", "settling")
+                and datetime.now(timezone.utc) >= datetime.fromisoformat(record["created_at"]) + self.settle_after):
+            record["status"] = "settled"
+
     def _refund(self, transaction_id: str, amount: Money, order_id: str | None) -> RefundResult:
         with self.store.locked() as data:
             transactions = data.setdefault("transactions", {})
             sale = transactions.get(transaction_id)
             if sale is None:
                 return RefundResult(ok=False, message="No payment with this reference was found.")
+            self._settle_if_due(sale)
             if amount.currency != sale["currency"]:
                 return RefundResult(ok=False, message=f"The refund must be in the payment's currency ({sale['currency']}).")
             if amount.minor <= 0:
@@ -312,6 +333,14 @@ class TestGateway:
         return WebhookEvent(kind=data["kind"], transaction_id=transaction_id, order_id=order_id, raw=data)
 
     # -- test helpers
+
+    def decline_settlement(self, transaction_id: str) -> None:
+        """Mark a submitted sale ``settlement_declined``, as the processor may (rarely) do."""
+        with self.store.locked() as data:
+            record = data.get("transactions", {}).get(transaction_id)
+            if record is None:
+                raise KeyError(transaction_id)
+            record["status"] = "settlement_declined"
 
     def settle(self, transaction_id: str) -> None:
         """Mark a submitted sale (or refund) settled, as the nightly batch would."""

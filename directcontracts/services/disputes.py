@@ -106,7 +106,7 @@ def open_dispute(contract: Contract, milestone_id: int, *, by: str, reason: str,
     from_state = m.state
     m.state = milestone_transition(m.state, MilestoneAction.DISPUTE)
     if lifecycle.refund_in_flight(m.id):
-        raise InvalidTransition(lifecycle.REFUND_IN_FLIGHT)
+        raise InvalidTransition(lifecycle.in_flight_message("queued" if lifecycle.refund_queued(m.id) else None))
     m.auto_release_at = None
     days = ShopSettings.get().dispute_response_days
     dispute = Dispute(contract_id=contract.id, milestone_id=m.id, opened_by=by, reason=reason,
@@ -247,7 +247,7 @@ def _decide(dispute: Dispute, kind: str, release_minor: int, decided_by: str, re
               SPLIT: MilestoneAction.RESOLVE_SPLIT}[kind]
     milestone_transition(m.state, action)
     if lifecycle.refund_in_flight(m.id):
-        raise InvalidTransition(lifecycle.REFUND_IN_FLIGHT)
+        raise InvalidTransition(lifecycle.in_flight_message("queued" if lifecycle.refund_queued(m.id) else None))
     held = ledger_svc.milestone_money([contract.id]).get(m.id, ledger_svc.MilestoneMoney()).held
     if held != m.amount_minor:
         log.error("dispute %s: escrow holds %s, milestone %s says %s; nothing moved", dispute.id, held, m.id,

@@ -308,6 +308,24 @@ def apply_result(attempt: PaymentAttempt, result: ChargeResult, now: datetime) -
     attempt.method, attempt.card_brand, attempt.card_last4 = result.method, result.card_brand, result.card_last4
     attempt.paypal_email, attempt.transaction_id = result.paypal_email, result.transaction_id
     attempt.processor_code, attempt.message = result.processor_code, result.message
+    if result.status == "succeeded" and result.gateway_status:
+        attempt.settlement = result.gateway_status[:30]  # followed from here by services.settlements
+
+
+def mark_settled(transaction_id: str, now: datetime | None = None) -> int:
+    """The gateway says this charge settled (a webhook, or a look-up): record it and issue the refunds
+    queued for it; returns how many were issued. Idempotent; a transaction of no attempt is ignored."""
+    from . import settlements  # it builds on lifecycle and refunds, which build on this layer
+
+    return settlements.record(transaction_id, "settled", now)
+
+
+def mark_settlement_declined(transaction_id: str, now: datetime | None = None) -> int:
+    """The processor declined settling this charge: record it; refunds queued for it cannot be made
+    (they are marked failed, the member told to check it in Braintree). Returns 0."""
+    from . import settlements
+
+    return settlements.record(transaction_id, "settlement_declined", now)
 
 
 def record_funding(contract: Contract, attempt: PaymentAttempt, milestones: list[Milestone], now: datetime) -> None:

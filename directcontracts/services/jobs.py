@@ -4,7 +4,9 @@
 - reminders to the client before auto-release (7 days and 1 day before),
 - reminders to the freelancer about unfunded milestones past their due date,
 - retrying unsent email, and reconciling payments and refunds whose outcome
-  is unknown.
+  is unknown,
+- looking up the settlement of charges no webhook reported settled, and
+  issuing the refunds queued until their charge settled (``settlements``).
 
 Nothing here touches a disputed milestone: only ``submitted`` ones release,
 and not while a refund of it is being confirmed. Each reminder is recorded in
@@ -27,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, disputes, funding, lifecycle, mailer, refunds, thread
+from . import activity, disputes, funding, lifecycle, mailer, refunds, settlements, thread
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -171,6 +173,8 @@ def run_due(now: datetime | None = None) -> Report:
     task("dispute_notices", lambda: disputes.deadlines(now, report.failures))
     task("reconciled", charges)
     task("refunds_reconciled", refunds_due)
+    task("settlements_looked_up", lambda: settlements.check(now, report.failures))
+    task("queued_refunds_issued", lambda: settlements.issue_due(now, report.failures))
     task("messages_emailed", lambda: thread.email_due(now, report.failures))
     task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])
     return report

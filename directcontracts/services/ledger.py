@@ -14,6 +14,8 @@ from ..models import Contract, Dispute, Journal, LedgerEntry, Milestone, Payment
 #: A refund still being confirmed, or a sale still being given back, after this long is not
 #: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
 STUCK_AFTER = timedelta(hours=24)
+#: A refund queued this long for its payment to settle (Braintree settles within a day) needs a person.
+QUEUED_STUCK_AFTER = timedelta(days=3)
 
 
 def post(kind: str, contract: Contract, entries: list[rules.Entry], *, attempt_id: str | None = None,
@@ -108,7 +110,8 @@ def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
 def gateway_doubts(now: datetime | None = None) -> list[str]:
     """Where the gateway and the books may disagree and no automatic run will settle it, naming the rows.
 
-    Refunds still pending/unknown after STUCK_AFTER, sales still being given
+    Refunds still pending/unknown after STUCK_AFTER, refunds queued for their payment to settle after
+    QUEUED_STUCK_AFTER, payments whose settlement the processor declined, sales still being given
     back (``returning``) after STUCK_AFTER, and refunds the gateway made late
     that the books could not take (a ``failed`` row with the gateway's
     transaction: the milestone had been refunded or released meanwhile).
@@ -123,6 +126,17 @@ def gateway_doubts(now: datetime | None = None) -> list[str]:
         doubts.append(f"the gateway and the books may disagree: refund {row.id} of milestone {row.milestone_id} "
                       f"({Money(row.amount_minor, currency).format()}, order {refund_order_id(row)}) is still "
                       f"{row.status} after {hours} hours; check it in Braintree")
+    for row, currency in _refunds_with_currency(Refund.status == "queued",
+                                                Refund.created_at < now - QUEUED_STUCK_AFTER):
+        hours = int((now - row.created_at).total_seconds() // 3600)
+        doubts.append(f"refund {row.id} of milestone {row.milestone_id} ({Money(row.amount_minor, currency).format()})"
+                      f" has waited {hours} hours for its payment to settle; check the payment in Braintree")
+    for attempt in db.session.scalars(db.select(PaymentAttempt).where(
+            PaymentAttempt.status == "succeeded", PaymentAttempt.settlement == "settlement_declined")
+            .order_by(PaymentAttempt.created_at)):
+        doubts.append(f"the gateway and the books disagree: payment {attempt.id} ({attempt.amount.format()}, "
+                      f"sale {attempt.transaction_id}) is held in escrow, but the payment processor declined "
+                      f"settling it; check it in Braintree")
     for row in db.session.scalars(
         db.select(SaleReturn).where(SaleReturn.status == "returning", SaleReturn.created_at < now - STUCK_AFTER)
         .order_by(SaleReturn.id)

@@ -55,8 +55,17 @@ class RefundUncertain(ServiceError):
 REFUND_IN_FLIGHT = "A refund of this milestone is being confirmed with the payment processor."
 
 
-#: A refund in these states is being made or confirmed: the milestone offers nothing else meanwhile.
-REFUND_IN_FLIGHT_STATUSES = ("pending", "unknown")
+#: What either side is told about a milestone whose refund waits for its payment to settle.
+REFUND_QUEUED = "Refund pending: it will be issued when the payment settles (usually within a day)."
+
+
+#: A refund in these states is waiting for its charge to settle (``queued``), or being made or confirmed:
+#: the milestone offers nothing else meanwhile.
+REFUND_IN_FLIGHT_STATUSES = ("queued", "pending", "unknown")
+
+#: A charge's gateway statuses from which Braintree makes a partial refund (before them, only a void of
+#: the whole sale is possible: a partial refund is queued until the charge gets there).
+REFUNDABLE_SETTLEMENTS = ("settling", "settled", "settlement_confirmed")
 
 
 def refund_order_id(row: Refund) -> str:
@@ -173,9 +182,20 @@ def _post_if_landed_late(keys: list[RefundKey], what: str, *, refusal: Exception
 
 
 def refund_in_flight(milestone_id: int) -> bool:
-    """True while a refund of this milestone is pending or unknown (a finished one changes its state)."""
+    """True while a refund of this milestone is queued, pending or unknown (a finished one changes its state)."""
     return db.session.scalar(db.select(Refund.id).where(
         Refund.milestone_id == milestone_id, Refund.status.in_(REFUND_IN_FLIGHT_STATUSES))) is not None
+
+
+def refund_queued(milestone_id: int) -> bool:
+    """True while a refund of this milestone waits for its payment to settle."""
+    return db.session.scalar(db.select(Refund.id).where(
+        Refund.milestone_id == milestone_id, Refund.status == "queued")) is not None
+
+
+def in_flight_message(status: str | None) -> str:
+    """What both sides are told about a milestone whose refund is in this state."""
+    return REFUND_QUEUED if status == "queued" else REFUND_IN_FLIGHT
 
 
 @dataclass(frozen=True)
@@ -206,7 +226,7 @@ def request_payment(contract: Contract, milestone_id: int, *, note: str, url: st
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
     if refund_in_flight(m.id):
-        raise InvalidTransition(REFUND_IN_FLIGHT)
+        raise InvalidTransition(in_flight_message("queued" if refund_queued(m.id) else None))
     days = ShopSettings.get().auto_release_days
     m.submitted_at, m.submit_note, m.deliverable_url = now, note, url
     m.auto_release_at = now + timedelta(days=days)
@@ -253,12 +273,23 @@ def refund(contract: Contract, milestone_id: int, *, reason: str, amount_minor: 
     ``dispute_id``: the refund carries out that dispute's decision, giving
     back ``amount_minor`` (all, or the client's part of a split); posting it
     posts the whole decision (``disputes.finish_with_refund``).
+
+    A partial refund of a charge that has not settled (the gateway can only
+    void a sale whole until then) is *queued* instead: nothing is asked of
+    the gateway, the milestone shows the refund pending and offers nothing
+    else, and ``issue_queued`` makes it once the charge settles
+    (``services.settlements``). The gateway is asked first whether the charge
+    settled meanwhile; if it cannot be asked, the refund is queued too.
     """
     reason = clean_text(reason, "reason", REFUND_REASON)
     contract, m = lock_contract(contract.id, milestone_id)
     attempt, item = _attempt_item(m)
     amount_minor = item.amount_minor if dispute_id is None else amount_minor
     milestone_transition(m.state, _refund_action(dispute_id, amount_minor, m))
+    if refund_queued(m.id):
+        raise InvalidTransition(REFUND_QUEUED)
+    # Only a whole sale can be cancelled before it settles: a part of one waits for the settlement.
+    may_wait = amount_minor != attempt.amount_minor and attempt.settlement not in REFUNDABLE_SETTLEMENTS
     row = Refund(milestone_id=m.id, attempt_id=attempt.id, amount_minor=amount_minor, reason=reason,
                  dispute_id=dispute_id)
     db.session.add(row)
@@ -278,6 +309,100 @@ def refund(contract: Contract, milestone_id: int, *, reason: str, amount_minor: 
                              "so the client cannot be refunded twice: try again in a few minutes."))
     if posted is not None:
         return posted
+    if may_wait and _unsettled(attempt_id, transaction_id):
+        return _queue(refund_id)
+    return _ask_gateway(refund_id, transaction_id, amount, order_id, attempt_id, contract_id, milestone_id, title)
+
+
+#: A charge's gateway statuses before settlement: a partial refund of it waits (is queued).
+UNSETTLED = ("authorizing", "authorized", "submitted_for_settlement", "settlement_pending")
+
+
+def _unsettled(attempt_id: str, transaction_id: str) -> bool:
+    """Ask the gateway whether this charge is still on its way to settlement; record what it says.
+
+    True also when the gateway cannot be asked (the refund then waits: nothing moves on a doubt).
+    Any other status (settled, or one the gateway will explain when refused) lets the refund be asked for.
+    """
+    db.session.rollback()  # no transaction stays open across the gateway call
+    try:
+        status = current_gateway().transaction_status(transaction_id)
+    except GatewayUnavailable as exc:
+        log.warning("attempt %s: could not look its settlement up: %s", attempt_id, exc)
+        return True
+    record_settlement(attempt_id, status)
+    return status in UNSETTLED
+
+
+def record_settlement(attempt_id: str, status: str | None, now: datetime | None = None) -> None:
+    """Keep the gateway's status of a charge on its attempt (committed); None (not found) changes nothing."""
+    values = {"settlement_checked_at": now or utcnow()}
+    if status:
+        values["settlement"] = status[:30]
+    db.session.execute(db.update(PaymentAttempt).where(PaymentAttempt.id == attempt_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _queue(refund_id: int) -> Milestone:
+    """The charge has not settled: the refund waits for it (``queued``), nothing asked of the gateway."""
+    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
+    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
+    contract, m = lock_contract(contract_id, milestone_id)
+    row = db.session.get(Refund, refund_id)
+    if row is None or row.status != "pending":
+        db.session.rollback()
+        return m
+    row.status = "queued"
+    amount = Money(row.amount_minor, contract.currency)
+    activity.record(contract, "refund_queued", "system",
+                    f"Refund of “{m.title}” ({amount.format()}) queued: the client's payment has not settled "
+                    f"yet, so it can only be cancelled whole. The refund is issued automatically when the payment "
+                    f"settles (usually within a day). Reason: {row.reason}")
+    db.session.commit()
+    return m
+
+
+def issue_queued(refund_id: int) -> Milestone | None:
+    """Make a queued refund now that its charge settled, exactly as ``refund`` makes one.
+
+    Returns None if it is no longer queued (issued by a parallel run). Raises
+    nothing when the gateway refuses (the refund is then ``failed`` and both
+    sides are told) or does not answer (``unknown``, reconciled later).
+    """
+    db.session.rollback()
+    found = db.session.execute(db.select(Refund.milestone_id, Milestone.contract_id).join(
+        Milestone, Milestone.id == Refund.milestone_id).where(Refund.id == refund_id)).first()
+    if found is None:
+        return None
+    contract, m = lock_contract(found.contract_id, found.milestone_id)
+    row = db.session.get(Refund, refund_id)
+    db.session.refresh(row)
+    if row.status != "queued":
+        db.session.rollback()
+        return None
+    attempt = db.session.get(PaymentAttempt, row.attempt_id)
+    now = utcnow()
+    if m.state == MilestoneState.SUBMITTED and m.auto_release_at is not None:
+        # The clock stood still while the refund waited: should the refund not be made, it resumes
+        # with the time that was left.
+        m.auto_release_at += max(now - row.created_at, timedelta(0))
+    # Pending from now: reconciliation counts its grace from the moment the gateway is asked.
+    row.status, row.created_at = "pending", now
+    db.session.flush()
+    args = (row.id, attempt.transaction_id, Money(row.amount_minor, contract.currency), refund_order_id(row),
+            attempt.id, contract.id, m.id, m.title)
+    db.session.commit()
+    return _ask_gateway(*args, queued=True)
+
+
+def _ask_gateway(refund_id: int, transaction_id: str, amount: Money, order_id: str, attempt_id: str,
+                 contract_id: int, milestone_id: int, title: str, *, queued: bool = False) -> Milestone:
+    """Call the gateway for a ``pending`` refund and record its answer (see ``refund``).
+
+    ``queued``: a refund issued after waiting for its charge to settle; a refusal then marks it failed
+    (both sides told) rather than refusing a person's request.
+    """
     gw = current_gateway()
     try:
         result = gw.refund(transaction_id, amount, order_id=order_id)
@@ -309,9 +434,13 @@ def refund(contract: Contract, milestone_id: int, *, reason: str, amount_minor: 
                               "and you will be notified of the outcome.") from None
     if not result.ok:
         log.info("refund %s of attempt %s refused: %s", refund_id, attempt_id, result.message)
+        if queued:
+            from .refunds import refused  # refunds builds on this module
+            refused(refund_id, result.message or "The payment processor refused the refund.")
+            return db.session.get(Milestone, milestone_id)
         _drop_pending(refund_id)
         raise RefundFailed(result.message or "The payment processor refused the refund.")
-    return post_refund(refund_id, result)
+    return post_refund(refund_id, result, queued=queued)
 
 
 def _refund_action(dispute_id: int | None, amount_minor: int, m: Milestone) -> MilestoneAction:
@@ -330,7 +459,7 @@ def _drop_pending(refund_id: int) -> None:
 
 
 def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = False,
-                replacing: int | None = None) -> Milestone:
+                replacing: int | None = None, queued: bool = False) -> Milestone:
     """Record a refund the gateway made: milestone refunded, refund journal, client emailed.
 
     Idempotent under the row locks: a refund already posted is left alone.
@@ -344,6 +473,7 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     made, the member is told, and ``ledger.check`` reports it for a person.
     ``replacing``: a pending refund of the same milestone, not yet asked of
     the gateway, that this one makes unnecessary (it is removed).
+    ``queued``: a refund that waited for its payment to settle (both sides are emailed).
     """
     milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
     contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
@@ -382,7 +512,7 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     elif late:
         _tell_landed_late(contract, m, row, amount, result)
     else:
-        _tell_refunded(contract, m, row, amount, result, reconciled)
+        _tell_refunded(contract, m, row, amount, result, reconciled, queued)
     maybe_complete(contract)
     db.session.commit()
     mailer.deliver_pending()
@@ -405,9 +535,21 @@ def _tell_landed_late(contract: Contract, m: Milestone, row: Refund, amount: Mon
 
 
 def _tell_refunded(contract: Contract, m: Milestone, row: Refund, amount: Money, result: RefundResult,
-                   reconciled: bool) -> None:
-    """A refund made (confirmed now, or found by reconciliation): the timeline, the client by email."""
-    if reconciled:
+                   reconciled: bool, queued: bool = False) -> None:
+    """A refund made (confirmed now, or found by reconciliation): the timeline, the client by email.
+
+    A queued refund, issued once the payment settled: both sides by email.
+    """
+    if queued:
+        activity.record(contract, "refunded", "system",
+                        f"The payment settled and the pending refund of “{m.title}” was issued: {amount.format()} "
+                        f"back to the client ({result.kind}, ref {result.transaction_id}). Reason: {row.reason}")
+        activity.notify(contract, f"The pending refund of “{m.title}” of “{contract.title}” was issued: "
+                                  f"{amount.format()} is back with the client.")
+        mailer.queue(contract.member.email, f"Refund issued: {amount.format()} for {m.title} — {contract.title}",
+                     "refunded", contract=contract, milestone=m, amount=amount, reason=row.reason,
+                     for_member=True, link=freelancer_link(contract))
+    elif reconciled:
         activity.record(contract, "refunded", "system",
                         f"The payment processor confirmed the refund of “{m.title}”: {amount.format()} back to "
                         f"the client ({result.kind}, ref {result.transaction_id}). Reason: {row.reason}")
@@ -464,13 +606,25 @@ def end(contract: Contract) -> Contract:
     """End an active contract early: pending milestones are cancelled; refused while money is held."""
     contract = lock_without_payment(contract.id)
     contract_transition(contract.state, ContractAction.END)
-    held = [m for m in contract.milestones if m.state in ESCROW_STATES]
+    leaving = set(db.session.scalars(db.select(Refund.milestone_id).join(Milestone).where(
+        Milestone.contract_id == contract.id, Refund.status == "queued")))
+    held = [m for m in contract.milestones if m.state in ESCROW_STATES and m.id not in leaving]
     if held:
         names = ", ".join(f"“{m.title}”" for m in held)
         raise InvalidTransition(f"Money is still in escrow for {names}. Release or refund it first.")
     for m in contract.milestones:
         if m.state == MilestoneState.PENDING:
             m.state = milestone_transition(m.state, MilestoneAction.CANCEL)
+    if leaving:
+        # The queued refunds' money is still in escrow until the payment settles: the contract stays
+        # active and completes by itself when the last of them is issued (maybe_complete).
+        names = ", ".join(f"“{m.title}”" for m in contract.milestones if m.id in leaving)
+        activity.record(contract, "ending", "freelancer",
+                        f"Ending the contract: unfunded milestones cancelled. The pending refund of {names} is "
+                        f"issued when the payment settles; the contract is then completed.")
+        db.session.commit()
+        mailer.deliver_pending()
+        return contract
     contract.state = contract_transition(contract.state, ContractAction.END)
     activity.record(contract, "ended", "freelancer", "Contract ended; unfunded milestones cancelled.")
     mailer.queue(contract.client_email, f"Contract ended: {contract.title}", "ended", contract=contract,
@@ -529,7 +683,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
     action = MilestoneAction.AUTO_RELEASE if automatic else MilestoneAction.APPROVE
     new_state = milestone_transition(m.state, action)
     if refund_in_flight(m.id):
-        raise InvalidTransition(REFUND_IN_FLIGHT)
+        raise InvalidTransition(in_flight_message("queued" if refund_queued(m.id) else None))
     held = ledger_svc.milestone_money([contract.id]).get(m.id, ledger_svc.MilestoneMoney()).held
     if held != m.amount_minor:
         # The books and the milestone disagree (a bug or a hand edit): release nothing, say so.
@@ -565,7 +719,7 @@ def client_request_changes(contract: Contract, milestone_id: int, *, message: st
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.REQUEST_CHANGES)
     if refund_in_flight(m.id):
-        raise InvalidTransition(REFUND_IN_FLIGHT)
+        raise InvalidTransition(in_flight_message("queued" if refund_queued(m.id) else None))
     m.auto_release_at = None
     activity.record(contract, "milestone_changes_requested", "client",
                     f"Asked for changes on “{m.title}”: {message}")

@@ -67,11 +67,49 @@ RECHECK_BUDGET = 50
 MAX_IN_FLIGHT_DELAY = timedelta(hours=1)
 
 
-def in_flight(contract: Contract) -> set[int]:
-    """Ids of this contract's milestones whose refund is being confirmed."""
-    return set(db.session.scalars(
-        db.select(Refund.milestone_id).join(Milestone, Milestone.id == Refund.milestone_id)
-        .where(Milestone.contract_id == contract.id, Refund.status.in_(IN_FLIGHT))))
+def in_flight(contract: Contract) -> dict[int, str]:
+    """This contract's milestones whose refund is queued or being confirmed: milestone id → refund status."""
+    rows = db.session.execute(
+        db.select(Refund.milestone_id, Refund.status).join(Milestone, Milestone.id == Refund.milestone_id)
+        .where(Milestone.contract_id == contract.id, Refund.status.in_(IN_FLIGHT)))
+    return {milestone_id: status for milestone_id, status in rows}
+
+
+def refused(refund_id: int, message: str, now: datetime | None = None) -> None:
+    """A queued refund, issued once its payment settled, was refused by the gateway: nothing moved.
+
+    The row is kept ``failed`` (nothing to look up: the refusal is certain); both sides are told, and
+    the member may refund again (a dispute's decision opens the dispute again).
+    """
+    now = now or utcnow()
+    db.session.rollback()
+    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
+    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
+    contract, m = lock_contract(contract_id, milestone_id)
+    row = db.session.get(Refund, refund_id)
+    db.session.refresh(row)
+    if row.status != "pending":
+        db.session.rollback()
+        return
+    row.status, row.failed_at, row.next_check_at = "failed", now, None
+    row.message = f"Refused by the payment processor: {message}"[:2000]
+    amount = Money(row.amount_minor, contract.currency)
+    if row.dispute_id is not None:
+        from .disputes import refund_failed
+        refund_failed(row, amount)
+    else:
+        activity.record(contract, "refund_failed", "system",
+                        f"The pending refund of “{m.title}” ({amount.format()}) was refused by the payment "
+                        f"processor when the payment settled: {message} Nothing went back to the client and the "
+                        f"money is still in escrow. It can be refunded again.")
+        activity.notify(contract, f"The pending refund of “{m.title}” of “{contract.title}” was refused by the "
+                                  f"payment processor; {amount.format()} is still in escrow.")
+        for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
+                                     (contract.client_email, False, fresh_client_link(contract))):
+            mailer.queue(to, f"Refund not made: {m.title} — {contract.title}", "refund_refused", contract=contract,
+                         milestone=m, amount=amount, why=message, for_member=for_member, link=link)
+    db.session.commit()
+    mailer.deliver_pending()
 
 
 def due(now: datetime) -> list[int]:

@@ -169,7 +169,8 @@ def dispute_resolve(dispute_id: int):
     problem, status = dispute_page.attempt(disputes.resolve, d, current_user, **form.values())
     if problem:
         return _dispute_page(d, status, problem=problem)
-    flash("Decided. Both sides have been emailed the decision and your reason.", "success")
+    flash(dispute_page.done_unless_queued(d, "Decided. Both sides have been emailed the decision and your reason."),
+          "success")
     return redirect(url_for("admin.dispute_show", dispute_id=d.id), 303)
 
 

@@ -168,8 +168,17 @@ def _move(p: Portal, d, confirmed, action: str, release_minor: int, service, don
     problem, status = attempt(service, d, by=p.role, **hidden)
     if problem:
         return page(p, d, status, problem=problem)
-    flash(done, "success")
+    flash(done_unless_queued(d, done), "success")
     return to(p, d)
+
+
+def done_unless_queued(d, done: str) -> str:
+    """What a decision's flash says: ``done``, or that the client's part waits for their payment to settle."""
+    waiting = disputes.refunding(d)
+    if waiting is None or waiting.status != "queued":
+        return done
+    return (f"Decided. {lifecycle.REFUND_QUEUED} The dispute is settled then, and everyone is emailed "
+            f"the outcome.")
 
 
 def accept(p: Portal, d):

@@ -246,3 +246,14 @@ def test_make_gateway_drives_the_standin(standin):
         assert gateway.charge(order_id="o", amount=usd("5.00"), nonce="fake-valid-amex-nonce").card_last4 == "0005"
     finally:
         gateway.close()
+
+
+def test_transaction_status_follows_settlement(adapter, standin):
+    sale = adapter.charge(order_id="order-1", amount=usd("100.00"), nonce="fake-valid-nonce")
+    assert adapter.transaction_status(sale.transaction_id) == "submitted_for_settlement"
+    standin.settle(sale.transaction_id)
+    assert adapter.transaction_status(sale.transaction_id) == "settled"
+    other = adapter.charge(order_id="order-2", amount=usd("10.00"), nonce="fake-valid-nonce")
+    standin.decline_settlement(other.transaction_id)
+    assert adapter.transaction_status(other.transaction_id) == "settlement_declined"
+    assert adapter.transaction_status("nosuchid") is None

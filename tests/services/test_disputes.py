@@ -283,18 +283,29 @@ def test_the_owner_does_not_judge_their_own_case(app, db, mediator, gateway):
 
 # ---- the gateway says no, or nothing ---------------------------------------------
 
-def test_a_split_before_the_sale_settles_is_refused_and_nothing_moves(app, db, member, mediator, gateway):
+def test_a_split_before_the_sale_settles_is_queued_and_carried_out_when_it_settles(app, db, member, mediator,
+                                                                                   gateway):
+    """Braintree refunds part of a sale only once it settled: the client's part waits (queued), nothing
+    moves meanwhile, and the decision is carried out when the sale settles."""
+    from directcontracts.services import funding
+
     cid = signed(app, member, ["1000"])
     mid = funded(app, db, gateway, cid, settle=False)
     d = opened(app, db, cid, mid)
-    with app.test_request_context(), pytest.raises(lifecycle.RefundFailed, match="dispute stays open"):
-        disputes.resolve(d, mediator, kind="split", release_text="500", reason="Half.")
-    d = db.session.get(Dispute, d.id)
-    assert (d.status, d.decided_at, d.release_minor) == ("open", None, None)
-    assert money(db, mid).held == 100000 and db.session.get(Milestone, mid).state == "disputed"
-    gateway.settle(sales(gateway)[0]["id"])
     with app.test_request_context():
         disputes.resolve(d, mediator, kind="split", release_text="500", reason="Half.")
+    d = db.session.get(Dispute, d.id)
+    assert d.status == "open" and d.decided_at is not None and disputes.refunding(d).status == "queued"
+    assert money(db, mid).held == 100000 and db.session.get(Milestone, mid).state == "disputed"
+    with app.test_request_context():
+        with pytest.raises(InvalidTransition, match="being carried out"):
+            disputes.say(d, by="client", body="Hello?")
+    sale = sales(gateway)[0]["id"]
+    gateway.settle(sale)
+    with app.test_request_context():
+        assert funding.mark_settled(sale) == 1
+    d = db.session.get(Dispute, d.id)
+    assert (d.status, d.outcome) == ("closed", "split")
     assert (money(db, mid).released, money(db, mid).refunded) == (50000, 50000)
 
 

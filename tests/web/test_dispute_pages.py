@@ -283,16 +283,45 @@ def test_csrf_is_required(db, funded, freelancer, visitor):
     assert dispute_of(db, m.id).status == "open"
 
 
-def test_a_refused_refund_is_said_plainly_and_the_dispute_stays_open(db, funded, freelancer, visitor, mediator):
+def test_a_refused_refund_is_said_plainly_and_the_dispute_stays_open(db, settled, freelancer, visitor, mediator,
+                                                                     gateway):
+    from tests.conftest import sales
+    cid, link = settled
+    m = milestones(db, cid)[0]
+    open_by_client(visitor, link, m.id)
+    d = dispute_of(db, m.id)
+    [sale] = sales(gateway)
+    with gateway.store.locked() as data:  # refunded in full by hand in the control panel
+        data["transactions"][sale["id"]]["refunded_minor"] = sale["minor"]
+    r = mediator.post(f"/admin/disputes/{d.id}/resolve",
+                      {"kind": "split", "release": "500", "reason": "Half.", "confirmed": "y"})
+    with gateway.store.locked() as data:  # (put back: the books never took it)
+        data["transactions"][sale["id"]]["refunded_minor"] = 0
+    assert r.status_code == 409 and 'data-testid="dispute-problem"' in r.text
+    assert "dispute stays open" in r.text and "Traceback" not in r.text
+    assert dispute_of(db, m.id).status == "open" and dispute_of(db, m.id).decided_at is None
+
+
+def test_a_split_before_the_sale_settles_waits_for_it(db, funded, freelancer, visitor, mediator, gateway, app):
+    from directcontracts.services import funding
+    from tests.conftest import sales
     cid, link = funded  # the sale is not settled: part of it cannot be refunded yet
     m = milestones(db, cid)[0]
     open_by_client(visitor, link, m.id)
     d = dispute_of(db, m.id)
     r = mediator.post(f"/admin/disputes/{d.id}/resolve",
-                      {"kind": "split", "release": "500", "reason": "Half.", "confirmed": "y"})
-    assert r.status_code == 409 and 'data-testid="dispute-problem"' in r.text
-    assert "dispute stays open" in r.text and "Traceback" not in r.text
-    assert dispute_of(db, m.id).status == "open" and dispute_of(db, m.id).decided_at is None
+                      {"kind": "split", "release": "500", "reason": "Half.", "confirmed": "y"}, follow_redirects=True)
+    queued = "Refund pending: it will be issued when the payment settles (usually within a day)."
+    assert r.status_code == 200 and queued in r.text and "Both sides have been emailed" not in r.text
+    page = visitor.get(f"{link}/disputes/{d.id}").text
+    assert 'data-testid="dispute-refunding"' in page and queued in page and "Send message" not in page
+    assert dispute_of(db, m.id).status == "open" and dispute_of(db, m.id).decided_at is not None
+    [sale] = sales(gateway)
+    gateway.settle(sale["id"])
+    with app.test_request_context():
+        assert funding.mark_settled(sale["id"]) == 1
+    db.session.expire_all()
+    assert (dispute_of(db, m.id).status, dispute_of(db, m.id).outcome) == ("closed", "split")
 
 
 def test_a_lost_refund_answer_shows_the_refund_being_confirmed(db, settled, freelancer, visitor, gateway):

@@ -17,7 +17,7 @@ def refund_journals(db) -> list[Journal]:
 
 def refund_row(db) -> Refund | None:
     db.session.expire_all()
-    return db.session.scalar(db.select(Refund))
+    return db.session.scalar(db.select(Refund).order_by(Refund.id))  # the first (PostgreSQL keeps no order)
 
 
 def cli(runner, *args, when) -> tuple[int, str]:

@@ -118,7 +118,8 @@ def milestone_page(contract, milestone_id: int, action: str, form, status: int =
     milestone = contract_queries.milestone_of(contract, milestone_id)
     offered = actions.milestone_actions(contract, "freelancer")(milestone)
     if status == 200 and {"request_payment": "submit"}.get(action, action) not in offered:
-        why = (lifecycle.REFUND_IN_FLIGHT if milestone.id in refunds.in_flight(contract)
+        why = (lifecycle.in_flight_message(refunds.in_flight(contract)[milestone.id])
+               if milestone.id in refunds.in_flight(contract)
                else f"it is {STATE_LABELS.get(milestone.state, milestone.state).lower()}.")
         raise InvalidTransition(f"“{milestone.title}” cannot be "
                                 f"{'refunded' if action == 'refund' else 'submitted for payment'} now: {why}")

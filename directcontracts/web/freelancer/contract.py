@@ -72,8 +72,9 @@ def contract_end_confirm(contract_id: int):
 def contract_end(contract_id: int):
     """End an active contract: unfunded milestones are cancelled; refused while money is held."""
     contract = _contract(contract_id)
-    lifecycle.end(contract)
-    flash("Contract ended.", "success")
+    contract = lifecycle.end(contract)
+    flash("Contract ended." if contract.state == "ended" else "Unfunded milestones cancelled. The contract is "
+          "completed when the pending refund is issued, once the payment settles.", "success")
     return pages.to_show(contract)
 
 
@@ -115,5 +116,6 @@ def refund(contract_id: int, milestone_id: int):
         return pages.milestone_page(contract, milestone_id, "refund", form, status)
     if not refunded:
         return pages.milestone_page(contract, milestone_id, "refund", form, 422)
-    flash("Refunded. The client has been emailed.", "success")
+    flash(lifecycle.REFUND_QUEUED if lifecycle.refund_queued(milestone_id) else "Refunded. The client has been emailed.",
+          "success")
     return pages.to_show(contract)
