@@ -64,6 +64,7 @@ class MilestoneLine:
     refunded: Money
     held: Money
     refunding: Money | None = None  # a refund of this much is being confirmed (still in escrow meanwhile)
+    queued: bool = False  # ... or waits for the payment to settle before it is issued
 
 
 @dataclass
@@ -93,7 +94,12 @@ class ClientMoney:
 
     @property
     def refunding(self) -> Money:
-        return sum((m.refunding for m in self.milestones if m.refunding), Money(0, self.currency))
+        return sum((m.refunding for m in self.milestones if m.refunding and not m.queued), Money(0, self.currency))
+
+    @property
+    def queued(self) -> Money:
+        """Refunds waiting for the payment to settle before they are issued."""
+        return sum((m.refunding for m in self.milestones if m.refunding and m.queued), Money(0, self.currency))
 
 
 def _status(attempt: PaymentAttempt) -> str:
@@ -136,9 +142,10 @@ def payments(contract: Contract) -> list[PaymentLine]:
 def milestones(contract: Contract) -> list[MilestoneLine]:
     """Per milestone, from the ledger: funded, released, refunded, in escrow, and a refund being confirmed."""
     money = ledger.milestone_money([contract.id])
-    refunding = dict(db.session.execute(
-        db.select(Refund.milestone_id, Refund.amount_minor).join(Milestone, Milestone.id == Refund.milestone_id)
-        .where(Milestone.contract_id == contract.id, Refund.status.in_(REFUND_IN_FLIGHT))).all())
+    refunding = {milestone_id: (amount, status) for milestone_id, amount, status in db.session.execute(
+        db.select(Refund.milestone_id, Refund.amount_minor, Refund.status)
+        .join(Milestone, Milestone.id == Refund.milestone_id)
+        .where(Milestone.contract_id == contract.id, Refund.status.in_(REFUND_IN_FLIGHT)))}
     cur = contract.currency
     lines = []
     for m in contract.milestones:
@@ -146,7 +153,8 @@ def milestones(contract: Contract) -> list[MilestoneLine]:
         lines.append(MilestoneLine(
             milestone=m, funded=Money(mm.funded, cur), released=Money(mm.released, cur),
             refunded=Money(mm.refunded, cur), held=Money(mm.held, cur),
-            refunding=Money(refunding[m.id], cur) if m.id in refunding else None))
+            refunding=Money(refunding[m.id][0], cur) if m.id in refunding else None,
+            queued=m.id in refunding and refunding[m.id][1] == "queued"))
     return lines
 
 

@@ -43,6 +43,9 @@ def test_fund_all_release_one_refund_the_other_end_and_it_completes_when_the_sal
     assert r.status_code == 200 and QUEUED in r.text
     assert [(x.milestone_id, x.status) for x in refunds(db)] == [(b, "queued")]
     assert QUEUED in logged_in.get(f"/contracts/{cid}").text and QUEUED in visitor.get(link).text
+    client_page = visitor.get(link).text  # the escrow table says pending, not "being confirmed"
+    assert "Refund of $500.00 pending" in client_page and "Refund pending: $500.00 will be refunded" in client_page
+    assert "being confirmed" not in client_page
     assert not credits(gateway) and sales(gateway)[0]["status"] == "submitted_for_settlement"
     assert ledger.check() == []  # a queued refund is not money moved: B is still in escrow
 
