@@ -31,7 +31,7 @@ from . import activity, mailer
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, ServiceError, ValidationFailed, clean_text
 from .links import freelancer_link, fresh_client_link
-from .locks import lock_contract, lock_without_payment
+from .locks import lock_contract, lock_refund, lock_without_payment
 
 log = logging.getLogger(__name__)
 
@@ -346,10 +346,7 @@ def record_settlement(attempt_id: str, status: str | None, now: datetime | None 
 
 def _queue(refund_id: int) -> Milestone:
     """The charge has not settled: the refund waits for it (``queued``), nothing asked of the gateway."""
-    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
-    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
-    contract, m = lock_contract(contract_id, milestone_id)
-    row = db.session.get(Refund, refund_id)
+    contract, m, row = lock_refund(refund_id)
     if row is None or row.status != "pending":
         db.session.rollback()
         return m
@@ -371,14 +368,8 @@ def issue_queued(refund_id: int) -> Milestone | None:
     sides are told) or does not answer (``unknown``, reconciled later).
     """
     db.session.rollback()
-    found = db.session.execute(db.select(Refund.milestone_id, Milestone.contract_id).join(
-        Milestone, Milestone.id == Refund.milestone_id).where(Refund.id == refund_id)).first()
-    if found is None:
-        return None
-    contract, m = lock_contract(found.contract_id, found.milestone_id)
-    row = db.session.get(Refund, refund_id)
-    db.session.refresh(row)
-    if row.status != "queued":
+    contract, m, row = lock_refund(refund_id)
+    if row is None or row.status != "queued":
         db.session.rollback()
         return None
     attempt = db.session.get(PaymentAttempt, row.attempt_id)
@@ -475,10 +466,7 @@ def post_refund(refund_id: int, result: RefundResult, *, reconciled: bool = Fals
     the gateway, that this one makes unnecessary (it is removed).
     ``queued``: a refund that waited for its payment to settle (both sides are emailed).
     """
-    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
-    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
-    contract, m = lock_contract(contract_id, milestone_id)
-    row = db.session.get(Refund, refund_id)
+    contract, m, row = lock_refund(refund_id)
     if row.status == "succeeded":
         db.session.rollback()
         return m
@@ -527,11 +515,15 @@ def _tell_landed_late(contract: Contract, m: Milestone, row: Refund, amount: Mon
                     f"{result.transaction_id}). It is not refunded again. Reason: {row.reason}")
     activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through after all: "
                               f"{amount.format()} is back with the client.")
+    email_both(contract, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
+               "refund_late", milestone=m, amount=amount, reason=row.reason, ref=result.transaction_id)
+
+
+def email_both(contract: Contract, subject: str, template: str, **context) -> None:
+    """The same news to the freelancer (``for_member``, their page's link) and the client (a fresh link)."""
     for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
                                  (contract.client_email, False, fresh_client_link(contract))):
-        mailer.queue(to, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
-                     "refund_late", contract=contract, milestone=m, amount=amount, reason=row.reason,
-                     ref=result.transaction_id, for_member=for_member, link=link)
+        mailer.queue(to, subject, template, contract=contract, for_member=for_member, link=link, **context)
 
 
 def _tell_refunded(contract: Contract, m: Milestone, row: Refund, amount: Money, result: RefundResult,

@@ -7,7 +7,7 @@ must look at.
 from __future__ import annotations
 
 from ..extensions import db
-from ..models import Contract, Milestone, PaymentAttempt
+from ..models import Contract, Milestone, PaymentAttempt, Refund
 from .errors import InvalidTransition, NotFound
 
 
@@ -62,3 +62,20 @@ def lock_without_payment(contract_id: int, message: str = PAYMENT_IN_FLIGHT) -> 
         db.session.rollback()
         raise InvalidTransition(message)
     return contract
+
+
+def lock_refund(refund_id: int) -> tuple[Contract, Milestone, Refund] | tuple[None, None, None]:
+    """Lock a refund's contract and milestone (``lock_contract``), then read the refund afresh under them.
+
+    Every change of a refund's status goes through here, so two processes (a request, reconciliation,
+    a settlement) never act on one refund at once. (None, None, None) when there is no such refund.
+    """
+    found = db.session.execute(db.select(Refund.milestone_id, Milestone.contract_id).join(
+        Milestone, Milestone.id == Refund.milestone_id).where(Refund.id == refund_id)).first()
+    if found is None:
+        return None, None, None
+    contract, milestone = lock_contract(found.contract_id, found.milestone_id)
+    row = db.session.get(Refund, refund_id)
+    db.session.refresh(row)
+    return contract, milestone, row
+

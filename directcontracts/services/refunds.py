@@ -45,9 +45,8 @@ from ..domain.states import MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, utcnow
 from . import activity, lifecycle, mailer
-from .links import freelancer_link, fresh_client_link
 from .isolation import backoff, isolated
-from .locks import lock_contract
+from .locks import lock_refund
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +82,7 @@ def refused(refund_id: int, message: str, now: datetime | None = None) -> None:
     """
     now = now or utcnow()
     db.session.rollback()
-    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
-    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
-    contract, m = lock_contract(contract_id, milestone_id)
-    row = db.session.get(Refund, refund_id)
-    db.session.refresh(row)
+    contract, m, row = lock_refund(refund_id)
     if row.status != "pending":
         db.session.rollback()
         return
@@ -104,10 +99,8 @@ def refused(refund_id: int, message: str, now: datetime | None = None) -> None:
                         f"money is still in escrow. It can be refunded again.")
         activity.notify(contract, f"The pending refund of “{m.title}” of “{contract.title}” was refused by the "
                                   f"payment processor; {amount.format()} is still in escrow.")
-        for to, for_member, link in ((contract.member.email, True, freelancer_link(contract)),
-                                     (contract.client_email, False, fresh_client_link(contract))):
-            mailer.queue(to, f"Refund not made: {m.title} — {contract.title}", "refund_refused", contract=contract,
-                         milestone=m, amount=amount, why=message, for_member=for_member, link=link)
+        lifecycle.email_both(contract, f"Refund not made: {m.title} — {contract.title}", "refund_refused",
+                             milestone=m, amount=amount, why=message)
     db.session.commit()
     mailer.deliver_pending()
 
@@ -206,10 +199,7 @@ def fail(refund_id: int, now: datetime) -> None:
 
     The row stays (``failed``), and is looked up again for RECHECK_FAILED in case it lands late.
     """
-    milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
-    contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
-    contract, m = lock_contract(contract_id, milestone_id)
-    row = db.session.get(Refund, refund_id)
+    contract, m, row = lock_refund(refund_id)
     if row is None or row.status not in IN_FLIGHT:
         db.session.rollback()
         return
@@ -234,7 +224,5 @@ def _tell_not_made(contract, m, amount: Money) -> None:
                     f"nothing went back to the client and the money is still in escrow. It can be refunded again.")
     activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” did not go through; "
                               f"{amount.format()} is still in escrow. You can refund it again.")
-    mailer.queue(contract.member.email, f"Refund not made: {m.title} — {contract.title}", "refund_failed",
-                 contract=contract, milestone=m, amount=amount, for_member=True, link=freelancer_link(contract))
-    mailer.queue(contract.client_email, f"Refund not made: {m.title} — {contract.title}", "refund_failed",
-                 contract=contract, milestone=m, amount=amount, for_member=False, link=fresh_client_link(contract))
+    lifecycle.email_both(contract, f"Refund not made: {m.title} — {contract.title}", "refund_failed",
+                         milestone=m, amount=amount)

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable
 from ..extensions import db
-from ..models import Milestone, PaymentAttempt, Refund, utcnow
+from ..models import PaymentAttempt, Refund, utcnow
 from ..payments import current_gateway
 from . import activity, lifecycle, mailer
 from .isolation import each
 from .links import freelancer_link
-from .locks import lock_contract
+from .locks import lock_refund
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,7 @@ def _declined(attempt_id: str, now: datetime) -> None:
     """The processor declined settling the charge: the refunds waiting for it cannot be made."""
     for refund_id in db.session.scalars(db.select(Refund.id).where(Refund.attempt_id == attempt_id,
                                                                    Refund.status == "queued")).all():
-        milestone_id = db.session.scalar(db.select(Refund.milestone_id).where(Refund.id == refund_id))
-        contract_id = db.session.scalar(db.select(Milestone.contract_id).where(Milestone.id == milestone_id))
-        contract, m = lock_contract(contract_id, milestone_id)
-        row = db.session.get(Refund, refund_id)
-        db.session.refresh(row)
+        contract, m, row = lock_refund(refund_id)
         if row.status != "queued":
             db.session.rollback()
             continue
