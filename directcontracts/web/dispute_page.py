@@ -20,7 +20,7 @@ from flask import flash, redirect, url_for
 from ..domain.rules import DISPUTE_REASONS
 from ..services import contract_queries, disputes, lifecycle, thread
 from ..services import settings as settings_svc
-from ..services.errors import InvalidTransition, ValidationFailed
+from ..services.errors import InvalidTransition
 from .forms.disputes import AcceptForm, DisputeOpenForm, OfferForm, SayForm, SettleForm
 
 
@@ -106,17 +106,6 @@ def to(p: Portal, d):
     return redirect(url_for(f"{p.role}.dispute_show", **p.url_args(d)), 303)
 
 
-def submit(form, service):
-    """The service's result once the form and the service accept the input; else None, errors on the form."""
-    if not form.validate():
-        return None
-    try:
-        return service()
-    except ValidationFailed as exc:
-        form.add_errors(exc.errors)
-        return None
-
-
 def open_page(p: Portal, contract, m, form, status: int = 200):
     """What opening a dispute on milestone ``m`` does, and the form."""
     args = p.contract_args(contract)
@@ -133,7 +122,7 @@ def open_form(p: Portal, contract, milestone_id: int):
 def open_dispute(p: Portal, contract, milestone_id: int):
     """Open the dispute: the money freezes; the other party and the mediator are told."""
     m, form = contract_queries.milestone_of(contract, milestone_id), DisputeOpenForm()
-    d = submit(form, lambda: disputes.open_dispute(contract, m.id, by=p.role, **form.values()))
+    d = form.submit(lambda: disputes.open_dispute(contract, m.id, by=p.role, **form.values()))
     if d is None:
         return open_page(p, contract, m, form, 422)
     flash(f"Dispute opened. The money for “{m.title}” stays in escrow until it is settled.", "success")
@@ -141,7 +130,7 @@ def open_dispute(p: Portal, contract, milestone_id: int):
 
 
 def _post(p: Portal, d, form, field: str, service, done: str):
-    if submit(form, service) is None:
+    if form.submit(service) is None:
         return page(p, d, 422, **{field: form})
     flash(done, "success")
     return to(p, d)

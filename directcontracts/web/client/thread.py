@@ -5,7 +5,6 @@ from flask import current_app, g, make_response, redirect, request, url_for
 
 from ...htmx import wants_fragment
 from ...services import thread as thread_service
-from ...services.errors import ValidationFailed
 from ..forms.thread import MessageForm
 from ..text import linkify
 from . import _render, bp, verified_device
@@ -46,12 +45,8 @@ def message_post(token: str):
     Raises InvalidTransition (the app's handler) before the proposal was sent.
     """
     form = MessageForm()
-    if not form.validate():
+    if form.submit(thread_service.post, g.contract, "client", form.body.data) is None:
         return _invalid(token, form)
-    try:
-        thread_service.post(g.contract, "client", form.body.data)
-    except ValidationFailed as exc:
-        return _invalid(token, form.add_errors(exc.errors))
     if wants_fragment():
         return _render("partials/_thread.html", **_thread_context(g.contract, token, MessageForm(formdata=None)))
     return redirect(url_for("client.contract_view", token=token, _anchor="thread"), 303)

@@ -20,6 +20,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import StopValidation
 
 from ...domain.rules import TextRule, check_text
+from ...services.errors import ValidationFailed
 
 
 def strip(value):
@@ -90,6 +91,18 @@ class Form(FlaskForm):
         """The first error of each field, and the errors on other names; empty when all is well."""
         found = {name: field.errors[0] for name, field in self._fields.items() if field.errors}
         return found | self.other_errors
+
+    def submit(self, service, *args, **kwargs):
+        """``service(*args, **kwargs)`` once this form and then the service accept the input; else None,
+        with the service's ``ValidationFailed`` errors beside the fields (every service called so returns
+        what it saved)."""
+        if not self.validate():
+            return None
+        try:
+            return service(*args, **kwargs)
+        except ValidationFailed as exc:
+            self.add_errors(exc.errors)
+            return None
 
     def values(self, *names: str) -> dict[str, str]:
         """The parsed data of ``names`` (all fields when none), for a service's keyword arguments."""

@@ -13,27 +13,13 @@ from ...domain.money import SUPPORTED_CURRENCIES
 from ...htmx import respond
 from ...services import actions, contract_queries, lifecycle, refunds
 from ...services import settings as settings_svc
-from ...services.errors import InvalidTransition, ValidationFailed
+from ...services.errors import InvalidTransition
 from ..forms.freelancer import MilestoneForm, TermsForm
 from ..helpers import STATE_LABELS
 
 #: The contract builder's steps, in order; each is a ``contract_<step>`` view, and
 #: each step's form takes ``next=<step>`` to save and then go there.
 BUILDER_STEPS = ("client", "terms", "review")
-
-
-def submit(form, service, *args, **kwargs):
-    """The service's result once the form and then the service accept the input; else None, errors on the form.
-
-    (Every service called through here returns what it saved.)
-    """
-    if not form.validate():
-        return None
-    try:
-        return service(*args, **kwargs)
-    except ValidationFailed as exc:
-        form.add_errors(exc.errors)
-        return None
 
 
 def to_show(contract):

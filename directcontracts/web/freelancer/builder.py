@@ -27,7 +27,7 @@ def contract_new():
 def contract_create():
     """Create the draft from the client's details, then go to the terms."""
     form = ClientForm()
-    contract = pages.submit(form, drafts.create_draft, current_user,
+    contract = form.submit(drafts.create_draft, current_user,
                             **form.values("client_name", "client_email", "client_company"))
     if contract is None:
         return _client_page(None, form, 422)
@@ -47,7 +47,7 @@ def contract_client(contract_id: int):
 def contract_client_update(contract_id: int):
     """Save the client's details; on to the terms, or to the step its ``next`` names. 422 keeps the input."""
     contract, form = _contract(contract_id), ClientForm()
-    if not pages.submit(form, drafts.update_client, contract, current_user,
+    if not form.submit(drafts.update_client, contract, current_user,
                         **form.values("client_name", "client_email", "client_company")):
         return _client_page(contract, form, 422)
     return redirect(pages.step_url(contract, form.next.data or "terms"), 303)
@@ -74,7 +74,7 @@ def contract_terms_update(contract_id: int):
     Invalid input is never dropped: the page comes back (422) with what was typed and the errors.
     """
     contract, form = _contract(contract_id), TermsForm()
-    if not pages.submit(form, drafts.update_terms, contract, **form.terms()):
+    if not form.submit(drafts.update_terms, contract, **form.terms()):
         return pages.terms_page(contract, 422, terms=form)
     if form.next.data in pages.BUILDER_STEPS:
         return redirect(pages.step_url(contract, form.next.data), 303)

@@ -91,7 +91,7 @@ def payment_request_form(contract_id: int, milestone_id: int):
 def payment_request(contract_id: int, milestone_id: int):
     """Request payment (funded → submitted); the client is emailed; the auto-release clock starts."""
     contract, form = _contract(contract_id), PaymentRequestForm()
-    if not pages.submit(form, lifecycle.request_payment, contract, milestone_id, **form.values("note", "url")):
+    if not form.submit(lifecycle.request_payment, contract, milestone_id, **form.values("note", "url")):
         return pages.milestone_page(contract, milestone_id, "request_payment", form, 422)
     flash("Payment requested. The client has been emailed.", "success")
     return pages.to_show(contract)
@@ -108,7 +108,7 @@ def refund(contract_id: int, milestone_id: int):
     """Refund a funded, unreleased milestone to the client's payment method."""
     contract, form = _contract(contract_id), RefundForm()
     try:
-        refunded = pages.submit(form, lifecycle.refund, contract, milestone_id, reason=form.reason.data)
+        refunded = form.submit(lifecycle.refund, contract, milestone_id, reason=form.reason.data)
     except (lifecycle.RefundFailed, lifecycle.RefundUncertain) as exc:
         # Refused: nothing changed (409). No answer: the refund is checked later (503).
         status = 409 if isinstance(exc, lifecycle.RefundFailed) else 503

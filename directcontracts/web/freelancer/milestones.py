@@ -11,7 +11,7 @@ from . import _contract, _pages as pages, bp
 def milestone_create(contract_id: int):
     """Add a milestone: the new row, a fresh add form and the summary (htmx), or a redirect."""
     contract, form = _contract(contract_id), MilestoneForm()
-    milestone = pages.submit(form, milestone_editor.add_milestone, contract, form.values())
+    milestone = form.submit(milestone_editor.add_milestone, contract, form.values())
     if milestone is None and wants_fragment():
         return pages.fragment("_milestone_add.html", contract, 422, add_form=form)
     if milestone is None:
@@ -45,7 +45,7 @@ def milestone_update(contract_id: int, milestone_id: int):
     """Save an edited row; 422 with the errors beside the fields."""
     contract = _contract(contract_id)
     milestone, form = contract_queries.milestone_of(contract, milestone_id), MilestoneForm()
-    saved = pages.submit(form, milestone_editor.update_milestone, contract, milestone_id, form.values())
+    saved = form.submit(milestone_editor.update_milestone, contract, milestone_id, form.values())
     if not saved and wants_fragment():
         return pages.row(contract, milestone, editing=True, form=form, status=422)
     if not saved:

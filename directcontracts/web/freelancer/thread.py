@@ -7,7 +7,7 @@ from ...htmx import respond, wants_fragment
 from ...services import thread as thread_service
 from ..forms.thread import MessageForm
 from ..text import linkify
-from . import _contract, _pages as pages, bp
+from . import _contract, bp
 
 bp.app_template_filter("linkify")(linkify)
 
@@ -51,7 +51,7 @@ def message_post(contract_id: int):
     A withdrawn or unsent contract is refused (InvalidTransition, the portal's handler).
     """
     contract, form = _contract(contract_id), MessageForm()
-    if pages.submit(form, thread_service.post, contract, "freelancer", form.body.data) is None:
+    if form.submit(thread_service.post, contract, "freelancer", form.body.data) is None:
         return _invalid(contract, form)
     if wants_fragment():
         return _fragment(contract, MessageForm(formdata=None))
