@@ -447,12 +447,6 @@ def _reconcile_one(attempt_id: str, now: datetime, counts: dict[str, int]) -> No
     log.info("reconciled payment attempt %s: %s", attempt_id, attempt.status)
 
 
-def escrow_rows(contract: Contract):
-    """Per milestone: (milestone, MilestoneMoney) for the client's escrow summary."""
-    money = ledger_svc.milestone_money([contract.id])
-    return [(m, money.get(m.id, ledger_svc.MilestoneMoney())) for m in contract.milestones]
-
-
 def attempt_by_key(contract: Contract, key: str) -> PaymentAttempt | None:
     """The attempt a form with this idempotency key started, if any."""
     return db.session.scalar(db.select(PaymentAttempt).where(
