@@ -6,7 +6,7 @@ protocol and these plain result objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from .money import Money
@@ -65,13 +65,53 @@ class SaleRefund:
 
 
 @dataclass(frozen=True)
+class GatewayDispute:
+    """A dispute the client's bank opened on a sale (a *chargeback* in the product's words).
+
+    Braintree's words: ``kind`` is ``chargeback``, ``retrieval`` (the bank asks
+    for information; no money moves) or ``pre_arbitration``; ``status`` is
+    ``open``, ``won``, ``lost``, ``accepted``, ``expired`` or ``disputed``;
+    ``reason`` a code such as ``fraud``, ``not_recognized``,
+    ``product_not_received``; ``reply_by`` the last day to send evidence.
+    """
+
+    id: str
+    transaction_id: str
+    amount: Money
+    status: str
+    kind: str = "chargeback"
+    reason: str = ""
+    reply_by: date | None = None
+
+
+@dataclass(frozen=True)
+class GatewayTransaction:
+    """One transaction as the gateway's own records hold it (a search by date), for reconciliation."""
+
+    id: str
+    type: Literal["sale", "credit"]
+    status: str  # Braintree's words: submitted_for_settlement, settled, voided, settlement_declined ...
+    amount: Money
+    order_id: str | None = None
+    created_at: datetime | None = None  # naive UTC
+    refunded_transaction_id: str | None = None  # a credit: the sale it gives back
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
-    """A verified webhook notification."""
+    """A verified webhook notification.
+
+    ``timestamp``: when the gateway sent it (naive UTC), so that events applied
+    out of order can tell which is newer. ``dispute``: set for the
+    ``dispute_*`` kinds (``transaction_id`` is then the disputed sale).
+    """
 
     kind: str
     transaction_id: str | None = None
     order_id: str | None = None
     raw: dict = field(default_factory=dict)
+    timestamp: datetime | None = None
+    dispute: GatewayDispute | None = None
 
 
 class GatewayUnavailable(Exception):
@@ -84,6 +124,13 @@ class GatewayUnavailable(Exception):
 
 class InvalidWebhook(Exception):
     """A webhook whose signature does not verify."""
+
+
+class DisputeRefused(Exception):
+    """The gateway refused evidence or finalizing for a dispute (closed, past its reply-by date …).
+
+    The message is in plain words, fit to show the shop owner.
+    """
 
 
 class PaymentGateway(Protocol):
@@ -139,6 +186,22 @@ class PaymentGateway(Protocol):
 
         How a charge's settlement is followed when no webhook told it. Raises GatewayUnavailable.
         """
+
+    def search_transactions(self, since: datetime, until: datetime) -> list[GatewayTransaction]:
+        """Every sale and credit (refund) the gateway created between ``since`` and ``until`` (naive UTC).
+
+        What ``payments reconcile`` compares the books with. Raises GatewayUnavailable.
+        """
+
+    def add_dispute_evidence(self, dispute_id: str, text: str) -> str:
+        """Attach text evidence to an open dispute; returns the evidence's id at the gateway.
+
+        Raises DisputeRefused (closed, finalized, too late) or GatewayUnavailable.
+        """
+
+    def finalize_dispute(self, dispute_id: str) -> None:
+        """Submit the dispute's evidence to the bank (no more can be added). Raises DisputeRefused or
+        GatewayUnavailable."""
 
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
         """Verify and parse a webhook; raises InvalidWebhook."""

@@ -8,10 +8,11 @@ from .client import Acceptance, VerificationCode
 from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
 from .sale_return import SaleReturn
 from .dispute import Dispute, Message
+from .chargeback import Chargeback, ChargebackEvidence, WebhookNotification
 
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
     "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
-    "SaleReturn", "Dispute", "Message",
+    "SaleReturn", "Dispute", "Message", "Chargeback", "ChargebackEvidence", "WebhookNotification",
 ]

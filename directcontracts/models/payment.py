@@ -23,7 +23,8 @@ class PaymentAttempt(db.Model):
     __tablename__ = "payment_attempt"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("status IN ('pending','succeeded','declined','rejected','failed','unknown','returned')",
+        CheckConstraint("status IN ('pending','succeeded','declined','rejected','failed','unknown','returned',"
+                        "'reversed')",
                         name="status"),
     )
 
@@ -34,6 +35,8 @@ class PaymentAttempt(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     #: ``returned``: the gateway took the money, but the contract could no longer take it
     #: (closed, or its milestones paid meanwhile): no funding journal; see SaleReturn.
+    #: ``reversed``: it succeeded, then the processor declined settling it: its funding journal is
+    #: undone by one ``reversal`` journal (``services.chargebacks.reverse``).
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     gateway: Mapped[str] = mapped_column(String(20))
     method: Mapped[str | None] = mapped_column(String(10))
@@ -84,15 +87,17 @@ class Journal(db.Model):
 
     __tablename__ = "journal"
     __table_args__ = (
-        CheckConstraint("kind IN ('funding','release','refund')", name="kind"),
-        # one funding journal per succeeded attempt, enforced by the database
-        UniqueConstraint("payment_attempt_id", name="uq_journal_payment_attempt"),
+        CheckConstraint("kind IN ('funding','release','refund','reversal','chargeback')", name="kind"),
+        # one funding journal per succeeded attempt (and one reversal of it), enforced by the database
+        UniqueConstraint("payment_attempt_id", "kind", name="uq_journal_payment_attempt_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
     payment_attempt_id: Mapped[str | None] = mapped_column(ForeignKey("payment_attempt.id"))
+    #: A ``chargeback`` journal: the lost chargeback it posts (one each).
+    chargeback_id: Mapped[int | None] = mapped_column(ForeignKey("chargeback.id"), unique=True)
     memo: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -104,7 +109,7 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        CheckConstraint("account IN ('client','escrow','freelancer','fees')", name="account"),
+        CheckConstraint("account IN ('client','escrow','freelancer','fees','shop')", name="account"),
         CheckConstraint("amount_minor <> 0", name="amount_nonzero"),
     )
 

@@ -20,12 +20,22 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
 from ..domain.money import Money
-from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, SaleRefund, WebhookEvent
+from ..domain.payments import (
+    ChargeResult,
+    DisputeRefused,
+    GatewayDispute,
+    GatewayTransaction,
+    GatewayUnavailable,
+    InvalidWebhook,
+    RefundResult,
+    SaleRefund,
+    WebhookEvent,
+)
 from . import outcomes
 from .sandbox_rules import LATE_NONCE, TIMEOUT_NONCE, UNREACHABLE_NONCE, new_transaction_id, sandbox_outcome
 
@@ -203,6 +213,41 @@ class TestGateway:
             records = [record for record in data.get("transactions", {}).values() if record["type"] == "sale"]
         return [result for result in map(_to_result, records) if since <= result.created_at <= until]
 
+    def search_transactions(self, since: datetime, until: datetime) -> list[GatewayTransaction]:
+        """Sales and credits created between ``since`` and ``until`` (naive UTC, inclusive), oldest first."""
+        with self.store.locked() as data:
+            for record in data.get("transactions", {}).values():
+                self._settle_if_due(record)
+            records = list(data.get("transactions", {}).values())
+        found = [GatewayTransaction(id=r["id"], type=r["type"], status=r["status"],
+                                    amount=Money(r["minor"], r["currency"]), order_id=r["order_id"],
+                                    created_at=_created_at(r), refunded_transaction_id=r.get("refunded_transaction_id"))
+                 for r in records]
+        return [t for t in found if since <= t.created_at <= until]
+
+    def add_dispute_evidence(self, dispute_id: str, text: str) -> str:
+        """Keep ``text`` on the dispute (refused once it is finalized or closed)."""
+        with self.store.locked() as data:
+            dispute = self._open_dispute_record(data, dispute_id)
+            evidence_id = f"ev_{len(dispute['evidence']) + 1}_{dispute_id}"
+            dispute["evidence"].append({"id": evidence_id, "text": text})
+        return evidence_id
+
+    def finalize_dispute(self, dispute_id: str) -> None:
+        """Mark the dispute's evidence submitted (refused once finalized or closed)."""
+        with self.store.locked() as data:
+            self._open_dispute_record(data, dispute_id)["finalized"] = True
+
+    @staticmethod
+    def _open_dispute_record(data: dict, dispute_id: str) -> dict:
+        dispute = data.get("disputes", {}).get(dispute_id)
+        if dispute is None:
+            raise DisputeRefused("The payment processor has no such chargeback.")
+        if dispute["status"] != "open" or dispute.get("finalized"):
+            raise DisputeRefused("This chargeback's evidence was already sent to the bank: nothing more can "
+                                 "be added.")
+        return dispute
+
     def refund(self, transaction_id: str, amount: Money, *, order_id: str | None = None) -> RefundResult:
         """Void an unsettled sale for its full amount, else refund (once settled) under ``order_id``.
 
@@ -313,8 +358,10 @@ class TestGateway:
         """Verify a JSON payload signed with HMAC-SHA256 (hex) and read it.
 
         The payload is an object with ``kind`` and optionally
-        ``transaction_id`` / ``order_id``; the order id is looked up when
-        only the transaction is given.
+        ``transaction_id`` / ``order_id``, ``timestamp`` (ISO, UTC) and, for
+        the ``dispute_*`` kinds, ``dispute`` (``id``, ``amount`` in minor
+        units, ``currency``, ``status``, ``kind``, ``reason``, ``reply_by``);
+        the order id is looked up when only the transaction is given.
         """
         expected = self.sign_webhook(payload or "")
         if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
@@ -330,7 +377,13 @@ class TestGateway:
         if transaction_id and not order_id:
             with self.store.locked() as stored:
                 order_id = stored.get("transactions", {}).get(transaction_id, {}).get("order_id")
-        return WebhookEvent(kind=data["kind"], transaction_id=transaction_id, order_id=order_id, raw=data)
+        try:
+            timestamp = _naive(datetime.fromisoformat(data["timestamp"])) if data.get("timestamp") else None
+            dispute = _dispute(data["dispute"], transaction_id) if data.get("dispute") else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidWebhook(f"unreadable payload: {exc!r}") from exc
+        return WebhookEvent(kind=data["kind"], transaction_id=transaction_id, order_id=order_id, raw=data,
+                            timestamp=timestamp, dispute=dispute)
 
     # -- test helpers
 
@@ -372,9 +425,34 @@ class TestGateway:
         return hmac.new(self._webhook_secret, payload.encode(), hashlib.sha256).hexdigest()
 
     def sample_webhook(self, kind: str, transaction_id: str | None = None, **extra) -> tuple[str, str]:
-        """A signed ``(signature, payload)`` pair, e.g. for ``transaction_settled``."""
+        """A signed ``(signature, payload)`` pair, e.g. for ``transaction_settled``, stamped now."""
+        extra.setdefault("timestamp", datetime.now(timezone.utc).isoformat())
         payload = json.dumps({"kind": kind, "transaction_id": transaction_id, **extra}, sort_keys=True)
         return self.sign_webhook(payload), payload
+
+    def dispute(self, transaction_id: str, status: str = "open", *, dispute_id: str | None = None,
+                amount_minor: int | None = None, reason: str = "fraud", reply_by: date | None = None,
+                kind: str = "chargeback") -> tuple[str, str]:
+        """Open (or move to ``status``) a dispute of sale ``transaction_id``, as the client's bank would, and
+        return the signed webhook that tells it: ``dispute_opened``, ``dispute_won``, ``dispute_lost`` …
+
+        ``dispute_id`` defaults to one per sale; ``amount_minor`` to the sale's amount.
+        """
+        dispute_id = dispute_id or f"dp_{transaction_id}"
+        with self.store.locked() as data:
+            sale = data.get("transactions", {}).get(transaction_id)
+            if sale is None:
+                raise KeyError(transaction_id)
+            disputes = data.setdefault("disputes", {})
+            record = disputes.setdefault(dispute_id, {
+                "id": dispute_id, "transaction_id": transaction_id, "evidence": [], "finalized": False,
+                "amount": amount_minor or sale["minor"], "currency": sale["currency"], "kind": kind,
+                "reason": reason,
+                "reply_by": (reply_by or (datetime.now(timezone.utc) + timedelta(days=7)).date()).isoformat()})
+            record["status"] = status
+            body = {k: record[k] for k in ("id", "amount", "currency", "status", "kind", "reason", "reply_by")}
+        return self.sample_webhook(f"dispute_{status}" if status != "open" else "dispute_opened", transaction_id,
+                                   order_id=sale["order_id"], dispute=body)
 
 
 def _to_result(record: dict) -> ChargeResult:
@@ -392,6 +470,17 @@ def _to_result(record: dict) -> ChargeResult:
         rejection_reason=record["rejection_reason"],
         created_at=_created_at(record),
     )
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _dispute(body: dict, transaction_id: str | None) -> GatewayDispute:
+    return GatewayDispute(id=str(body["id"]), transaction_id=str(transaction_id),
+                          amount=Money(int(body["amount"]), body["currency"]), status=body["status"],
+                          kind=body.get("kind") or "chargeback", reason=body.get("reason") or "",
+                          reply_by=date.fromisoformat(body["reply_by"]) if body.get("reply_by") else None)
 
 
 def _created_at(record: dict) -> datetime:
