@@ -36,6 +36,23 @@ Voids and refunds have their own switch, ``standin.refund_fault``:
 ``"unavailable"``
     503 Service Unavailable, nothing made (the gateway is down).
 
+Searches have ``standin.search_fault = "server_error"`` (500) and disputes'
+evidence / finalize / find ``standin.dispute_fault = "server_error"`` (500)
+or ``"unavailable"`` (503).
+
+Disputes: ``open_dispute(transaction_id, ...)`` opens one as the client's bank
+would, ``set_dispute_status`` moves it (won, lost, accepted …); the SDK's
+``dispute.add_text_evidence``, ``dispute.finalize`` and ``dispute.find`` are
+served, evidence kept per dispute (``standin.disputes[id]["evidence"]``).
+As Braintree does, evidence and finalizing are refused (422, error 95701 /
+95705) unless the dispute is open and not yet finalized; finalizing moves it
+to ``disputed``.
+
+Webhooks: ``webhook(kind, transaction_id=..., dispute_id=...)`` returns the
+``(bt_signature, bt_payload)`` pair Braintree would POST for the stored
+transaction or dispute, signed with the stand-in's keys the way the SDK
+verifies (nothing is sent: the test posts it).
+
 The TestGateway's own nonces work here too: ``fake-timeout-nonce`` behaves
 like ``"drop_response"`` and ``fake-unreachable-nonce`` drops the connection
 without storing anything.
@@ -46,11 +63,12 @@ import base64
 import json
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
+from braintree.util.crypto import Crypto
 from braintree.util.xml_util import XmlUtil
 
 from directcontracts.domain.money import precision
@@ -95,6 +113,12 @@ class BraintreeStandin:
         #: False: a refund is stored without the order id it was sent, as the release before refund
         #: order ids made them (the credit carries the sale's order id; only the sale's refund-ids find it)
         self.keep_refund_order_ids = True
+        #: id -> dispute dict (see open_dispute); each keeps its "evidence" list
+        self.disputes: dict[str, dict] = {}
+        #: None or "server_error" (advanced_search_ids / advanced_search answer 500)
+        self.search_fault: str | None = None
+        #: None, "server_error" or "unavailable" (dispute evidence, finalize and find)
+        self.dispute_fault: str | None = None
         #: (method, path) of every request received, for assertions
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -163,6 +187,85 @@ class BraintreeStandin:
             transaction = self.transactions[transaction_id]
             transaction["status"] = "settlement_declined"
             transaction["status_history"].append(_status_event(transaction))
+
+    def open_dispute(self, transaction_id: str, amount=None, reason: str = "fraud", reply_by: date | None = None,
+                     kind: str = "chargeback") -> str:
+        """The client's bank disputes sale ``transaction_id`` (``amount`` in major units, default the sale's).
+
+        Returns the dispute's id; nothing is sent (``webhook("dispute_opened", dispute_id=...)`` tells it).
+        """
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            sale = self.transactions[transaction_id]
+            disputed = _amount_text(Decimal(str(amount)), sale["currency_iso_code"]) if amount is not None \
+                else sale["amount"]
+            dispute = {
+                "id": new_transaction_id(),
+                "amount": disputed,
+                "amount_disputed": disputed,
+                "amount_won": None,
+                "case_number": f"CB-{new_transaction_id().upper()}",
+                "created_at": now,
+                "currency_iso_code": sale["currency_iso_code"],
+                "kind": kind,
+                "merchant_account_id": sale["merchant_account_id"],
+                "reason": reason,
+                "reason_code": "83",
+                "reason_description": None,
+                "received_date": now.date(),
+                "reference_number": None,
+                "reply_by_date": reply_by or now.date() + timedelta(days=7),
+                "status": "open",
+                "updated_at": now,
+                "original_dispute_id": None,
+                "status_history": [{"status": "open", "timestamp": now, "effective_date": now.date()}],
+                "evidence": [],
+                "transaction": {
+                    "id": sale["id"],
+                    "amount": sale["amount"],
+                    "created_at": sale["created_at"],
+                    "order_id": sale["order_id"],
+                    "purchase_order_number": None,
+                    "payment_instrument_subtype": sale.get("credit_card", {}).get("card_type"),
+                },
+            }
+            self.disputes[dispute["id"]] = dispute
+        return dispute["id"]
+
+    def set_dispute_status(self, dispute_id: str, status: str) -> None:
+        """Move a dispute to ``status`` (Braintree's words: won, lost, accepted, expired …); nothing is sent."""
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            dispute = self.disputes[dispute_id]
+            dispute["status"] = status
+            dispute["updated_at"] = now
+            if status == "won":
+                dispute["amount_won"] = dispute["amount_disputed"]
+            dispute["status_history"].append({"status": status, "timestamp": now, "effective_date": now.date()})
+
+    def webhook(self, kind: str, transaction_id: str | None = None, dispute_id: str | None = None,
+                timestamp: datetime | None = None) -> tuple[str, str]:
+        """The signed ``(bt_signature, bt_payload)`` Braintree would POST for ``kind``.
+
+        ``transaction_settled`` / ``transaction_settlement_declined`` carry the
+        stored transaction, the ``dispute_*`` kinds the stored dispute (with its
+        transaction details), ``check`` just ``<check>true</check>``. The
+        timestamp (default now) is naive UTC or zone-aware.
+        """
+        moment = timestamp or datetime.now(timezone.utc)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        with self._lock:
+            if kind.startswith("dispute_"):
+                subject = {"dispute": _dispute_body(self.disputes[dispute_id])}
+            elif kind == "check":
+                subject = {"check": True}
+            else:
+                subject = {"transaction": self.transactions[transaction_id]}
+            notification = _xml("notification", {"timestamp": moment, "kind": kind, "subject": subject})
+        payload = base64.encodebytes(notification.encode())  # lines of 76, as Braintree sends it
+        signature = f"{self.public_key}|{Crypto.sha1_hmac_hash(self.private_key, payload)}"
+        return signature, payload.decode("ascii")
 
     def sales_for(self, order_id: str) -> list[dict]:
         with self._lock:
@@ -263,10 +366,14 @@ class BraintreeStandin:
         return 200, "transaction", transaction
 
     def search_ids(self, params: dict):
+        if self.search_fault == "server_error":
+            return 500, None, None
         ids = [t["id"] for t in self._search(params.get("search") or {})]
         return 200, "search-results", {"page_size": 50, "ids": ids}
 
     def search(self, params: dict):
+        if self.search_fault == "server_error":
+            return 500, None, None
         criteria = params.get("search") or {}
         wanted = set(criteria.get("ids") or [])
         found = [t for t in self._search(criteria) if t["id"] in wanted]
@@ -276,6 +383,63 @@ class BraintreeStandin:
             "total_items": len(found),
             "transaction": found,  # repeated <transaction> elements, as Braintree sends them
         }
+
+    def find_dispute(self, dispute_id: str):
+        if fault := self._dispute_fault():
+            return fault
+        with self._lock:
+            dispute = self.disputes.get(dispute_id)
+            if dispute is None:
+                return 404, None, None
+            return 200, "dispute", _dispute_body(dispute)
+
+    def add_evidence(self, dispute_id: str, params: dict):
+        """Text evidence (``comments``); refused with 95701 unless the dispute is open and not finalized."""
+        if fault := self._dispute_fault():
+            return fault
+        request = params.get("evidence") or {}
+        with self._lock:
+            dispute = self.disputes.get(dispute_id)
+            if dispute is None:
+                return 404, None, None
+            if dispute["status"] != "open" or dispute.get("finalized"):
+                return 422, "api-error-response", _error_body(
+                    "dispute", "status", "95701",
+                    "Evidence can only be attached to disputes that are in an Open state")
+            evidence = {
+                "id": new_transaction_id() + new_transaction_id(),
+                "comments": request.get("comments") or None,
+                "created_at": datetime.now(timezone.utc),
+                "sent_to_processor_at": None,
+                "url": None,
+                "category": request.get("category") or None,
+                "sequence_number": request.get("sequence_number") or None,
+            }
+            dispute["evidence"].append(evidence)
+            return 200, "evidence", evidence
+
+    def finalize_dispute(self, dispute_id: str):
+        """Submit the evidence: refused with 95705 unless open and not yet finalized; moves it to ``disputed``."""
+        if fault := self._dispute_fault():
+            return fault
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            dispute = self.disputes.get(dispute_id)
+            if dispute is None:
+                return 404, None, None
+            if dispute["status"] != "open" or dispute.get("finalized"):
+                return 422, "api-error-response", _error_body(
+                    "dispute", "status", "95705", "The dispute can only be finalized when it is in an Open state")
+            dispute["finalized"] = True
+            dispute["status"] = "disputed"
+            dispute["updated_at"] = now
+            for evidence in dispute["evidence"]:
+                evidence["sent_to_processor_at"] = now
+            dispute["status_history"].append({"status": "disputed", "timestamp": now, "effective_date": now.date()})
+        return 200, None, None
+
+    def _dispute_fault(self):
+        return {"server_error": (500, None, None), "unavailable": (503, None, None)}.get(self.dispute_fault)
 
     def void(self, transaction_id: str):
         return self._with_refund_fault(self._void, transaction_id)
@@ -400,6 +564,9 @@ class _Handler(BaseHTTPRequestHandler):
         ("GET", re.compile(r"/merchants/([^/]+)/transactions/([^/]+)"), "find"),
         ("PUT", re.compile(r"/merchants/([^/]+)/transactions/([^/]+)/void"), "void"),
         ("POST", re.compile(r"/merchants/([^/]+)/transactions/([^/]+)/refund"), "refund"),
+        ("GET", re.compile(r"/merchants/([^/]+)/disputes/([^/]+)"), "find_dispute"),
+        ("POST", re.compile(r"/merchants/([^/]+)/disputes/([^/]+)/evidence"), "add_evidence"),
+        ("PUT", re.compile(r"/merchants/([^/]+)/disputes/([^/]+)/finalize"), "finalize_dispute"),
     ]
 
     def do_GET(self):
@@ -428,7 +595,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, None, None)
             return
         params = XmlUtil.dict_from_xml(body) if body.strip() else {}
-        args = ids + ([params] if operation in ("client_token", "sale", "search_ids", "search", "refund") else [])
+        args = ids + ([params] if operation in ("client_token", "sale", "search_ids", "search", "refund",
+                                                              "add_evidence") else [])
         result = getattr(standin, operation)(*args)
         if result is _DROP:
             self.close_connection = True  # no status line, no body: the client sees the connection die
@@ -472,6 +640,8 @@ def _xml(tag: str, value) -> str:
         return f'<{tag} type="integer">{value}</{tag}>'
     if isinstance(value, datetime):
         return f'<{tag} type="datetime">{value.strftime("%Y-%m-%dT%H:%M:%SZ")}</{tag}>'
+    if isinstance(value, date):
+        return f'<{tag} type="date">{value.isoformat()}</{tag}>'
     if isinstance(value, dict):
         return f"<{tag}>" + "".join(_xml_children(key, child) for key, child in value.items()) + f"</{tag}>"
     return f"<{tag}>{escape(str(value))}</{tag}>"
@@ -481,10 +651,15 @@ def _xml_children(key: str, value) -> str:
     if isinstance(value, list):
         if key == "transaction":  # a search page: one element per transaction, no wrapper
             return "".join(_xml(key, item) for item in value)
-        item_tag = {"errors": "error", "status_history": "status-event"}.get(key, "item")
+        item_tag = {"errors": "error", "status_history": "status-event", "evidence": "evidence"}.get(key, "item")
         return f'<{key.replace("_", "-")} type="array">' + "".join(_xml(item_tag, item) for item in value) + \
             f'</{key.replace("_", "-")}>'
     return _xml(key, value)
+
+
+def _dispute_body(dispute: dict) -> dict:
+    """A dispute as Braintree's XML carries it (the stand-in's own ``finalized`` flag left out)."""
+    return {key: value for key, value in dispute.items() if key != "finalized"}
 
 
 def _error_body(obj: str, attribute: str, code: str, message: str) -> dict:

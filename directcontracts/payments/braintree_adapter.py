@@ -33,7 +33,7 @@ import binascii
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
@@ -48,7 +48,17 @@ from braintree.exceptions.not_found_error import NotFoundError
 from braintree.exceptions.upgrade_required_error import UpgradeRequiredError
 
 from ..domain.money import Money
-from ..domain.payments import ChargeResult, GatewayUnavailable, InvalidWebhook, RefundResult, SaleRefund, WebhookEvent
+from ..domain.payments import (
+    ChargeResult,
+    DisputeRefused,
+    GatewayDispute,
+    GatewayTransaction,
+    GatewayUnavailable,
+    InvalidWebhook,
+    RefundResult,
+    SaleRefund,
+    WebhookEvent,
+)
 from .outcomes import (
     REFUNDED_MESSAGE,
     SUCCEEDED_STATUSES,
@@ -297,30 +307,52 @@ class BraintreeAdapter:
             except NotFoundError:
                 return None
 
+    def search_transactions(self, since: datetime, until: datetime) -> list[GatewayTransaction]:
+        """Sales and credits created between ``since`` and ``until`` (naive UTC, compared to the second).
+
+        One search with no ``type`` criterion: Braintree then returns both sales and credits.
+        """
+        with self._call("search"):
+            found = self.gateway.transaction.search(braintree.TransactionSearch.created_at.between(since, until))
+            # Lazily fetched, page by page: consume inside the error mapping.
+            transactions = [transaction for transaction in found.items if transaction.type in ("sale", "credit")]
+        return [_to_gateway_transaction(transaction) for transaction in transactions]
+
+    def add_dispute_evidence(self, dispute_id: str, text: str) -> str:
+        """``dispute.add_text_evidence``; an error result or an unknown dispute is DisputeRefused."""
+        with self._dispute_call("evidence", dispute_id):
+            try:
+                result = self.gateway.dispute.add_text_evidence(dispute_id, text)
+            except ValueError as exc:  # the SDK refuses blank content before sending anything
+                raise DisputeRefused("Evidence cannot be empty.") from exc
+        if result is not None and result.is_success:
+            return result.evidence.id
+        raise DisputeRefused(_dispute_refusal("evidence", dispute_id, result))
+
+    def finalize_dispute(self, dispute_id: str) -> None:
+        """``dispute.finalize``: the evidence goes to the bank; an error result or unknown dispute is refused."""
+        with self._dispute_call("finalize", dispute_id):
+            result = self.gateway.dispute.finalize(dispute_id)
+        if result is None or not result.is_success:
+            raise DisputeRefused(_dispute_refusal("finalize", dispute_id, result))
+
     def parse_webhook(self, signature: str, payload: str) -> WebhookEvent:
-        """Verify Braintree's ``bt_signature`` / ``bt_payload`` pair and read it."""
+        """Verify Braintree's ``bt_signature`` / ``bt_payload`` pair and read it.
+
+        Transaction kinds read ``notification.transaction``; the ``dispute_*``
+        kinds read ``notification.dispute`` (the event's transaction and order
+        ids are then the disputed sale's, from the dispute's transaction details).
+        """
         try:
             notification = self.gateway.webhook_notification.parse(signature, payload)
         except InvalidSignatureError as exc:
             raise InvalidWebhook(str(exc)) from exc
-        except (ExpatError, binascii.Error, KeyError) as exc:  # signed, yet unreadable
-            raise InvalidWebhook(f"unreadable payload: {exc}") from exc
-        transaction = getattr(notification, "transaction", None)
-        if transaction is None and getattr(notification, "dispute", None) is not None:
-            transaction = getattr(notification.dispute, "transaction_details", None)
-        timestamp = getattr(notification, "timestamp", None)
-        raw = {
-            "kind": notification.kind,
-            "timestamp": timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp,
-            "transaction_status": getattr(transaction, "status", None),
-            "amount": str(transaction.amount) if getattr(transaction, "amount", None) is not None else None,
-        }
-        return WebhookEvent(
-            kind=notification.kind,
-            transaction_id=getattr(transaction, "id", None),
-            order_id=getattr(transaction, "order_id", None),
-            raw=raw,
-        )
+        except (ExpatError, binascii.Error, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidWebhook(f"unreadable payload: {exc!r}") from exc  # signed, yet unreadable
+        try:
+            return _to_event(notification)
+        except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise InvalidWebhook(f"unreadable notification: {exc!r}") from exc
 
     # -- internals
 
@@ -335,6 +367,16 @@ class BraintreeAdapter:
         except (BraintreeError, ExpatError, requests.RequestException) as exc:
             log.warning("Braintree %s did not complete: %s: %s", operation, type(exc).__name__, exc)
             raise GatewayUnavailable(f"Braintree {operation} did not complete ({type(exc).__name__})") from exc
+
+    @contextmanager
+    def _dispute_call(self, operation: str, dispute_id: str) -> Iterator[None]:
+        """``_call``, except that an unknown dispute (NotFoundError) is DisputeRefused, not a misconfiguration."""
+        with self._call(f"dispute {operation}"):  # DisputeRefused is no SDK error: _call lets it through
+            try:
+                yield
+            except NotFoundError as exc:
+                log.warning("Braintree has no dispute %s (%s)", dispute_id, operation)
+                raise DisputeRefused("The payment processor has no such chargeback.") from exc
 
     def _undo_wrong_currency(self, charge: ChargeResult, wanted: Money) -> ChargeResult:
         """A sale landed on a merchant account of another currency: void it.
@@ -378,6 +420,94 @@ def _to_result(transaction, order_id: str, currency: str | None) -> ChargeResult
         processor_response_text=getattr(transaction, "processor_response_text", None),
         rejection_reason=getattr(transaction, "gateway_rejection_reason", None),
         created_at=_naive_utc(getattr(transaction, "created_at", None)),
+    )
+
+
+#: Braintree's dispute error codes (braintree.error_codes.ErrorCodes.Dispute) in the shop owner's words.
+_DISPUTE_REFUSALS = {
+    "95701": "This chargeback is no longer open, or its evidence was already sent to the bank: "
+             "nothing more can be added.",
+    "95705": "This chargeback's evidence was already sent to the bank, or the chargeback is closed: "
+             "it cannot be sent again.",
+    "95707": "The evidence has a date the payment processor cannot read.",
+    "95708": "The evidence is too long for the payment processor. Please shorten it.",
+    "95726": "Add evidence to this chargeback before sending it to the bank.",
+}
+
+
+def _dispute_refusal(operation: str, dispute_id: str, result) -> str:
+    """Plain words for an ErrorResult of ``dispute.add_text_evidence`` / ``dispute.finalize``."""
+    errors = [(error.code, error.message) for error in result.errors.deep_errors] if result is not None else []
+    log.warning("Braintree refused dispute %s for %s: %s", operation, dispute_id,
+                errors or getattr(result, "message", None))
+    for code, _message in errors:
+        if code in _DISPUTE_REFUSALS:
+            return _DISPUTE_REFUSALS[code]
+    detail = getattr(result, "message", None) or "; ".join(message for _code, message in errors if message)
+    return f"The payment processor refused this chargeback's {operation}" + (f": {detail}" if detail else ".")
+
+
+def _to_event(notification) -> WebhookEvent:
+    """Map a verified SDK WebhookNotification onto a WebhookEvent (a ``check`` has no subject)."""
+    kind = notification.kind
+    timestamp = _naive_utc(getattr(notification, "timestamp", None))
+    raw = {"kind": kind, "timestamp": timestamp.isoformat() if timestamp else None}
+    sdk_dispute = getattr(notification, "dispute", None)
+    if sdk_dispute is not None:
+        dispute = _to_dispute(sdk_dispute)
+        details = getattr(sdk_dispute, "transaction_details", None)
+        raw.update(dispute_id=dispute.id, dispute_status=dispute.status, dispute_kind=dispute.kind,
+                   reason=dispute.reason, amount=dispute.amount.to_plain(), currency=dispute.amount.currency,
+                   reply_by=dispute.reply_by.isoformat() if dispute.reply_by else None,
+                   transaction_id=dispute.transaction_id or None)
+        return WebhookEvent(kind=kind, transaction_id=dispute.transaction_id or None,
+                            order_id=getattr(details, "order_id", None) or None, raw=raw,
+                            timestamp=timestamp, dispute=dispute)
+    transaction = getattr(notification, "transaction", None)
+    if transaction is not None:
+        amount = getattr(transaction, "amount", None)
+        raw.update(transaction_id=transaction.id, transaction_status=getattr(transaction, "status", None),
+                   amount=str(amount) if amount is not None else None,
+                   currency=getattr(transaction, "currency_iso_code", None))
+    return WebhookEvent(kind=kind, transaction_id=getattr(transaction, "id", None),
+                        order_id=getattr(transaction, "order_id", None) or None, raw=raw, timestamp=timestamp)
+
+
+def _to_dispute(dispute) -> GatewayDispute:
+    """An SDK Dispute as the domain's GatewayDispute: the amount disputed, else the dispute's amount."""
+    details = getattr(dispute, "transaction_details", None)
+    currency = getattr(dispute, "currency_iso_code", None) or getattr(details, "currency_iso_code", None)
+    amount = getattr(dispute, "amount_disputed", None)
+    if amount is None:
+        amount = getattr(dispute, "amount", None)
+    if amount is None or not currency:
+        raise ValueError(f"dispute {getattr(dispute, 'id', None)} carries no amount or currency")
+    reply_by = getattr(dispute, "reply_by_date", None)
+    if isinstance(reply_by, datetime):
+        reply_by = reply_by.date()
+    elif isinstance(reply_by, str) and reply_by:
+        reply_by = date.fromisoformat(reply_by[:10])
+    return GatewayDispute(
+        id=str(dispute.id),
+        transaction_id=str(getattr(details, "id", None) or ""),
+        amount=Money.from_major(amount, currency),
+        status=getattr(dispute, "status", None) or "",
+        kind=getattr(dispute, "kind", None) or "chargeback",
+        reason=getattr(dispute, "reason", None) or "",
+        reply_by=reply_by or None,
+    )
+
+
+def _to_gateway_transaction(transaction) -> GatewayTransaction:
+    """An SDK Transaction (sale or credit) as the domain's GatewayTransaction."""
+    return GatewayTransaction(
+        id=transaction.id,
+        type=transaction.type,
+        status=transaction.status,
+        amount=Money.from_major(transaction.amount, transaction.currency_iso_code),
+        order_id=getattr(transaction, "order_id", None) or None,
+        created_at=_naive_utc(getattr(transaction, "created_at", None)),
+        refunded_transaction_id=getattr(transaction, "refunded_transaction_id", None) or None,
     )
 
 
