@@ -2,7 +2,8 @@
 
 It serves, on 127.0.0.1 and an ephemeral port, what ``BraintreeAdapter``
 calls: client tokens, sales, find, search by order id, type and creation time
-(``advanced_search_ids`` then ``advanced_search``), void and refund. Requests must carry HTTP basic
+(``advanced_search_ids`` then ``advanced_search``), void, refund, and a
+dispute's find, text evidence and finalize. Requests must carry HTTP basic
 auth ``public_key:private_key`` and the stand-in's merchant id in the path
 (401 otherwise). Sales follow the sandbox's nonce and amount rules through
 ``directcontracts.payments.sandbox_rules.sandbox_outcome`` so the rules exist
@@ -36,8 +37,8 @@ Voids and refunds have their own switch, ``standin.refund_fault``:
 ``"unavailable"``
     503 Service Unavailable, nothing made (the gateway is down).
 
-Searches have ``standin.search_fault = "server_error"`` (500) and disputes'
-evidence / finalize / find ``standin.dispute_fault = "server_error"`` (500)
+Searches have ``standin.search_fault = "server_error"`` (500); dispute
+evidence / finalize / find have ``standin.dispute_fault = "server_error"`` (500)
 or ``"unavailable"`` (503).
 
 Disputes: ``open_dispute(transaction_id, ...)`` opens one as the client's bank
@@ -639,7 +640,8 @@ def _xml(tag: str, value) -> str:
     if isinstance(value, int):
         return f'<{tag} type="integer">{value}</{tag}>'
     if isinstance(value, datetime):
-        return f'<{tag} type="datetime">{value.strftime("%Y-%m-%dT%H:%M:%SZ")}</{tag}>'
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value  # naive: already UTC
+        return f'<{tag} type="datetime">{utc.strftime("%Y-%m-%dT%H:%M:%SZ")}</{tag}>'
     if isinstance(value, date):
         return f'<{tag} type="date">{value.isoformat()}</{tag}>'
     if isinstance(value, dict):

@@ -26,6 +26,18 @@ SDK facts this adapter relies on (checked against braintree 4.48):
   ``requests.Session`` per thread (kept alive, renewed after 60 s idle), so
   one ``BraintreeGateway`` per process is right; ``close()`` closes the
   calling thread's session.
+* Disputes. ``dispute.add_text_evidence`` / ``dispute.finalize`` answer an
+  ``ErrorResult`` (422) when Braintree refuses (95701: evidence only on an
+  open dispute; 95705: finalize only an open one; finalizing moves it to
+  ``disputed``), raise ``NotFoundError`` for an unknown dispute (ours to turn
+  into DisputeRefused, not a misconfiguration) and ``ValueError`` for blank
+  content before sending anything.
+* Webhooks. ``bt_payload`` is base64 (with newlines) of the notification XML;
+  ``bt_signature`` is ``public_key|hex HMAC-SHA1`` keyed by SHA1 of the private
+  key. The SDK parses XML times to *naive UTC* datetimes and ``type="date"``
+  to dates. A dispute's sale is ``dispute.transaction`` (TransactionDetails:
+  id, amount, order_id …, no status or currency); ``amount_disputed`` is a
+  Decimal in the dispute's ``currency_iso_code``.
 """
 from __future__ import annotations
 
