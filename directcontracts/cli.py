@@ -7,7 +7,7 @@ import click
 from flask import Flask
 
 from .extensions import db
-from .services import accounts, funding, jobs, ledger, mailer, refunds
+from .services import accounts, funding, gateway_audit, jobs, ledger, mailer, refunds
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -54,12 +54,17 @@ def register(app: Flask) -> None:
 
     @payments_group.command("reconcile")
     @click.option("--now", type=click.DateTime(), default=None, help="Pretend it is this UTC time (tests, demos).")
-    def reconcile(now):
-        """Settle payments and refunds whose outcome is unknown by asking the gateway (run every few minutes).
+    @click.option("--days", type=click.IntRange(min=1), default=gateway_audit.DEFAULT_DAYS, show_default=True,
+                  help="Compare the books with the gateway's records of this many days before now.")
+    def reconcile(now, days):
+        """Settle payments and refunds whose outcome is unknown by asking the gateway (run every few minutes),
+        then compare the books with the gateway's own records of the last ``--days``.
 
-        Exits 1 if something could not be reconciled (each failure is named).
-        Refunds and give-backs stuck for a day (see ``ledger check``) are named
-        on stderr, "CHECK IN BRAINTREE", for a person to look at.
+        Exits 1 if something could not be reconciled, or if the gateway's
+        records and the books do not match (each failure and mismatch is
+        named, "FAILED" / "MISMATCH" on stderr). Refunds and give-backs stuck
+        for a day (see ``ledger check``) are named on stderr, "CHECK IN
+        BRAINTREE", for a person to look at.
         """
         failures: list[str] = []
         counts = funding.reconcile(now, failures=failures)
@@ -75,7 +80,13 @@ def register(app: Flask) -> None:
             click.echo(f"CHECK IN BRAINTREE: {doubt}", err=True)
         for failure in failures:
             click.echo(f"FAILED {failure}", err=True)
-        if failures:
+        audit, _ = gateway_audit.run(now, days)
+        click.echo(audit.summary())
+        for settled in audit.settled:
+            click.echo(f"settled: {settled}")
+        for problem in audit.problems:
+            click.echo(f"MISMATCH {problem}", err=True)
+        if failures or not audit.ok:
             raise SystemExit(1)
 
     app.cli.add_command(payments_group)
