@@ -84,9 +84,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import admin, auth, client, dev, freelancer
+    from .web import admin, auth, client, dev, freelancer, webhooks
 
-    for module in (auth, freelancer, client, admin, dev):
+    for module in (auth, freelancer, client, admin, dev, webhooks):
         app.register_blueprint(module.bp)
 
 

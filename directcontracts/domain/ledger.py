@@ -2,15 +2,16 @@
 
 Accounts: ``client`` (where funding comes from and refunds go back to),
 ``escrow`` (held for the client until released), ``freelancer`` (released,
-net of fee), ``fees`` (the shop's processing fee). Every journal's entries sum
-to zero; balances are sums of entries, never stored.
+net of fee), ``fees`` (the shop's processing fee), ``shop`` (the shop's own
+money: only a chargeback beyond what the client still had paid touches it).
+Every journal's entries sum to zero; balances are sums of entries, never stored.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLIENT, ESCROW, FREELANCER, FEES = "client", "escrow", "freelancer", "fees"
-ACCOUNTS = (CLIENT, ESCROW, FREELANCER, FEES)
+CLIENT, ESCROW, FREELANCER, FEES, SHOP = "client", "escrow", "freelancer", "fees", "shop"
+ACCOUNTS = (CLIENT, ESCROW, FREELANCER, FEES, SHOP)
 
 
 class UnbalancedJournal(ValueError):
@@ -56,3 +57,45 @@ def refund(milestone_id: int, amount: int) -> list[Entry]:
     if amount <= 0:
         raise UnbalancedJournal("refund amounts must be positive")
     return balanced([Entry(ESCROW, milestone_id, -amount), Entry(CLIENT, milestone_id, amount)])
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What is left, on one milestone a charge paid for, to take back from: still in escrow, and released
+    (gross, and the fee part of it), net of anything taken back before."""
+
+    milestone_id: int
+    in_escrow: int
+    released: int
+    fee: int
+
+
+def take_back(paid: list[Paid], amount: int) -> list[Entry]:
+    """The client gets ``amount`` back outside escrow's normal ways (a lost chargeback, a payment whose
+    settlement was declined): → client, taken first from escrow (milestone by milestone, in order), then
+    from what was released — the freelancer's part and the fee in proportion, so the freelancer gives
+    back what they were credited and the shop its fee — and only then, for what nothing covers (the
+    client was refunded already), from the shop's own money.
+    """
+    if amount <= 0:
+        raise UnbalancedJournal("a take-back must be positive")
+    entries: list[Entry] = []
+    left = amount
+    for p in paid:
+        part = min(left, max(p.in_escrow, 0))
+        if part:
+            entries += [Entry(ESCROW, p.milestone_id, -part), Entry(CLIENT, p.milestone_id, part)]
+            left -= part
+    for p in paid:
+        part = min(left, max(p.released, 0))
+        if part:
+            # The fee's share of the part, rounded half up; all of it when the whole release goes.
+            fee = p.fee if part == p.released else (2 * p.fee * part + p.released) // (2 * p.released)
+            entries += [Entry(CLIENT, p.milestone_id, part)]
+            entries += [Entry(FREELANCER, p.milestone_id, -(part - fee))] if part != fee else []
+            entries += [Entry(FEES, p.milestone_id, -fee)] if fee else []
+            left -= part
+    if left:
+        first = paid[0].milestone_id if paid else 0
+        entries += [Entry(SHOP, first, -left), Entry(CLIENT, first, left)]
+    return balanced(entries)

@@ -50,6 +50,7 @@ class MilestoneState(StrEnum):
     DISPUTED = "disputed"
     SPLIT = "split"
     CANCELLED = "cancelled"
+    CHARGED_BACK = "charged_back"  # the client's bank took the escrowed money back (a lost chargeback)
 
 
 class MilestoneAction(StrEnum):
@@ -64,6 +65,8 @@ class MilestoneAction(StrEnum):
     RESOLVE_REFUND = "resolve_refund"
     RESOLVE_SPLIT = "resolve_split"
     CANCEL = "cancel"
+    REVERSE = "reverse"                    # system: the payment's settlement was declined, unfunded again
+    CHARGE_BACK = "charge_back"            # system: a chargeback was lost while the money was in escrow
 
 
 C, CA = ContractState, ContractAction
@@ -98,6 +101,12 @@ MILESTONE_ALLOWED: dict[tuple[MilestoneState, MilestoneAction], MilestoneState] 
     (M.DISPUTED, MA.RESOLVE_RELEASE): M.RELEASED,
     (M.DISPUTED, MA.RESOLVE_REFUND): M.REFUNDED,
     (M.DISPUTED, MA.RESOLVE_SPLIT): M.SPLIT,
+    (M.FUNDED, MA.REVERSE): M.PENDING,
+    (M.SUBMITTED, MA.REVERSE): M.PENDING,
+    (M.DISPUTED, MA.REVERSE): M.PENDING,
+    (M.FUNDED, MA.CHARGE_BACK): M.CHARGED_BACK,
+    (M.SUBMITTED, MA.CHARGE_BACK): M.CHARGED_BACK,
+    (M.DISPUTED, MA.CHARGE_BACK): M.CHARGED_BACK,
 }
 
 #: Who may take each milestone action: "freelancer", "client", "owner", "system".
@@ -113,6 +122,8 @@ MILESTONE_ACTION_ROLES: dict[MilestoneAction, frozenset[str]] = {
     MA.RESOLVE_RELEASE: frozenset({"owner"}),
     MA.RESOLVE_REFUND: frozenset({"owner"}),
     MA.RESOLVE_SPLIT: frozenset({"owner"}),
+    MA.REVERSE: frozenset({"system"}),
+    MA.CHARGE_BACK: frozenset({"system"}),
 }
 
 CONTRACT_ACTION_ROLES: dict[ContractAction, frozenset[str]] = {
@@ -148,6 +159,7 @@ _MILESTONE_REFUSALS = {
     M.DISPUTED: "This milestone is in dispute: its funds are frozen.",
     M.SPLIT: "This milestone's dispute was settled with a split.",
     M.CANCELLED: "This milestone was cancelled.",
+    M.CHARGED_BACK: "The client's bank took this milestone's money back (a chargeback).",
 }
 
 
@@ -214,6 +226,7 @@ class MilestoneFacts:
     contract_state: ContractState
     refunding: bool = False  # a refund of it is being confirmed
     being_paid: bool = False  # a client's payment for it is being confirmed
+    frozen: bool = False     # the client's bank is reviewing a chargeback of the payment that funded it
 
 
 #: Contract actions a payment being confirmed holds back.
@@ -230,7 +243,7 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
     Contract, freelancer: edit, send, withdraw, revise, end, change_milestones.
     Contract, client: request_changes, decline, and one way to pay: accept_and_fund
     (sent, not signed), fund (sent, signed) or fund_milestone (active, something fundable).
-    Milestone: the table's actions (none while a refund is being confirmed); for the
+    Milestone: the table's actions (none while a refund is being confirmed or a chargeback freezes it); for the
     freelancer also edit and remove (:func:`milestone_edit_refusal`) and move (drafts).
     """
     if isinstance(facts, MilestoneFacts):
@@ -248,7 +261,7 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
 
 
 def _milestone_actions(facts: MilestoneFacts, role: str) -> frozenset[str]:
-    if facts.refunding:
+    if facts.refunding or facts.frozen:
         return frozenset()
     actions = {str(a) for a in _table_actions(MILESTONE_ALLOWED, MILESTONE_ACTION_ROLES,
                                                MilestoneState(facts.state), role)}
@@ -263,7 +276,7 @@ def _milestone_actions(facts: MilestoneFacts, role: str) -> frozenset[str]:
 #: Milestones in these states hold money in escrow.
 ESCROW_STATES = frozenset({M.FUNDED, M.SUBMITTED, M.DISPUTED})
 #: Milestones in these states are settled: nothing more can happen to them.
-SETTLED_STATES = frozenset({M.RELEASED, M.REFUNDED, M.SPLIT, M.CANCELLED})
+SETTLED_STATES = frozenset({M.RELEASED, M.REFUNDED, M.SPLIT, M.CANCELLED, M.CHARGED_BACK})
 
 #: Shown, never stored: a sent proposal whose current revision the client has signed, funding next.
 SIGNED = "signed"

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from ..domain.states import ContractFacts, MilestoneFacts, actions_for
 from ..models import Contract, Milestone
-from . import funding, refunds
+from . import chargebacks, funding, refunds
 from .client_actions import acceptance_of_current
 
 
@@ -18,8 +18,9 @@ def contract_actions(contract: Contract, role: str) -> frozenset[str]:
 
 
 def milestone_actions(contract: Contract, role: str) -> Callable[[Milestone], frozenset[str]]:
-    """Each milestone's buttons for ``role``; nothing while its refund is being confirmed."""
-    refunding = refunds.in_flight(contract)
+    """Each milestone's buttons for ``role``; nothing while its refund is being confirmed or a chargeback
+    freezes it."""
+    refunding, frozen = refunds.in_flight(contract), chargebacks.frozen_milestones(contract)
     return lambda m: actions_for(MilestoneFacts(state=m.state, contract_state=contract.state,
-                                                refunding=m.id in refunding,
+                                                refunding=m.id in refunding, frozen=m.id in frozen,
                                                 being_paid=bool(m.hold_attempt_id)), role)

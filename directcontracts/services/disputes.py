@@ -33,7 +33,7 @@ from ..domain.rules import DISPUTE_DECISION, DISPUTE_MESSAGE, DISPUTE_REASONS, D
 from ..domain.states import MilestoneAction, milestone_transition
 from ..extensions import db
 from ..models import Contract, Dispute, Member, Milestone, Refund, ShopSettings, utcnow
-from . import activity, lifecycle, mailer, thread, tokens
+from . import activity, chargebacks, lifecycle, mailer, thread, tokens
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, NotFound, ValidationFailed, clean_text
 from .links import external_url
@@ -246,6 +246,7 @@ def _decide(dispute: Dispute, kind: str, release_minor: int, decided_by: str, re
     action = {RELEASE: MilestoneAction.RESOLVE_RELEASE, REFUND: MilestoneAction.RESOLVE_REFUND,
               SPLIT: MilestoneAction.RESOLVE_SPLIT}[kind]
     milestone_transition(m.state, action)
+    chargebacks.check_not_frozen(m.id)
     if lifecycle.refund_in_flight(m.id):
         raise InvalidTransition(lifecycle.in_flight_message("queued" if lifecycle.refund_queued(m.id) else None))
     held = ledger_svc.milestone_money([contract.id]).get(m.id, ledger_svc.MilestoneMoney()).held
@@ -283,7 +284,7 @@ def _release_part(contract: Contract, m: Milestone, dispute: Dispute) -> None:
         return
     money = ledger_svc.contract_money([contract])[contract.id]
     gross = contract.money(dispute.release_minor)
-    fee = fee_for_release(gross, money.released, money.fees, contract.fee_bps)
+    fee = fee_for_release(gross, money.released - money.clawed, money.fees, contract.fee_bps)
     ledger_svc.post("release", contract, rules.release(m.id, gross.minor, fee.minor),
                     memo=f"dispute {dispute.id}: {dispute.decided_by}")
 

@@ -6,16 +6,24 @@
 - retrying unsent email, and reconciling payments and refunds whose outcome
   is unknown,
 - looking up the settlement of charges no webhook reported settled, and
-  issuing the refunds queued until their charge settled (``settlements``).
+  issuing the refunds queued until their charge settled (``settlements``),
+- applying again webhook notifications whose applying failed (``webhooks``).
 
 Nothing here touches a disputed milestone: only ``submitted`` ones release,
-and not while a refund of it is being confirmed. Each reminder is recorded in
+and not while a refund of it is being confirmed or a chargeback freezes it. Each reminder is recorded in
 a unique row, so it is sent once even when two runners overlap.
 
 Every task, and every milestone or refund within a task, runs on its own: one
 that fails with any exception is logged with its id, rolled back and listed in
 the run's ``Report.failures``, and the rest of the run goes on, so one bad row
 never stops reminders, email or reconciliation for the whole shop.
+
+Once a day the books are compared with the gateway's own records of the last
+30 days (``gateway_audit.daily``): in the run whose clock reads
+``gateway_audit.DAILY_AT``, as the late-sales audit does, so there is no "last
+run" to store; a missed day is covered by the next (or by ``payments
+reconcile`` and the owner's "Check now"). The result is kept for the owner's
+Reconciliation page; a mismatch is a failure of the run.
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, disputes, funding, lifecycle, mailer, refunds, settlements, thread
+from . import activity, chargebacks, disputes, funding, lifecycle, mailer, refunds, settlements, thread, webhooks
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -74,7 +82,7 @@ def auto_release(now: datetime, failures: list[str]) -> int:
     ids = db.session.scalars(
         db.select(Milestone.id).where(Milestone.state == MilestoneState.SUBMITTED,
                                       Milestone.auto_release_at.is_not(None), Milestone.auto_release_at <= now,
-                                      _no_refund_in_flight())
+                                      _no_refund_in_flight(), chargebacks.not_frozen_clause())
     ).all()
 
     def release(milestone_id: int) -> bool:
@@ -173,8 +181,12 @@ def run_due(now: datetime | None = None) -> Report:
     task("dispute_notices", lambda: disputes.deadlines(now, report.failures))
     task("reconciled", charges)
     task("refunds_reconciled", refunds_due)
+    task("webhooks_applied", lambda: webhooks.retry_due(now, report.failures))
     task("settlements_looked_up", lambda: settlements.check(now, report.failures))
     task("queued_refunds_issued", lambda: settlements.issue_due(now, report.failures))
     task("messages_emailed", lambda: thread.email_due(now, report.failures))
     task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])
+    from . import gateway_audit  # the daily comparison with the gateway's records (module doc)
+    if (now.hour, now.minute) == gateway_audit.DAILY_AT:
+        task("gateway_mismatches", lambda: gateway_audit.daily(now, report.failures))
     return report

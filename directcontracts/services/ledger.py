@@ -9,11 +9,27 @@ from ..domain import ledger as rules
 from ..domain.money import Money
 from ..domain.states import ESCROW_STATES, ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Dispute, Journal, LedgerEntry, Milestone, PaymentAttempt, Refund, SaleReturn, utcnow
+from ..models import (
+    Chargeback,
+    Contract,
+    Dispute,
+    Journal,
+    LedgerEntry,
+    Milestone,
+    PaymentAttempt,
+    Refund,
+    SaleReturn,
+    WebhookNotification,
+    utcnow,
+)
 
 #: A refund still being confirmed, or a sale still being given back, after this long is not
 #: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
 STUCK_AFTER = timedelta(hours=24)
+#: A webhook notification not applied after this many tries needs a person (``services.webhooks``).
+WEBHOOK_TRIES = 20
+#: Journals that give the client money back outside escrow's normal ways (``rules.take_back``).
+TAKE_BACKS = ("reversal", "chargeback")
 #: A refund queued this long for its payment to settle (Braintree settles within a day) needs a person.
 QUEUED_STUCK_AFTER = timedelta(days=3)
 
@@ -39,15 +55,27 @@ class MilestoneMoney:
     funded: int = 0
     released: int = 0
     refunded: int = 0
-    fees: int = 0
+    fees: int = 0  # net: a fee given back with a take-back is subtracted
+    #: Taken back outside escrow's normal ways (reversal of a payment whose settlement was declined, a lost
+    #: chargeback): from escrow (``returned``), from what was released (``clawed``, gross: the
+    #: freelancer's part ``owed`` and the fee's), from the shop's own money (``lost``).
+    returned: int = 0
+    clawed: int = 0
+    owed: int = 0
+    lost: int = 0
 
     @property
     def held(self) -> int:
-        return self.funded - self.released - self.refunded
+        return self.funded - self.released - self.refunded - self.returned
+
+    @property
+    def released_kept(self) -> int:
+        """Released and not taken back."""
+        return self.released - self.clawed
 
 
 def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
-    """Per milestone: funded, released (gross), refunded, fees — summed from entries."""
+    """Per milestone: funded, released (gross), refunded, fees, and what was taken back — summed from entries."""
     rows = db.session.execute(
         db.select(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account,
                   db.func.sum(LedgerEntry.amount_minor))
@@ -65,8 +93,15 @@ def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
             m.released += -amount
         elif account == rules.ESCROW and kind == "refund":
             m.refunded += -amount
-        elif account == rules.FEES:
+        elif account == rules.ESCROW and kind in TAKE_BACKS:
+            m.returned += -amount
+        if account == rules.FEES:
             m.fees += amount
+        if kind in TAKE_BACKS and account in (rules.FREELANCER, rules.FEES):
+            m.clawed += -amount
+            m.owed += -amount if account == rules.FREELANCER else 0
+        elif kind in TAKE_BACKS and account == rules.SHOP:
+            m.lost += -amount
     return out
 
 
@@ -78,18 +113,28 @@ class ContractMoney:
     released: Money
     refunded: Money
     fees: Money
+    #: Given back to the client by their bank (a lost chargeback) or by a payment that did not settle,
+    #: from escrow or from what was released ...
+    taken_back: Money
+    #: ... of which the freelancer's part of releases: what they owe the shop if already paid out.
+    owed: Money
+    returned: Money  # ... of which from escrow, and from releases (gross: the owed part and the fee's):
+    clawed: Money
 
     @property
     def in_escrow(self) -> Money:
-        return self.funded - self.released - self.refunded
+        return self.funded - self.released - self.refunded - self.returned
 
     @property
     def received(self) -> Money:
-        return self.released - self.fees
+        """Released to the freelancer, net of fees, less what was taken back from it."""
+        return self.released - self.fees - self.clawed
 
     def __add__(self, other: "ContractMoney") -> "ContractMoney":
         return ContractMoney(self.funded + other.funded, self.released + other.released,
-                             self.refunded + other.refunded, self.fees + other.fees)
+                             self.refunded + other.refunded, self.fees + other.fees,
+                             self.taken_back + other.taken_back, self.owed + other.owed,
+                             self.returned + other.returned, self.clawed + other.clawed)
 
 
 def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
@@ -103,6 +148,10 @@ def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
             released=Money(sum(p.released for p in parts), c.currency),
             refunded=Money(sum(p.refunded for p in parts), c.currency),
             fees=Money(sum(p.fees for p in parts), c.currency),
+            taken_back=Money(sum(p.returned + p.clawed + p.lost for p in parts), c.currency),
+            owed=Money(sum(p.owed for p in parts), c.currency),
+            returned=Money(sum(p.returned for p in parts), c.currency),
+            clawed=Money(sum(p.clawed for p in parts), c.currency),
         )
     return out
 
@@ -151,6 +200,11 @@ def gateway_doubts(now: datetime | None = None) -> list[str]:
                       f"({Money(row.amount_minor, currency).format()}) was declared not made, then made at the "
                       f"gateway ({row.kind} {row.transaction_id}) after the milestone was settled otherwise; "
                       f"check it in Braintree")
+    for row in db.session.scalars(db.select(WebhookNotification).where(
+            WebhookNotification.status == "received", WebhookNotification.tries >= WEBHOOK_TRIES)
+            .order_by(WebhookNotification.id)):
+        doubts.append(f"webhook notification {row.id} ({row.kind} of {row.subject_id}) could not be applied after "
+                      f"{row.tries} tries: {row.message}; check it in Braintree")
     return doubts
 
 
@@ -160,6 +214,8 @@ def _settled_as(state: str, amount: int, mm: MilestoneMoney) -> str | None:
         return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}"
     if state == MilestoneState.REFUNDED and (mm.released, mm.refunded) != (0, amount):
         return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}"
+    if state == MilestoneState.CHARGED_BACK and mm.held:
+        return f"a chargeback left {mm.held} in escrow: the shop owner has to settle it by hand"
     if state == MilestoneState.SPLIT and not (mm.released > 0 and mm.refunded > 0
                                               and mm.released + mm.refunded == amount):
         return f"the ledger released {mm.released} and refunded {mm.refunded} of {amount}, not a split"
@@ -182,6 +238,40 @@ def _dispute_problems(milestones: dict, money: dict) -> list[str]:
     open_ = set(db.session.scalars(db.select(Dispute.milestone_id).where(Dispute.status == "open")))
     problems += [f"milestone {mid} is disputed without an open dispute" for mid in sorted(disputed - open_)]
     return problems
+
+
+def _take_back_problems(paid: dict[str, PaymentAttempt]) -> list[str]:
+    """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
+    one chargeback journal giving the client exactly its amount (none otherwise)."""
+    problems = []
+    reversals = dict(db.session.execute(
+        db.select(Journal.payment_attempt_id, db.func.count(Journal.id)).where(Journal.kind == "reversal")
+        .group_by(Journal.payment_attempt_id)).all())
+    for attempt_id, attempt in paid.items():
+        want = 1 if attempt.status == "reversed" else 0
+        if reversals.get(attempt_id, 0) > want or (want and attempt_id not in reversals
+                                                   and not _refunded_whole(attempt)):
+            problems.append(f"payment attempt {attempt_id} is {attempt.status} but has "
+                            f"{reversals.get(attempt_id, 0)} reversal journals")
+    given = dict(db.session.execute(
+        db.select(Journal.chargeback_id, db.func.sum(LedgerEntry.amount_minor)).join(LedgerEntry)
+        .where(Journal.kind == "chargeback", LedgerEntry.account == rules.CLIENT).group_by(Journal.chargeback_id)
+    ).all())
+    for row in db.session.scalars(db.select(Chargeback).order_by(Chargeback.id)):
+        lost = row.status in ("lost", "accepted") and row.contract_id is not None
+        if lost and given.get(row.id) != row.amount_minor:
+            problems.append(f"chargeback {row.id} ({row.gateway_id}) is {row.status} but the ledger gave the client "
+                            f"{given.get(row.id, 0)}, not {row.amount_minor}")
+        elif not lost and row.id in given:
+            problems.append(f"chargeback {row.id} ({row.gateway_id}) is {row.status} but has a chargeback journal")
+    return problems
+
+
+def _refunded_whole(attempt: PaymentAttempt) -> bool:
+    """Was the whole payment refunded before it was reversed (nothing left to reverse)?"""
+    refunded = db.session.scalar(db.select(db.func.coalesce(db.func.sum(Refund.amount_minor), 0))
+                                 .where(Refund.attempt_id == attempt.id, Refund.status == "succeeded"))
+    return int(refunded) >= attempt.amount_minor
 
 
 def _refunds_with_currency(*where):
@@ -217,8 +307,8 @@ def check(now: datetime | None = None) -> list[str]:
         if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
             problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
                             f"not its amount {m.amount_minor}")
-        if m is not None and m.state == MilestoneState.PENDING and mm.funded:
-            problems.append(f"milestone {milestone_id} is pending but was funded {mm.funded}")
+        if m is not None and m.state == MilestoneState.PENDING and mm.held:
+            problems.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
         if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
             problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
     for m in milestones.values():
@@ -241,7 +331,7 @@ def check(now: datetime | None = None) -> list[str]:
     if None in funding:
         problems.append(f"{funding.pop(None)} funding journal(s) without a payment attempt")
     succeeded = {a.id: a for a in db.session.scalars(
-        db.select(PaymentAttempt).where(PaymentAttempt.status == "succeeded"))}
+        db.select(PaymentAttempt).where(PaymentAttempt.status.in_(("succeeded", "reversed"))))}
     for attempt_id, attempt in succeeded.items():
         count = funding.get(attempt_id, 0)
         if count != 1:
@@ -249,11 +339,13 @@ def check(now: datetime | None = None) -> list[str]:
         else:
             funded = db.session.scalar(
                 db.select(db.func.sum(LedgerEntry.amount_minor)).join(Journal)
-                .where(Journal.payment_attempt_id == attempt_id, LedgerEntry.account == rules.ESCROW))
+                .where(Journal.payment_attempt_id == attempt_id, Journal.kind == "funding",
+                       LedgerEntry.account == rules.ESCROW))
             if funded != attempt.amount_minor:
                 problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
                                 f"but its journal funded {funded}")
     for attempt_id in set(funding) - set(succeeded):
         problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
+    problems.extend(_take_back_problems(succeeded))
     problems.extend(gateway_doubts(now))
     return problems

@@ -27,7 +27,7 @@ from ..domain.states import (
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, Refund, ShopSettings, utcnow
 from ..payments import current_gateway
-from . import activity, mailer
+from . import activity, chargebacks, mailer
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, ServiceError, ValidationFailed, clean_text
 from .links import freelancer_link, fresh_client_link
@@ -208,7 +208,7 @@ class ReleasePreview:
 def release_preview(contract: Contract, milestone: Milestone) -> ReleasePreview:
     """What releasing this milestone now would pay the freelancer, and its fee."""
     money = ledger_svc.contract_money([contract])[contract.id]
-    fee = fee_for_release(milestone.amount, money.released, money.fees, contract.fee_bps)
+    fee = fee_for_release(milestone.amount, money.released - money.clawed, money.fees, contract.fee_bps)
     return ReleasePreview(gross=milestone.amount, fee=fee, net=milestone.amount - fee)
 
 
@@ -283,6 +283,7 @@ def refund(contract: Contract, milestone_id: int, *, reason: str, amount_minor: 
     """
     reason = clean_text(reason, "reason", REFUND_REASON)
     contract, m = lock_contract(contract.id, milestone_id)
+    chargebacks.check_not_frozen(m.id)
     attempt, item = _attempt_item(m)
     amount_minor = item.amount_minor if dispute_id is None else amount_minor
     milestone_transition(m.state, _refund_action(dispute_id, amount_minor, m))
@@ -369,8 +370,8 @@ def issue_queued(refund_id: int) -> Milestone | None:
     """
     db.session.rollback()
     contract, m, row = lock_refund(refund_id)
-    if row is None or row.status != "queued":
-        db.session.rollback()
+    if row is None or row.status != "queued" or m.id in chargebacks.frozen_milestones(contract):
+        db.session.rollback()  # (a chargeback's freeze: issued once it lifts)
         return None
     attempt = db.session.get(PaymentAttempt, row.attempt_id)
     now = utcnow()
@@ -674,6 +675,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
         return m
     action = MilestoneAction.AUTO_RELEASE if automatic else MilestoneAction.APPROVE
     new_state = milestone_transition(m.state, action)
+    chargebacks.check_not_frozen(m.id)
     if refund_in_flight(m.id):
         raise InvalidTransition(in_flight_message("queued" if refund_queued(m.id) else None))
     held = ledger_svc.milestone_money([contract.id]).get(m.id, ledger_svc.MilestoneMoney()).held

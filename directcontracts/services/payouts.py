@@ -1,4 +1,5 @@
-"""What the shop owes each member: released minus fees, per member and month."""
+"""What the shop owes each member: released minus fees, less what a chargeback or a payment that did not
+settle took back from them, per member and month (a negative net: the member owes the shop)."""
 from __future__ import annotations
 
 import csv
@@ -20,36 +21,41 @@ class PayoutRow:
     period: str  # YYYY-MM
     released: Money
     fees: Money
+    #: The member's part of releases taken back (a lost chargeback, a payment whose settlement was declined).
+    taken_back: Money
 
     @property
     def net(self) -> Money:
-        return self.released - self.fees
+        return self.released - self.fees - self.taken_back
 
 
 def report(start: date | None = None, end: date | None = None) -> list[PayoutRow]:
-    """Releases between ``start`` and ``end`` (inclusive), grouped by member, month and currency."""
+    """Releases and take-backs between ``start`` and ``end`` (inclusive), grouped by member, month and currency."""
     query = (
-        db.select(Member.name, Member.email, Journal.created_at, LedgerEntry.account,
+        db.select(Member.name, Member.email, Journal.created_at, Journal.kind, LedgerEntry.account,
                   LedgerEntry.amount_minor, LedgerEntry.currency)
         .join(Journal, Journal.id == LedgerEntry.journal_id)
         .join(Contract, Contract.id == LedgerEntry.contract_id)
         .join(Member, Member.id == Contract.member_id)
-        .where(Journal.kind == "release", LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
+        .where(Journal.kind.in_(("release", "reversal", "chargeback")),
+               LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
     )
     if start:
         query = query.where(Journal.created_at >= datetime.combine(start, time.min))
     if end:
         query = query.where(Journal.created_at < datetime.combine(end + timedelta(days=1), time.min))
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for name, email, created_at, account, amount, currency in db.session.execute(query):
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for name, email, created_at, kind, account, amount, currency in db.session.execute(query):
         key = (name, email, f"{created_at:%Y-%m}", currency)
-        sums[key][0] += amount  # both the freelancer's part and the fee were released
-        if account == rules.FEES:
-            sums[key][1] += amount
+        if kind == "release":
+            sums[key][0] += amount  # both the freelancer's part and the fee were released
+            sums[key][1] += amount if account == rules.FEES else 0
+        elif account == rules.FREELANCER:  # a take-back: the fee's part of it is the shop's, not the member's
+            sums[key][2] -= amount
     return [
         PayoutRow(member=name, email=email, period=period, released=Money(released, currency),
-                  fees=Money(fees, currency))
-        for (name, email, period, currency), (released, fees) in sorted(sums.items())
+                  fees=Money(fees, currency), taken_back=Money(taken, currency))
+        for (name, email, period, currency), (released, fees, taken) in sorted(sums.items())
     ]
 
 
@@ -57,8 +63,8 @@ def to_csv(rows: list[PayoutRow]) -> str:
     """The report as CSV with plain decimal amounts (spreadsheet-friendly)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["member", "email", "period", "currency", "released", "fees", "net"])
+    writer.writerow(["member", "email", "period", "currency", "released", "fees", "taken_back", "net"])
     for r in rows:
         writer.writerow([r.member, r.email, r.period, r.released.currency, r.released.to_plain(),
-                         r.fees.to_plain(), r.net.to_plain()])
+                         r.fees.to_plain(), r.taken_back.to_plain(), r.net.to_plain()])
     return out.getvalue()

@@ -21,15 +21,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..domain.money import Money
 from ..domain.payments import GatewayUnavailable
 from ..extensions import db
 from ..models import PaymentAttempt, Refund, utcnow
 from ..payments import current_gateway
-from . import activity, lifecycle, mailer
+from . import lifecycle
 from .isolation import each
-from .links import freelancer_link
-from .locks import lock_refund
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +98,8 @@ def record(transaction_id: str, status: str, now: datetime | None = None, *, iss
     """Record that charge ``transaction_id`` reached ``status`` (settled or settlement_declined).
 
     Settled: the refunds queued for it are issued (unless ``issue`` is False: ``issue_due`` does it);
-    returns how many. Declined: they cannot be made (failed; the member is told to check it).
+    returns how many. Declined: the money never arrived: its funding is reversed (``chargebacks.reverse``:
+    milestones unfunded again, queued refunds failed, what was released owed, both sides told).
     """
     now = now or utcnow()
     attempt_id = db.session.scalar(db.select(PaymentAttempt.id).where(PaymentAttempt.transaction_id == transaction_id))
@@ -111,7 +109,9 @@ def record(transaction_id: str, status: str, now: datetime | None = None, *, iss
         return 0
     lifecycle.record_settlement(attempt_id, status, now)
     if status == "settlement_declined":
-        _declined(attempt_id, now)
+        from . import chargebacks  # it builds on funding, as this module does
+
+        chargebacks.reverse(attempt_id, now)
         return 0
     if not issue or status not in lifecycle.REFUNDABLE_SETTLEMENTS:
         return 0
@@ -130,29 +130,3 @@ def issue_due(now: datetime, failures: list[str]) -> int:
     db.session.rollback()
     return each(ids, failures, "issuing queued refund {}", lambda refund_id: lifecycle.issue_queued(refund_id)
                 is not None)
-
-
-def _declined(attempt_id: str, now: datetime) -> None:
-    """The processor declined settling the charge: the refunds waiting for it cannot be made."""
-    for refund_id in db.session.scalars(db.select(Refund.id).where(Refund.attempt_id == attempt_id,
-                                                                   Refund.status == "queued")).all():
-        contract, m, row = lock_refund(refund_id)
-        if row.status != "queued":
-            db.session.rollback()
-            continue
-        row.status, row.failed_at, row.next_check_at = "failed", now, None
-        row.message = "The payment processor declined settling the payment: there is nothing to refund from it."
-        amount = Money(row.amount_minor, contract.currency)
-        log.error("attempt %s: settlement declined; queued refund %s of milestone %s not made: check it in "
-                  "Braintree", attempt_id, refund_id, m.id)
-        activity.record(contract, "refund_failed", "system",
-                        f"The payment processor declined settling the client's payment, so the pending refund "
-                        f"of “{m.title}” ({amount.format()}) cannot be made. Check the payment in Braintree.")
-        activity.notify(contract, f"The payment for “{m.title}” of “{contract.title}” was not settled by the "
-                                  f"payment processor: its pending refund cannot be made. Check it in Braintree.")
-        mailer.queue(contract.member.email, f"Refund not made: {m.title} — {contract.title}", "refund_refused",
-                     contract=contract, milestone=m, amount=amount, for_member=True, link=freelancer_link(contract),
-                     why="the payment processor declined settling the client's payment, so there is nothing to "
-                         "refund from it. Check the payment in Braintree.")
-        db.session.commit()
-    db.session.rollback()

@@ -22,7 +22,7 @@ def _safe_next(target: str | None) -> str:
 @bp.before_app_request
 def require_setup():
     """Until an owner exists, every page leads to the setup page."""
-    if request.endpoint in ("auth.setup", "auth.setup_create", "static") or request.blueprint == "client":
+    if request.endpoint in ("auth.setup", "auth.setup_create", "static") or request.blueprint in ("client", "webhooks"):
         return None
     if accounts.member_count() == 0:
         return redirect(url_for("auth.setup"))

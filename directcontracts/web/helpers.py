@@ -17,7 +17,7 @@ STATE_LABELS = {
     "completed": "Completed", "ended": "Ended",
     "pending": "Awaiting funding", "funded": "Funded", "submitted": "Payment requested",
     "released": "Released", "refunded": "Refunded", "disputed": "In dispute",
-    "split": "Settled (split)", "cancelled": "Cancelled",
+    "split": "Settled (split)", "cancelled": "Cancelled", "charged_back": "Charged back",
 }
 
 

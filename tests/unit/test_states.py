@@ -26,6 +26,9 @@ EXPECTED_MILESTONE = {
     ("submitted", "dispute"): "disputed",
     ("disputed", "resolve_release"): "released", ("disputed", "resolve_refund"): "refunded",
     ("disputed", "resolve_split"): "split",
+    ("funded", "reverse"): "pending", ("submitted", "reverse"): "pending", ("disputed", "reverse"): "pending",
+    ("funded", "charge_back"): "charged_back", ("submitted", "charge_back"): "charged_back",
+    ("disputed", "charge_back"): "charged_back",
 }
 
 
@@ -83,8 +86,8 @@ def test_contract_actions_exhaustively(state, role):
         assert actions_for(facts, role) == expected_contract_actions(state.value, role, paying, signed, fundable), facts
 
 
-def expected_milestone_actions(state, contract_state, role, refunding, being_paid):
-    if refunding:
+def expected_milestone_actions(state, contract_state, role, refunding, being_paid, frozen=False):
+    if refunding or frozen:
         return set()
     table = {
         "client": {"pending": {"fund"}, "submitted": {"request_changes", "approve", "dispute"},
@@ -92,7 +95,8 @@ def expected_milestone_actions(state, contract_state, role, refunding, being_pai
         "freelancer": {"pending": {"cancel"}, "funded": {"submit", "refund", "dispute"},
                        "submitted": {"refund", "dispute"}},
         "owner": {"disputed": {"resolve_release", "resolve_refund", "resolve_split"}},
-        "system": {"pending": {"cancel"}, "submitted": {"auto_release"}},
+        "system": {"pending": {"cancel"}, "submitted": {"auto_release", "reverse", "charge_back"},
+                   "funded": {"reverse", "charge_back"}, "disputed": {"reverse", "charge_back"}},
     }
     actions = set(table[role].get(state, set()))
     if role == "freelancer":
@@ -107,10 +111,11 @@ def expected_milestone_actions(state, contract_state, role, refunding, being_pai
 @pytest.mark.parametrize("contract_state", list(ContractState))
 @pytest.mark.parametrize("role", ROLES)
 def test_milestone_actions_exhaustively(state, contract_state, role):
-    for refunding, being_paid in itertools.product(FLAGS, FLAGS):
-        facts = MilestoneFacts(state=state, contract_state=contract_state, refunding=refunding, being_paid=being_paid)
+    for refunding, being_paid, frozen in itertools.product(FLAGS, FLAGS, FLAGS):
+        facts = MilestoneFacts(state=state, contract_state=contract_state, refunding=refunding,
+                               being_paid=being_paid, frozen=frozen)
         assert actions_for(facts, role) == expected_milestone_actions(
-            state.value, contract_state.value, role, refunding, being_paid), facts
+            state.value, contract_state.value, role, refunding, being_paid, frozen), facts
 
 
 def test_milestone_edit_rule():

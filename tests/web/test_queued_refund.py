@@ -144,20 +144,46 @@ def test_a_refund_queued_meanwhile_is_issued_once_the_test_gateway_settles_the_s
     assert refunds(db)[0].status == "succeeded" and sales(gateway)[0]["status"] == "settled"
 
 
-@pytest.mark.corrupts_ledger  # the processor kept nothing of a sale the books hold: a person has to check it
-def test_settlement_declined_fails_the_queued_refund_and_tells_the_member(logged_in, visitor, outbox, db, gateway,
-                                                                         app):
+def test_settlement_declined_reverses_the_funding_and_fails_the_queued_refund(logged_in, visitor, outbox, db,
+                                                                              gateway, app):
     cid, link, a, b, sale = two_in_one_sale(logged_in, visitor, outbox, db)
     assert QUEUED in refund(logged_in, cid, b).text
     gateway.decline_settlement(sale)
     with app.test_request_context():
         funding.mark_settlement_declined(sale)
+        funding.mark_settlement_declined(sale)  # told twice: once
     [row] = refunds(db)
-    assert row.status == "failed" and "declined settling" in row.message
-    assert outbox()[-1].subject == "Refund not made: Milestone 2 — Website redesign"
+    assert row.status == "failed" and "did not go through after all" in row.message
+    c = contract(db, cid)
+    assert [m.state for m in c.milestones] == ["pending", "pending"] and c.state == "active"
+    assert db.session.scalar(db.select(PaymentAttempt.status)) == "reversed"
+    subjects = [e.subject for e in outbox()]
+    assert subjects.count("Payment did not go through: Website redesign") == 1
+    assert subjects.count("Your payment for Website redesign did not go through") == 1
     assert not credits(gateway)
-    [doubt] = ledger.check()
-    assert "declined settling it; check it in Braintree" in doubt
+    money = ledger.contract_money([c])[cid]
+    assert (money.in_escrow.minor, money.taken_back.minor, money.owed.minor) == (0, 80000, 0)
+    assert ledger.check() == []
+    page = visitor.get(link).text
+    assert "did not go through" in page and "Fund" in page
+
+
+def test_settlement_declined_after_a_release_shows_what_the_freelancer_owes(logged_in, visitor, outbox, db,
+                                                                            gateway, app):
+    cid, link, a, b, sale = two_in_one_sale(logged_in, visitor, outbox, db)
+    request_payment(logged_in, cid, a)
+    approve(visitor, link, a)
+    gateway.decline_settlement(sale)
+    with app.test_request_context():
+        funding.mark_settlement_declined(sale)
+    c = contract(db, cid)
+    assert [m.state for m in c.milestones] == ["released", "pending"]
+    money = ledger.contract_money([c])[cid]
+    # $300 released ($10.20 fee): the freelancer's $289.80 is owed, the fee given back; escrow never negative.
+    assert (money.in_escrow.minor, money.owed.minor, money.fees.minor, money.received.minor) == (0, 28980, 0, 0)
+    assert ledger.check() == []
+    assert "owes it to the shop" in outbox()[-2].body_text
+    assert "$289.80" in logged_in.get(f"/contracts/{cid}").text
 
 
 def test_a_refund_queued_for_days_is_reported_by_the_ledger_check(logged_in, visitor, outbox, db, gateway):
