@@ -6,10 +6,11 @@
 - retrying unsent email, and reconciling payments and refunds whose outcome
   is unknown,
 - looking up the settlement of charges no webhook reported settled, and
-  issuing the refunds queued until their charge settled (``settlements``).
+  issuing the refunds queued until their charge settled (``settlements``),
+- applying again webhook notifications whose applying failed (``webhooks``).
 
 Nothing here touches a disputed milestone: only ``submitted`` ones release,
-and not while a refund of it is being confirmed. Each reminder is recorded in
+and not while a refund of it is being confirmed or a chargeback freezes it. Each reminder is recorded in
 a unique row, so it is sent once even when two runners overlap.
 
 Every task, and every milestone or refund within a task, runs on its own: one
@@ -36,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, disputes, funding, lifecycle, mailer, refunds, settlements, thread
+from . import activity, chargebacks, disputes, funding, lifecycle, mailer, refunds, settlements, thread, webhooks
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -81,7 +82,7 @@ def auto_release(now: datetime, failures: list[str]) -> int:
     ids = db.session.scalars(
         db.select(Milestone.id).where(Milestone.state == MilestoneState.SUBMITTED,
                                       Milestone.auto_release_at.is_not(None), Milestone.auto_release_at <= now,
-                                      _no_refund_in_flight())
+                                      _no_refund_in_flight(), chargebacks.not_frozen_clause())
     ).all()
 
     def release(milestone_id: int) -> bool:
@@ -180,6 +181,7 @@ def run_due(now: datetime | None = None) -> Report:
     task("dispute_notices", lambda: disputes.deadlines(now, report.failures))
     task("reconciled", charges)
     task("refunds_reconciled", refunds_due)
+    task("webhooks_applied", lambda: webhooks.retry_due(now, report.failures))
     task("settlements_looked_up", lambda: settlements.check(now, report.failures))
     task("queued_refunds_issued", lambda: settlements.issue_due(now, report.failures))
     task("messages_emailed", lambda: thread.email_due(now, report.failures))
