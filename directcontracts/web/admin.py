@@ -10,6 +10,7 @@ from ..domain.states import LIST_STATUSES
 from ..htmx import respond
 from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
+from ..services import gateway_audit
 from ..services.errors import InvalidTransition, ValidationFailed
 from . import dispute_page
 from .forms.auth import MemberForm
@@ -195,3 +196,25 @@ def contract_show(contract_id: int):
                            money=ledger.contract_money([contract])[contract.id],
                            per_milestone=ledger.milestone_money([contract.id]), refunding=refunds.in_flight(contract),
                            messages=thread.messages(contract), disputes=disputes.for_contract(contract))
+
+
+# ---- reconciliation: the books against the gateway's own records -----------------
+
+@bp.get("/reconciliation")
+def reconciliation():
+    """The last comparison of the books with the gateway's records, as kept (the gateway is not called)."""
+    return render_template("owner/reconciliation.html", run=gateway_audit.latest(),
+                           days=gateway_audit.DEFAULT_DAYS)
+
+
+@bp.post("/reconciliation")
+def reconciliation_check():
+    """"Check now": compare the last DEFAULT_DAYS days with the gateway now; the result is kept and shown."""
+    report, _ = gateway_audit.run()
+    if report.ok:
+        flash("Checked: the books match the gateway's records.", "success")
+    elif not report.reachable:
+        flash("The gateway could not be reached: nothing was compared. Try again in a few minutes.", "error")
+    else:
+        flash(f"Checked: {len(report.problems)} mismatch(es) with the gateway's records, listed below.", "error")
+    return redirect(url_for("admin.reconciliation"), 303)
