@@ -1,0 +1,141 @@
+"""The pages a chargeback shows on: the owner's list, detail, evidence and submit; the webhook log; the
+freelancer's and the client's contract pages; the payouts report. Driven through HTTP, as a user would."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from directcontracts.models import PaymentAttempt
+from tests.web.builders import approve, contract, funded_contract, request_payment
+
+FROZEN = "is reviewing a chargeback"
+
+
+@pytest.fixture
+def hook(app):
+    """POST a signed notification the way Braintree does (no CSRF token, no session)."""
+    http = app.test_client()
+
+    def post(signed):
+        signature, payload = signed
+        response = http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload})
+        assert response.status_code == 200, response.text
+        return response
+
+    return post
+
+
+def sale_of(db) -> str:
+    return db.session.scalar(db.select(PaymentAttempt.transaction_id))
+
+
+def opened(hook, gateway, db, logged_in, visitor, outbox, amounts=("300", "500"), reason="product_not_received"):
+    """A funded contract whose payment the client's bank disputes; (contract id, client link, sale)."""
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=amounts)
+    sale = sale_of(db)
+    hook(gateway.dispute(sale, reason=reason))
+    return cid, link, sale
+
+
+def chargeback_url(logged_in) -> str:
+    page = logged_in.get("/admin/chargebacks").text
+    return re.search(r'href="(/admin/chargebacks/\d+)"', page).group(1)
+
+
+def evidence_in_gateway(gateway) -> list[str]:
+    with gateway.store.locked() as data:
+        return [str(e) for d in data["disputes"].values() for e in d.get("evidence", [])]
+
+
+# ---- the owner's pages -------------------------------------------------------------
+
+def test_empty_lists_say_so(logged_in):
+    page = logged_in.get("/admin/chargebacks")
+    assert page.status_code == 200
+    assert "No open chargebacks" in page.text and "None yet." in page.text
+    assert 'href="/admin/chargebacks"' in page.text and 'href="/admin/webhooks"' in page.text  # the nav
+    assert "No notifications yet" in logged_in.get("/admin/webhooks").text
+
+
+def test_the_owner_sees_an_opened_chargeback_in_the_list_and_its_page(hook, gateway, db, logged_in, visitor,
+                                                                       outbox):
+    cid, _, sale = opened(hook, gateway, db, logged_in, visitor, outbox)
+    listing = logged_in.get("/admin/chargebacks").text
+    assert "Open (1)" in listing and "$800.00" in listing and "the work was not delivered" in listing
+    page = logged_in.get(chargeback_url(logged_in))
+    assert page.status_code == 200
+    text = page.text
+    assert f'href="/admin/contracts/{cid}"' in text and sale in text and "$800.00" in text
+    assert "The client says the work was not delivered" in text and "Reply by" in text
+    assert "Open — the bank is reviewing it" in text
+    for m in contract(db, cid).milestones:
+        assert m.title in text
+    assert 'data-testid="evidence-form"' in text and 'for="body"' in text
+    assert "dispute" not in re.sub(r"<[^>]+>", " ", text).lower().replace("disputes", "")  # never "dispute"
+
+
+def test_evidence_reaches_the_bank_and_empty_evidence_is_refused_beside_the_field(hook, gateway, db, logged_in,
+                                                                                  visitor, outbox):
+    opened(hook, gateway, db, logged_in, visitor, outbox)
+    url = chargeback_url(logged_in)
+    r = logged_in.post(f"{url}/evidence", {"body": "   "})
+    assert r.status_code == 422
+    assert 'id="body-error"' in r.text and "Write what the bank should read." in r.text
+    r = logged_in.post(f"{url}/evidence", {"body": "x" * 4001})
+    assert r.status_code == 422 and "x" * 4001 in r.text  # the text is kept
+    r = logged_in.post(f"{url}/evidence", {"body": "Delivered on 3 May; the client said thanks."})
+    assert r.status_code == 303
+    assert any("Delivered on 3 May" in e for e in evidence_in_gateway(gateway))
+    page = logged_in.get(url).text
+    assert "Delivered on 3 May; the client said thanks." in page and 'data-testid="finalize-form"' in page
+
+
+def test_submit_needs_the_tick_then_nothing_more_can_be_added(hook, gateway, db, logged_in, visitor, outbox):
+    opened(hook, gateway, db, logged_in, visitor, outbox)
+    url = chargeback_url(logged_in)
+    assert 'data-testid="finalize-form"' not in logged_in.get(url).text  # nothing to submit yet
+    r = logged_in.post(f"{url}/finalize", {"confirmed": "y"})
+    assert r.status_code == 409 and "Send at least one piece of evidence first" in r.text
+    logged_in.post(f"{url}/evidence", {"body": "The contract and the delivery email."})
+    r = logged_in.post(f"{url}/finalize", {})
+    assert r.status_code == 422 and "Tick the box" in r.text
+    r = logged_in.post(f"{url}/finalize", {"confirmed": "y"})
+    assert r.status_code == 303
+    page = logged_in.get(url).text
+    assert 'data-testid="evidence-form"' not in page and "it takes nothing more" in page
+    r = logged_in.post(f"{url}/evidence", {"body": "One more thing I forgot."})
+    assert r.status_code == 409
+    assert "nothing more can be added" in r.text and "One more thing I forgot." in r.text  # kept to copy
+
+
+def test_a_closed_chargeback_has_no_form_and_says_why(hook, gateway, db, logged_in, visitor, outbox):
+    _, _, sale = opened(hook, gateway, db, logged_in, visitor, outbox)
+    url = chargeback_url(logged_in)
+    hook(gateway.dispute(sale, "won"))
+    page = logged_in.get(url).text
+    assert "Won — the freeze is lifted" in page and "closed (won)" in page
+    assert 'data-testid="evidence-form"' not in page
+    listing = logged_in.get("/admin/chargebacks").text
+    assert "No open chargebacks" in listing and "the freeze was lifted" in listing
+
+
+def test_the_webhook_log_lists_a_check_notification(hook, gateway, logged_in):
+    hook(gateway.sample_webhook("check"))
+    page = logged_in.get("/admin/webhooks").text
+    assert "<code>check</code>" in page and "applied: check answered" in page and "Applied" in page
+
+
+def test_other_members_get_404_on_every_chargeback_and_webhook_page(hook, gateway, db, logged_in, visitor,
+                                                                    outbox, make_member, login_as, app):
+    opened(hook, gateway, db, logged_in, visitor, outbox)
+    url = chargeback_url(logged_in)
+    from tests.conftest import Client
+
+    other = login_as(make_member("pat@example.com", "Pat", owner=False), Client(app.test_client()))
+    for path in ("/admin/chargebacks", url, "/admin/webhooks"):
+        assert other.get(path).status_code == 404
+    for path in (f"{url}/evidence", f"{url}/finalize"):
+        assert other.post(path, {"body": "x", "confirmed": "y"}).status_code == 404
+    assert evidence_in_gateway(gateway) == []
+    assert visitor.get(url).status_code in (302, 303, 404)  # the client has no account at all
