@@ -2,9 +2,16 @@
 
 Read-only. Amounts come from the attempts (what was charged) and from the
 ledger (what escrow did with it), so the page shows, per milestone,
-funded = released + refunded + in escrow, and, per payment, what the
-gateway took, how, its reference (the gateway's transaction id, which is on
-the client's statement — never one of our internal ids) and what became of it.
+funded = released + refunded + in escrow + charged back, and, per payment,
+what the gateway took, how, its reference (the gateway's transaction id, which
+is on the client's statement — never one of our internal ids) and what became
+of it.
+
+Money taken back outside escrow's own ways (``services.chargebacks``) counts
+as the client sees it: a payment that did not go through (a *reversal*) never
+funded anything, so it leaves "funded" (and "released", for any of it already
+released); what their bank charged back shows in its own column, from escrow
+or from what had been released.
 """
 from __future__ import annotations
 
@@ -13,21 +20,28 @@ from datetime import datetime
 
 from sqlalchemy.orm import selectinload
 
+from ..domain import ledger as rules
 from ..domain.money import Money
 from ..extensions import db
-from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, Refund, SaleReturn
-from . import ledger
+from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt, PaymentItem, Refund, SaleReturn
+from . import chargebacks, ledger
 from .funding import method_label
 from .refunds import IN_FLIGHT as REFUND_IN_FLIGHT
 
 #: A payment's status, in the client's words: (short label, CSS/status key).
 CONFIRMED, CONFIRMING, DECLINED, GIVEN_BACK = "confirmed", "confirming", "declined", "given_back"
+REVERSED, CHARGED_BACK = "reversed", "charged_back"
 STATUS_WORDS = {
     CONFIRMED: "Confirmed",
     CONFIRMING: "Being confirmed",
     DECLINED: "Declined",
     GIVEN_BACK: "Given back",
+    REVERSED: "Did not go through",
+    CHARGED_BACK: "Charged back by your bank",
 }
+#: What the client reads on a milestone an open chargeback freezes.
+FROZEN = ("Your bank is reviewing a chargeback of the payment for this milestone (opened by you or by your "
+          "bank). Nothing can be released or refunded until the bank decides.")
 #: How a given-back payment stands (SaleReturn.status), in the client's words.
 RETURN_WORDS = {
     "returning": "being given back to you",
@@ -56,13 +70,15 @@ class PaymentLine:
 
 @dataclass
 class MilestoneLine:
-    """One milestone's money: funded = released + refunded + held (in escrow)."""
+    """One milestone's money: funded = released + refunded + held (in escrow) + charged back."""
 
     milestone: Milestone
     funded: Money
     released: Money
     refunded: Money
     held: Money
+    charged_back: Money | None = None  # None: nothing was (kept like this so the identity reads as before)
+    frozen: bool = False  # an open chargeback freezes its money
     refunding: Money | None = None  # a refund of this much is being confirmed (still in escrow meanwhile)
     queued: bool = False  # ... or waits for the payment to settle before it is issued
 
@@ -93,6 +109,22 @@ class ClientMoney:
         return self._total("held")
 
     @property
+    def charged_back(self) -> Money:
+        return sum((m.charged_back for m in self.milestones if m.charged_back), Money(0, self.currency))
+
+    #: The sentence on a frozen milestone.
+    frozen_words = FROZEN
+
+    @property
+    def frozen(self) -> list[MilestoneLine]:
+        return [m for m in self.milestones if m.frozen]
+
+    @property
+    def reversed(self) -> list[PaymentLine]:
+        """Payments that did not go through after all (the processor declined settling them)."""
+        return [p for p in self.payments if p.status == REVERSED]
+
+    @property
     def refunding(self) -> Money:
         return sum((m.refunding for m in self.milestones if m.refunding and not m.queued), Money(0, self.currency))
 
@@ -102,9 +134,11 @@ class ClientMoney:
         return sum((m.refunding for m in self.milestones if m.refunding and m.queued), Money(0, self.currency))
 
 
-def _status(attempt: PaymentAttempt) -> str:
+def _status(attempt: PaymentAttempt, charged_back: bool = False) -> str:
+    if attempt.status == "reversed":
+        return REVERSED
     if attempt.status == "succeeded":
-        return CONFIRMED
+        return CHARGED_BACK if charged_back else CONFIRMED
     if attempt.status in ("pending", "unknown"):
         return CONFIRMING
     if attempt.status == "returned":
@@ -122,9 +156,11 @@ def payments(contract: Contract) -> list[PaymentLine]:
     returns = dict(db.session.execute(
         db.select(SaleReturn.attempt_id, SaleReturn.status)
         .where(SaleReturn.attempt_id.in_([a.id for a in attempts]))).all()) if attempts else {}
+    disputed = {c.attempt_id: c for c in chargebacks.for_contract(contract)}  # one a sale (Braintree)
     lines = []
     for a in attempts:
-        status = _status(a)
+        chargeback = disputed.get(a.id)
+        status = _status(a, charged_back=chargeback is not None and chargeback.status in ("lost", "accepted"))
         known_method = a.method or a.card_last4 or a.paypal_email
         lines.append(PaymentLine(
             attempt_id=a.id, at=a.decided_at or a.created_at, amount=a.amount,
@@ -133,15 +169,43 @@ def payments(contract: Contract) -> list[PaymentLine]:
             items=[(i.milestone.title, Money(i.amount_minor, a.currency))
                    for i in sorted(a.items, key=lambda i: i.milestone.position)],
             status=status,
-            detail=(RETURN_WORDS.get(returns.get(a.id, "returning"), "") if status == GIVEN_BACK
-                    else "nothing was taken" if status == DECLINED else ""),
+            detail=_detail(status, returns.get(a.id, "returning"), chargeback),
         ))
     return lines
 
 
+def _detail(status: str, returned: str, chargeback) -> str:
+    if status == GIVEN_BACK:
+        return RETURN_WORDS.get(returned, "")
+    if status in (DECLINED, REVERSED):
+        return "nothing was taken"
+    if status == CHARGED_BACK:
+        return f"{chargeback.amount.format()} went back to you"
+    if chargeback is not None and chargeback.status == "open":
+        return "your bank is reviewing a chargeback of it"
+    return ""
+
+
+def _taken_back(contract: Contract) -> dict[tuple[int, str], int]:
+    """Per (milestone, journal kind) of the take-backs: what went back to the client from escrow or from
+    releases (the freelancer's part and the fee's); the shop's own money covering an earlier refund is left
+    out, as it never was in this milestone's escrow."""
+    out: dict[tuple[int, str], int] = {}
+    for milestone_id, kind, total in db.session.execute(
+            db.select(LedgerEntry.milestone_id, Journal.kind, db.func.sum(LedgerEntry.amount_minor))
+            .join(Journal, Journal.id == LedgerEntry.journal_id)
+            .where(LedgerEntry.contract_id == contract.id, Journal.kind.in_(ledger.TAKE_BACKS),
+                   LedgerEntry.account.in_((rules.ESCROW, rules.FREELANCER, rules.FEES)))
+            .group_by(LedgerEntry.milestone_id, Journal.kind)):
+        out[(milestone_id, kind)] = -int(total)
+    return out
+
+
 def milestones(contract: Contract) -> list[MilestoneLine]:
-    """Per milestone, from the ledger: funded, released, refunded, in escrow, and a refund being confirmed."""
+    """Per milestone, from the ledger: funded, released, refunded, in escrow, charged back, and a refund being
+    confirmed; a reversed payment counts as never made."""
     money = ledger.milestone_money([contract.id])
+    taken, frozen = _taken_back(contract), chargebacks.frozen_milestones(contract)
     refunding = {milestone_id: (amount, status) for milestone_id, amount, status in db.session.execute(
         db.select(Refund.milestone_id, Refund.amount_minor, Refund.status)
         .join(Milestone, Milestone.id == Refund.milestone_id)
@@ -150,9 +214,12 @@ def milestones(contract: Contract) -> list[MilestoneLine]:
     lines = []
     for m in contract.milestones:
         mm = money.get(m.id, ledger.MilestoneMoney())
+        reversed_, charged_back = taken.get((m.id, "reversal"), 0), taken.get((m.id, "chargeback"), 0)
         lines.append(MilestoneLine(
-            milestone=m, funded=Money(mm.funded, cur), released=Money(mm.released, cur),
-            refunded=Money(mm.refunded, cur), held=Money(mm.held, cur),
+            milestone=m, funded=Money(mm.funded - reversed_, cur), held=Money(mm.held, cur),
+            released=Money(mm.released - mm.clawed, cur),  # less what went back to the client from it
+            refunded=Money(mm.refunded, cur), charged_back=Money(charged_back, cur) if charged_back else None,
+            frozen=m.id in frozen,
             refunding=Money(refunding[m.id][0], cur) if m.id in refunding else None,
             queued=m.id in refunding and refunding[m.id][1] == "queued"))
     return lines

@@ -2,11 +2,13 @@
 freelancer's and the client's contract pages; the payouts report. Driven through HTTP, as a user would."""
 from __future__ import annotations
 
+import html
 import re
+from datetime import timedelta
 
 import pytest
 
-from directcontracts.models import PaymentAttempt
+from directcontracts.models import Journal, PaymentAttempt
 from tests.web.builders import approve, contract, funded_contract, request_payment
 
 FROZEN = "is reviewing a chargeback"
@@ -139,3 +141,89 @@ def test_other_members_get_404_on_every_chargeback_and_webhook_page(hook, gatewa
         assert other.post(path, {"body": "x", "confirmed": "y"}).status_code == 404
     assert evidence_in_gateway(gateway) == []
     assert visitor.get(url).status_code in (302, 303, 404)  # the client has no account at all
+
+
+# ---- the freelancer's, the client's and the payouts pages ------------------------------
+
+def visible(page_html: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page_html)))
+
+
+def totals(page_html: str) -> dict[str, str]:
+    """The client's escrow totals as shown."""
+    return dict(re.findall(r'data-testid="escrow-(funded|released|refunded|held|charged_back)">([^<]*)<', page_html))
+
+
+def test_the_freelancer_sees_frozen_milestones_and_the_chargeback_box(hook, gateway, db, logged_in, visitor,
+                                                                      outbox):
+    cid, _, sale = opened(hook, gateway, db, logged_in, visitor, outbox)
+    page = logged_in.get(f"/contracts/{cid}").text
+    assert page.count('data-testid="frozen"') == 2
+    box = visible(page[page.index('data-testid="chargebacks"'):])
+    assert "$800.00 on payment" in box and sale in box and "the client says the work was not delivered" in box
+    assert "Open — the bank is reviewing it" in box and "The shop replies by" in box
+    hook(gateway.dispute(sale, "won"))
+    page = logged_in.get(f"/contracts/{cid}").text
+    assert 'data-testid="frozen"' not in page and "Won — the freeze is lifted" in page
+
+
+def test_the_freelancer_sees_what_was_taken_back_and_what_they_owe(hook, gateway, db, logged_in, visitor, outbox):
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
+    a, _ = (m.id for m in contract(db, cid).milestones)
+    request_payment(logged_in, cid, a)
+    approve(visitor, link, a)
+    sale = sale_of(db)
+    gateway.settle(sale)
+    hook(gateway.dispute(sale, "lost"))
+    text = visible(logged_in.get(f"/contracts/{cid}").text)
+    assert "Taken back $800.00" in text and "You owe the shop $289.80" in text
+    assert "All this release was taken back for the client: you owe the shop $289.80" in text
+    assert "Lost — the money went back to the client" in text
+
+
+def test_the_client_sees_the_freeze_and_what_their_bank_charged_back(hook, gateway, db, logged_in, visitor,
+                                                                     outbox):
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
+    a, _ = (m.id for m in contract(db, cid).milestones)
+    request_payment(logged_in, cid, a)
+    approve(visitor, link, a)
+    sale = sale_of(db)
+    gateway.settle(sale)
+    hook(gateway.dispute(sale))
+    page = visitor.get(link).text
+    assert page.count('data-testid="frozen"') == 2  # both milestones the payment funded, released or not
+    assert "Your bank is reviewing a chargeback" in page and "your bank is reviewing a chargeback of it" in page
+    hook(gateway.dispute(sale, "lost"))
+    page = visitor.get(link).text
+    assert 'data-testid="frozen"' not in page and "Charged back by your bank" in page
+    assert totals(page) == {"funded": "$800.00", "released": "$0.00", "refunded": "$0.00", "held": "$0.00",
+                            "charged_back": "$800.00"}
+
+
+def test_the_client_sees_a_payment_that_did_not_go_through(hook, gateway, db, logged_in, visitor, outbox):
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
+    sale = sale_of(db)
+    gateway.decline_settlement(sale)
+    hook(gateway.sample_webhook("transaction_settlement_declined", sale))
+    text = visible(visitor.get(link).text)
+    assert "Did not go through — nothing was taken" in text
+    assert f"Your payment of $800.00 ({sale}) did not go through after all" in text
+    assert totals(visitor.get(link).text) == {"funded": "$0.00", "released": "$0.00", "refunded": "$0.00", "held": "$0.00"}
+
+
+def test_payouts_show_what_was_taken_back_and_a_member_who_owes(hook, gateway, db, logged_in, visitor, outbox):
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
+    a, _ = (m.id for m in contract(db, cid).milestones)
+    request_payment(logged_in, cid, a)
+    approve(visitor, link, a)
+    sale = sale_of(db)
+    gateway.settle(sale)
+    hook(gateway.dispute(sale, "accepted"))
+    page = logged_in.get("/admin/payouts").text
+    assert "Taken back" in page and ">$289.80<" in page and ">$0.00</strong>" in page
+    # the take-back lands in the month after the release: that month the member owes the shop
+    journal = db.session.scalar(db.select(Journal).where(Journal.kind == "chargeback"))
+    journal.created_at = journal.created_at + timedelta(days=40)
+    db.session.commit()
+    page = logged_in.get("/admin/payouts").text
+    assert "owes $289.80" in page and "-$289.80" not in page

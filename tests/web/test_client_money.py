@@ -168,3 +168,30 @@ def test_a_contract_whose_money_went_every_way(logged_in, visitor, outbox, db, g
     references = {s["id"] for s in sales(gateway)}
     assert all(any(ref in row for ref in references) for row in (paypal, visa, declined))
     no_internal_ids(db, page)
+
+
+def test_charged_back_money_has_its_own_column_and_every_row_still_adds_up(logged_in, visitor, outbox, db, gateway,
+                                                                            app):
+    """A lost chargeback of a $300 + $500 payment, after $300 was released: each row and the totals read
+    funded = released + refunded + in escrow + charged back."""
+    cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
+    m1, _ = (m.id for m in sorted(contract(db, cid).milestones, key=lambda m: m.position))
+    request_payment(logged_in, cid, m1)
+    approve(visitor, link, m1)
+    [sale] = sales(gateway)
+    gateway.settle(sale["id"])
+    http = app.test_client()
+    for status in ("open", "lost"):
+        signature, payload = gateway.dispute(sale["id"], status)
+        assert http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload}).status_code == 200
+    page = visitor.get(link).text
+    assert "funded = released + refunded + in escrow + charged back" in visible(page)
+    for row in rows(page, "escrow-heading"):
+        funded, released, refunded, held, charged_back = (cents(a) for a in re.findall(r"\$[\d,]+\.\d\d", row))
+        assert funded == released + refunded + held + charged_back
+    shown = dict(re.findall(r'data-testid="escrow-(funded|released|refunded|held|charged_back)">([^<]*)<', page))
+    assert shown == {"funded": "$800.00", "released": "$0.00", "refunded": "$0.00", "held": "$0.00",
+                     "charged_back": "$800.00"}
+    [payment] = rows(page, "payments-heading")
+    assert "Charged back by your bank" in payment and "$800.00 went back to you" in payment
+    no_internal_ids(db, page)

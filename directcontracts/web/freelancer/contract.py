@@ -5,7 +5,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from ...domain.states import LIST_STATUSES
-from ...services import actions, activity, contract_queries, funding, ledger, lifecycle, mailer, proposals, refunds
+from ...services import actions, activity, chargebacks, contract_queries, funding, ledger, lifecycle, mailer, proposals
+from ...services import refunds
 from ..forms.freelancer import PaymentRequestForm, RefundForm
 from . import _contract, _pages as pages, bp, disputes, thread
 
@@ -34,6 +35,8 @@ def contract_show(contract_id: int):
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
         refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m),
+        chargebacks=chargebacks.for_contract(contract), frozen=chargebacks.frozen_milestones(contract),
+        frozen_words=chargebacks.FROZEN, reason_words=chargebacks.reason_words,
         **thread.page_context(contract), **disputes.page_context(contract))
 
 
