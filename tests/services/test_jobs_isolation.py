@@ -147,7 +147,7 @@ def test_a_gateway_down_for_an_hour_makes_the_run_fail_while_it_keeps_retrying(r
     monkeypatch.setattr(gateway, "find_by_order_id", down)
     at = lambda minutes: (utcnow() + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
     soon = runner.invoke(args=["payments", "reconcile", "--now", at(30)])
-    assert soon.exit_code == 0 and "still waiting 1" in soon.output
+    assert soon.exit_code == 0 and "still waiting 1" in soon.output, soon.output
     late = runner.invoke(args=["payments", "reconcile", "--now", at(90)])
     assert late.exit_code == 1 and "still waiting 1" in late.output
     assert "GatewayStillUnavailable: the payment processor has not answered about it since" in late.output
