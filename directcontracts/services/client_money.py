@@ -40,8 +40,8 @@ STATUS_WORDS = {
     CHARGED_BACK: "Charged back by your bank",
 }
 #: What the client reads on a milestone an open chargeback freezes.
-FROZEN = ("Your bank is reviewing a chargeback of the payment for this milestone (opened by you or by your "
-          "bank). Nothing can be released or refunded until the bank decides.")
+FROZEN = ("your bank is reviewing a chargeback of the payment for them (opened by you or by your bank). "
+          "Nothing can be released or refunded until the bank decides.")
 #: How a given-back payment stands (SaleReturn.status), in the client's words.
 RETURN_WORDS = {
     "returning": "being given back to you",
