@@ -33,7 +33,8 @@ def test_a_chargeback_end_to_end_with_signed_webhooks(braintree_app, standin, ap
     assert cb.reply_by is not None
     assert any(e.subject == "Chargeback opened: $800.00 — Website redesign" for e in outbox())
     r = logged_in.post(f"/contracts/{cid}/milestones/{b}/refund", {"reason": "Sorry."}, follow_redirects=True)
-    assert chargebacks.FROZEN in r.text  # frozen: nothing moves
+    assert "is reviewing a chargeback" in r.text  # frozen: nothing moves
+    assert not [t for t in standin.transactions.values() if t["type"] == "credit"]
 
     with app.test_request_context():
         chargebacks.add_evidence(db.session.get(Chargeback, cb.id), "Delivered on 3 May; the client approved it.")

@@ -182,7 +182,7 @@ def test_settlement_declined_after_a_release_shows_what_the_freelancer_owes(logg
     # $300 released ($10.20 fee): the freelancer's $289.80 is owed, the fee given back; escrow never negative.
     assert (money.in_escrow.minor, money.owed.minor, money.fees.minor, money.received.minor) == (0, 28980, 0, 0)
     assert ledger.check() == []
-    assert "owes it to the shop" in outbox()[-2].body_text
+    assert "you owe it to the shop" in outbox()[-2].body_text
     assert "$289.80" in logged_in.get(f"/contracts/{cid}").text
 
 
