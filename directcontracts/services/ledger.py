@@ -73,6 +73,11 @@ class MilestoneMoney:
         """Released and not taken back."""
         return self.released - self.clawed
 
+    @property
+    def fees_charged(self) -> int:
+        """The fee taken at the releases, before any of it went back with a take-back."""
+        return self.fees + self.clawed - self.owed
+
 
 def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
     """Per milestone: funded, released (gross), refunded, fees, and what was taken back — summed from entries."""

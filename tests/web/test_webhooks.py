@@ -197,6 +197,9 @@ def test_a_chargeback_lost_after_release_is_owed_by_the_freelancer_never_a_negat
     assert owed_mail and "$289.80" in owed_mail[-1].body_text and "owes it to the shop" in owed_mail[-1].body_text
     [row] = payouts.report()
     assert (row.released.minor, row.fees.minor, row.taken_back.minor, row.net.minor) == (30000, 1020, 28980, 0)
+    page = logged_in.get(f"/contracts/{cid}").text  # what was released, then what was taken back of it
+    assert "Released $300.00: fee $10.20, you received $289.80." in page
+    assert "All this release was taken back for the client: you owe the shop $289.80" in page
 
 
 def test_out_of_order_a_loss_before_its_opening_ends_lost_and_the_opening_changes_nothing(
