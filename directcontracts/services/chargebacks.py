@@ -93,8 +93,10 @@ def _open_items():
 
 
 def frozen_milestones(contract: Contract) -> set[int]:
-    """The contract's milestones an open chargeback freezes."""
-    return set(db.session.scalars(_open_items().where(Chargeback.contract_id == contract.id)))
+    """The contract's milestones whose money an open chargeback freezes (those still in escrow)."""
+    return set(db.session.scalars(_open_items().join(Milestone, Milestone.id == PaymentItem.milestone_id)
+                                  .where(Chargeback.contract_id == contract.id,
+                                         Milestone.state.in_(list(ESCROW_STATES)))))
 
 
 def not_frozen_clause():

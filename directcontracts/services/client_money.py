@@ -40,7 +40,7 @@ STATUS_WORDS = {
     CHARGED_BACK: "Charged back by your bank",
 }
 #: What the client reads on a milestone an open chargeback freezes.
-FROZEN = ("your bank is reviewing a chargeback of the payment for them (opened by you or by your bank). "
+FROZEN = ("your bank is reviewing a chargeback of the payment for {them} (opened by you or by your bank). "
           "Nothing can be released or refunded until the bank decides.")
 #: How a given-back payment stands (SaleReturn.status), in the client's words.
 RETURN_WORDS = {
@@ -112,8 +112,10 @@ class ClientMoney:
     def charged_back(self) -> Money:
         return sum((m.charged_back for m in self.milestones if m.charged_back), Money(0, self.currency))
 
-    #: The sentence on a frozen milestone.
-    frozen_words = FROZEN
+    @property
+    def frozen_words(self) -> str:
+        """The sentence after the frozen milestones' names."""
+        return FROZEN.format(them="it" if len(self.frozen) == 1 else "them")
 
     @property
     def frozen(self) -> list[MilestoneLine]:

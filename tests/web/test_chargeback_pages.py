@@ -192,7 +192,7 @@ def test_the_client_sees_the_freeze_and_what_their_bank_charged_back(hook, gatew
     hook(gateway.dispute(sale))
     page = visitor.get(link).text
     frozen = visible(page[page.index('data-testid="frozen"'):page.index("</p>", page.index('data-testid="frozen"'))])
-    assert "“Milestone 1”, “Milestone 2”: your bank is reviewing a chargeback" in frozen  # released or not
+    assert "“Milestone 2”: your bank is reviewing a chargeback of the payment for it" in frozen  # not the released one
     assert "your bank is reviewing a chargeback of it" in page  # the payment
     hook(gateway.dispute(sale, "lost"))
     page = visitor.get(link).text
