@@ -72,20 +72,24 @@ class Paid:
 
 def take_back(paid: list[Paid], amount: int) -> list[Entry]:
     """The client gets ``amount`` back outside escrow's normal ways (a lost chargeback, a payment whose
-    settlement was declined): → client, taken first from escrow (milestone by milestone, in order), then
-    from what was released — the freelancer's part and the fee in proportion, so the freelancer gives
-    back what they were credited and the shop its fee — and only then, for what nothing covers (the
-    client was refunded already), from the shop's own money.
+    settlement was declined): → client, taken
+
+    1. from escrow, whole milestones only: the set of milestones in escrow whose money comes closest to
+       ``amount`` without passing it (a milestone is never left half in escrow when it can be helped);
+    2. then from what was released — the freelancer's part and the fee in proportion, so the freelancer
+       gives back what they were credited and the shop its fee;
+    3. then from what is left in escrow, even part of a milestone (the owner then has to settle it);
+    4. and only for what nothing covers (the client was refunded already), from the shop's own money.
     """
     if amount <= 0:
         raise UnbalancedJournal("a take-back must be positive")
     entries: list[Entry] = []
+    escrow = {p.milestone_id: max(p.in_escrow, 0) for p in paid}
     left = amount
-    for p in paid:
-        part = min(left, max(p.in_escrow, 0))
-        if part:
-            entries += [Entry(ESCROW, p.milestone_id, -part), Entry(CLIENT, p.milestone_id, part)]
-            left -= part
+    for p in _closest_whole(paid, amount):
+        entries += [Entry(ESCROW, p.milestone_id, -p.in_escrow), Entry(CLIENT, p.milestone_id, p.in_escrow)]
+        escrow[p.milestone_id] = 0
+        left -= p.in_escrow
     for p in paid:
         part = min(left, max(p.released, 0))
         if part:
@@ -95,7 +99,31 @@ def take_back(paid: list[Paid], amount: int) -> list[Entry]:
             entries += [Entry(FREELANCER, p.milestone_id, -(part - fee))] if part != fee else []
             entries += [Entry(FEES, p.milestone_id, -fee)] if fee else []
             left -= part
+    for p in paid:
+        part = min(left, escrow[p.milestone_id])
+        if part:
+            entries += [Entry(ESCROW, p.milestone_id, -part), Entry(CLIENT, p.milestone_id, part)]
+            left -= part
     if left:
         first = paid[0].milestone_id if paid else 0
         entries += [Entry(SHOP, first, -left), Entry(CLIENT, first, left)]
     return balanced(entries)
+
+
+def _closest_whole(paid: list[Paid], amount: int) -> list[Paid]:
+    """The milestones in escrow whose whole money sums closest to ``amount`` without passing it (the
+    earliest such set; with more than 15 milestones in escrow, greedily in order)."""
+    held = [p for p in paid if p.in_escrow > 0]
+    if len(held) > 15:
+        chosen, total = [], 0
+        for p in held:
+            if total + p.in_escrow <= amount:
+                chosen.append(p)
+                total += p.in_escrow
+        return chosen
+    best, best_total = 0, 0
+    for mask in range(1, 1 << len(held)):
+        total = sum(p.in_escrow for i, p in enumerate(held) if mask >> i & 1)
+        if best_total < total <= amount:
+            best, best_total = mask, total
+    return [p for i, p in enumerate(held) if best >> i & 1]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from babel.dates import format_date
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
@@ -199,6 +200,8 @@ def apply(event: WebhookEvent, now: datetime | None = None) -> str:
         if status in ("lost", "accepted") and contract is not None:
             _post_loss(contract, attempt, row, now)
     _tell(row, contract, "opened" if status == "open" else status)
+    if contract is not None:
+        _complete(contract)  # after the chargeback's own news: "completed" is the consequence
     db.session.commit()
     mailer.deliver_pending()
     return f"applied: {status if status != 'open' else 'opened'}"
@@ -236,14 +239,16 @@ def _post_loss(contract: Contract, attempt: PaymentAttempt, row: Chargeback, now
 
 def _settle_taken(contract: Contract, milestones: list[Milestone], action: MilestoneAction, now: datetime,
                   why: str) -> list[Milestone]:
-    """Milestones whose escrow a take-back emptied leave escrow (charged back, or unfunded again); their
-    open dispute closes. Returns them."""
-    from .lifecycle import maybe_complete  # lifecycle builds on the ledger, as this module does
+    """Milestones a take-back drew escrow from leave escrow (charged back, or unfunded again); their open
+    dispute closes, their queued refund has nothing left to refund. Returns them.
 
+    A chargeback takes whole milestones where it can (``rules.take_back``); one that took only part of a
+    milestone's money still charges it back, and ``ledger check`` names what it left in escrow for the owner.
+    """
     money = ledger_svc.milestone_money([contract.id])
     moved = []
     for m in milestones:
-        if m.state in ESCROW_STATES and money.get(m.id, ledger_svc.MilestoneMoney()).held == 0:
+        if m.state in ESCROW_STATES and money.get(m.id, ledger_svc.MilestoneMoney()).held < m.amount_minor:
             m.state = milestone_transition(m.state, action)
             m.auto_release_at = None
             if action == MilestoneAction.REVERSE:
@@ -256,24 +261,51 @@ def _settle_taken(contract: Contract, milestones: list[Milestone], action: Miles
                 dispute.status, dispute.closed_at, dispute.decided_by = "closed", now, "bank"
                 dispute.release_minor = dispute.refund_minor = 0
                 dispute.decision_reason = why
-    maybe_complete(contract)
+            drop_queued(contract, m, now)
     return moved
+
+
+def drop_queued(contract: Contract, m: Milestone, now: datetime) -> None:
+    """The milestone's money left escrow another way: a refund of it waiting for the settlement is not made."""
+    for row in db.session.scalars(db.select(Refund).where(Refund.milestone_id == m.id, Refund.status == "queued")):
+        row.status, row.failed_at, row.next_check_at = "failed", now, None
+        row.message = ("The client already got this money back another way (their bank's chargeback, or their "
+                       "payment did not go through): there is nothing left to refund.")
+        activity.record(contract, "refund_failed", "system",
+                        f"The pending refund of “{m.title}” is not made: {row.message}")
+
+
+def _complete(contract: Contract) -> None:
+    from .lifecycle import maybe_complete  # lifecycle builds on the ledger, as this module does
+
+    maybe_complete(contract)
 
 
 def _owner() -> Member | None:
     return db.session.scalar(db.select(Member).where(Member.is_owner.is_(True)).order_by(Member.id).limit(1))
 
 
+def _day(value) -> str:
+    return format_date(value, "medium", locale="en_US")
+
+
 def _tell(row: Chargeback, contract: Contract | None, what: str) -> None:
     """Timeline, bells and emails for the freelancer and the owner (the client's bank told the client)."""
     owner = _owner()
     owner_link = external_url("admin.chargeback_show", chargeback_id=row.id)
-    reply = f" Reply by {row.reply_by:%Y-%m-%d}." if row.reply_by and what == "opened" else ""
-    titles = ", ".join(f"“{m.title}”" for m in milestones_of(row))
+    covered = milestones_of(row)
+    frozen = ", ".join(f"“{m.title}”" for m in covered if m.state in ESCROW_STATES)
+    released = ", ".join(f"“{m.title}”" for m in covered if m.state == "released")
+    opened = (f"The client's bank opened a chargeback of {row.amount.format()} on payment {row.transaction_id} "
+              f"({reason_words(row.reason)}).")
+    if frozen:
+        opened += f" The money of {frozen} is frozen in escrow until the bank decides."
+    if released:
+        opened += f" {released} was already released: if the bank decides for the client, it may be taken back."
+    if row.reply_by:
+        opened += f" The shop must answer the bank by {_day(row.reply_by)}."
     text = {
-        "opened": f"The client's bank opened a chargeback of {row.amount.format()} on payment {row.transaction_id}"
-                  f" ({reason_words(row.reason)}). The money for {titles or 'it'} is frozen until the bank "
-                  f"decides.{reply}",
+        "opened": opened,
         "won": f"The chargeback of {row.amount.format()} on payment {row.transaction_id} was decided in the "
                f"shop's favour: the freeze is lifted.",
         "lost": f"The client's bank decided the chargeback of {row.amount.format()} on payment "
@@ -281,27 +313,27 @@ def _tell(row: Chargeback, contract: Contract | None, what: str) -> None:
         "accepted": f"The chargeback of {row.amount.format()} on payment {row.transaction_id} was accepted: "
                     f"the money went back to the client.",
     }[what]
+    subject = f"Chargeback {what}: {row.amount.format()}"
     if contract is None:
         log.warning("chargeback %s of sale %s: no payment of ours (%s)", row.gateway_id, row.transaction_id, what)
         if owner is not None:
-            mailer.queue(owner.email, f"Chargeback {what}: {row.amount.format()} (sale {row.transaction_id})",
-                         "chargeback", chargeback=row, contract=None, text=text + " The sale is not one of this "
-                         "app's payments: check it in Braintree.", link=owner_link, for_owner=True, owed=None)
+            mailer.queue(owner.email, f"{subject} (sale {row.transaction_id})", "chargeback", chargeback=row,
+                         contract=None, text=f"{text} The sale is not one of this app's payments: check it in "
+                                             f"Braintree.", link=owner_link, for_owner=True, owed=None)
         return
     owed = _owed(contract, row) if what in ("lost", "accepted") else None
-    if owed:
-        text += (f" {owed.format()} of it had already been released to {contract.member.name}: "
-                 f"{contract.member.name} owes it to the shop.")
-    activity.record(contract, f"chargeback_{what}", "system", text)
-    activity.notify(contract, f"“{contract.title}”: {text}")
-    if owner is not None and owner.id != contract.member_id:
-        activity.notify_member(owner.id, contract, f"“{contract.title}”: {text}")
-        mailer.queue(owner.email, f"Chargeback {what}: {row.amount.format()} — {contract.title}", "chargeback",
-                     contract=contract, chargeback=row, text=text, link=owner_link, for_owner=True, owed=owed)
-    mailer.queue(contract.member.email, f"Chargeback {what}: {row.amount.format()} — {contract.title}",
-                 "chargeback", contract=contract, chargeback=row, text=text, owed=owed,
-                 link=owner_link if owner is not None and owner.id == contract.member_id else freelancer_link(contract),
-                 for_owner=owner is not None and owner.id == contract.member_id)
+    told = text + (f" {owed.format()} of it had already been released to {contract.member.name}, who owes it to "
+                   f"the shop." if owed else "")
+    activity.record(contract, f"chargeback_{what}", "system", told)
+    activity.notify(contract, f"“{contract.title}”: {text}")  # the freelancer's bell; their email says what they owe
+    own_shop = owner is not None and owner.id == contract.member_id
+    if owner is not None and not own_shop:
+        activity.notify_member(owner.id, contract, f"“{contract.title}”: {told}")
+        mailer.queue(owner.email, f"{subject} — {contract.title}", "chargeback", contract=contract, chargeback=row,
+                     text=told, link=owner_link, for_owner=True, owed=None)
+    mailer.queue(contract.member.email, f"{subject} — {contract.title}", "chargeback", contract=contract,
+                 chargeback=row, text=text, owed=owed, for_owner=own_shop,
+                 link=owner_link if own_shop else freelancer_link(contract))
 
 
 def _owed(contract: Contract, row: Chargeback) -> Money | None:
@@ -393,6 +425,7 @@ def reverse(attempt_id: str, now: datetime | None = None) -> bool:
     unfunded = _settle_taken(contract, milestones, MilestoneAction.REVERSE, now,
                              "The client's payment did not go through after all.")
     _tell_reversed(contract, attempt, unfunded, owed)
+    _complete(contract)
     db.session.commit()
     mailer.deliver_pending()
     return True

@@ -105,6 +105,7 @@ def open_dispute(contract: Contract, milestone_id: int, *, by: str, reason: str,
         raise ValidationFailed({"amount": str(exc)}) from None
     from_state = m.state
     m.state = milestone_transition(m.state, MilestoneAction.DISPUTE)
+    chargebacks.check_not_frozen(m.id)
     if lifecycle.refund_in_flight(m.id):
         raise InvalidTransition(lifecycle.in_flight_message("queued" if lifecycle.refund_queued(m.id) else None))
     m.auto_release_at = None

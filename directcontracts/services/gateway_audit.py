@@ -95,7 +95,8 @@ class AuditReport:
         c = self.counts
         compared = (f"{c['sales']} sales and {c['credits']} refunds at the gateway, {c['payments']} payments and "
                     f"{c['refunds']} refunds in the books")
-        settled = f"; settled {len(self.settled)} the app did not know" if self.settled else ""
+        settled = (f"; recorded {len(self.settled)} settlement outcome(s) the app did not know"
+                   if self.settled else "")
         if c.get("waiting"):
             settled += f"; {c['waiting']} still being confirmed, settled by the next look-ups"
         if self.ok:
@@ -354,5 +355,5 @@ def daily(now: datetime, failures: list[str]) -> int:
 
 def latest() -> ReconciliationRun | None:
     """The last run kept, or None if the comparison never ran."""
-    return db.session.scalar(db.select(ReconciliationRun).order_by(ReconciliationRun.ran_at.desc(),
-                                                                   ReconciliationRun.id.desc()).limit(1))
+    # By id, the order they were made in: ``ran_at`` may be a pretended time (``--now``) or another host's clock.
+    return db.session.scalar(db.select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(1))

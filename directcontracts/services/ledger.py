@@ -135,6 +135,16 @@ class ContractMoney:
         """Released to the freelancer, net of fees, less what was taken back from it."""
         return self.released - self.fees - self.clawed
 
+    @property
+    def fees_charged(self) -> Money:
+        """The fees taken at the releases, before any went back with a take-back."""
+        return self.fees + self.clawed - self.owed
+
+    @property
+    def charged_back(self) -> Money:
+        """What left escrow for the client's bank (or a payment that did not settle), not from releases."""
+        return self.returned
+
     def __add__(self, other: "ContractMoney") -> "ContractMoney":
         return ContractMoney(self.funded + other.funded, self.released + other.released,
                              self.refunded + other.refunded, self.fees + other.fees,

@@ -225,6 +225,7 @@ def request_payment(contract: Contract, milestone_id: int, *, note: str, url: st
     now = now or utcnow()
     contract, m = lock_contract(contract.id, milestone_id)
     m.state = milestone_transition(m.state, MilestoneAction.SUBMIT)
+    chargebacks.check_not_frozen(m.id)
     if refund_in_flight(m.id):
         raise InvalidTransition(in_flight_message("queued" if refund_queued(m.id) else None))
     days = ShopSettings.get().auto_release_days
@@ -372,6 +373,10 @@ def issue_queued(refund_id: int) -> Milestone | None:
     contract, m, row = lock_refund(refund_id)
     if row is None or row.status != "queued" or m.id in chargebacks.frozen_milestones(contract):
         db.session.rollback()  # (a chargeback's freeze: issued once it lifts)
+        return None
+    if m.state not in ESCROW_STATES:  # its money left escrow another way (a lost chargeback): nothing to refund
+        chargebacks.drop_queued(contract, m, now=utcnow())
+        db.session.commit()
         return None
     attempt = db.session.get(PaymentAttempt, row.attempt_id)
     now = utcnow()

@@ -6,9 +6,28 @@ must look at.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, Refund
 from .errors import InvalidTransition, NotFound
+
+
+#: While set (milliseconds), a lock taken here waits at most this long on PostgreSQL (``lock_timeout``),
+#: then raises: for work that must answer quickly and can be done again later (a webhook).
+_LOCK_WAIT_MS: ContextVar[int | None] = ContextVar("lock_wait_ms", default=None)
+
+
+@contextmanager
+def waiting_at_most(milliseconds: int) -> Iterator[None]:
+    """Locks taken inside wait at most ``milliseconds`` (PostgreSQL; SQLite keeps its busy timeout)."""
+    token = _LOCK_WAIT_MS.set(milliseconds)
+    try:
+        yield
+    finally:
+        _LOCK_WAIT_MS.reset(token)
 
 
 def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Contract, Milestone | None]:
@@ -22,6 +41,9 @@ def lock_contract(contract_id: int, milestone_id: int | None = None) -> tuple[Co
     serialisation, coarser.
     """
     db.session.expire_all()
+    wait = _LOCK_WAIT_MS.get()
+    if wait is not None and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text(f"SET LOCAL lock_timeout = {int(wait)}"))  # this transaction only
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(db.update(Contract).where(Contract.id == contract_id).values(id=Contract.id)
                            .execution_options(synchronize_session=False))

@@ -30,10 +30,11 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.money import Money
 from ..domain.payments import GatewayDispute, WebhookEvent
 from ..extensions import db
-from ..models import WebhookNotification, utcnow
+from ..models import PaymentAttempt, WebhookNotification, utcnow
 from ..payments import current_gateway
 from . import chargebacks, funding, ledger
 from .isolation import each
+from .locks import waiting_at_most
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)
 #: ... at most this many times (then it waits for a person: ``ledger check`` names it).
 MAX_TRIES = ledger.WEBHOOK_TRIES
+#: While answering the gateway, a row lock is waited for at most this long (PostgreSQL): past it the
+#: notification is kept (200) and ``jobs run-due`` applies it, rather than hold a web worker.
+LOCK_WAIT_MS = 3000
 SETTLED = ("transaction_settled",)
 DECLINED = ("transaction_settlement_declined",)
 
@@ -62,7 +66,8 @@ def receive(signature: str, payload: str, now: datetime | None = None) -> Webhoo
         return db.session.scalar(db.select(WebhookNotification).where(WebhookNotification.digest == digest))
     notification_id = row.id
     try:
-        apply(notification_id, now)
+        with waiting_at_most(LOCK_WAIT_MS):  # a contract locked for long: answer now, apply it later
+            apply(notification_id, now)
     except Exception:  # kept as received, with the error: jobs run-due applies it again
         db.session.rollback()
     return db.session.get(WebhookNotification, notification_id)
@@ -91,6 +96,8 @@ def apply(notification_id: int, now: datetime | None = None) -> str:
 def _handle(event: WebhookEvent, now: datetime) -> str:
     if event.kind == "check":
         return "applied: check answered"
+    if event.kind in SETTLED + DECLINED and not _ours(event.transaction_id):
+        return f"ignored: sale {event.transaction_id} is no payment of ours"
     if event.kind in SETTLED and event.transaction_id:
         issued = funding.mark_settled(event.transaction_id, now)
         return f"applied: settled, {issued} queued refund(s) issued"
@@ -100,6 +107,13 @@ def _handle(event: WebhookEvent, now: datetime) -> str:
     if event.kind.startswith("dispute_"):
         return chargebacks.apply(event, now)
     return f"ignored: the app does not act on {event.kind}"
+
+
+def _ours(transaction_id: str | None) -> bool:
+    found = transaction_id and db.session.scalar(
+        db.select(PaymentAttempt.id).where(PaymentAttempt.transaction_id == transaction_id).limit(1))
+    db.session.rollback()
+    return bool(found)
 
 
 def _mark(notification_id: int, status: str, message: str, now: datetime) -> None:

@@ -22,8 +22,10 @@ MAX_PAYLOAD = 256 * 1024
 @csrf.exempt
 def braintree():
     """Verify, store once and apply a notification; 200 once stored (applying is retried by the jobs)."""
+    if (request.content_length or 0) > MAX_PAYLOAD:  # refused before the body is read
+        return "too large for a notification\n", 413, {"Content-Type": "text/plain"}
     signature, payload = request.form.get("bt_signature", ""), request.form.get("bt_payload", "")
-    if not signature or not payload or len(payload) > MAX_PAYLOAD:
+    if not signature or not payload:
         return "bt_signature and bt_payload are required\n", 400, {"Content-Type": "text/plain"}
     try:
         row = webhooks.receive(signature, payload)
