@@ -21,10 +21,10 @@ from werkzeug.routing import BuildError
 
 from ..domain.money import Money
 from ..domain.rules import THREAD_MESSAGE
-from ..domain.ledger import ESCROW
+from ..domain.ledger import CLIENT, ESCROW
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
+from ..models import Chargeback, Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
 from . import activity, mailer
 from .errors import InvalidTransition, clean_text
 from .isolation import each, isolated
@@ -293,20 +293,38 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
     rows = db.session.execute(
         db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
         .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-        .where(Journal.contract_id == contract.id, LedgerEntry.account == ESCROW)
+        .where(Journal.contract_id == contract.id, LedgerEntry.account == ESCROW,
+               Journal.kind.in_(("funding", "release", "refund")))
         .order_by(Journal.created_at, Journal.id, LedgerEntry.id)).all()
     journals: dict[int, tuple[str, datetime, list[str], int]] = {}
     for journal_id, kind, at, milestone_id, amount in rows:
         _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
         journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + abs(amount))
+    # What a take-back gave the client is its client side (part of it may have come from releases).
+    for journal_id, kind, at, milestone_id, amount in db.session.execute(
+            db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
+            .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+            .where(Journal.contract_id == contract.id, Journal.kind.in_(("reversal", "chargeback")),
+                   LedgerEntry.account == CLIENT).order_by(Journal.created_at, Journal.id, LedgerEntry.id)):
+        _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
+        journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + amount)
     events = []
     for kind, at, names, total in journals.values():
-        amount, what = Money(total, contract.currency).format(), _titles(names)
+        amount, what = Money(total, contract.currency).format(), _titles(list(dict.fromkeys(names)))
         text = {"funding": f"You paid {amount} into escrow for {what}.",
                 "release": f"{amount} was released to {freelancer} for {what}.",
-                "refund": f"{amount} was refunded to you for {what}."}.get(kind)
+                "refund": f"{amount} was refunded to you for {what}.",
+                "reversal": f"Your payment of {amount} for {what} did not go through after all (the payment "
+                            f"processor declined it): it was not taken from you.",
+                "chargeback": f"Your bank gave you back {amount} for {what} (a chargeback)."}.get(kind)
         if text:
             events.append(MoneyEvent(at, text))
+    for cb in db.session.scalars(db.select(Chargeback).where(Chargeback.contract_id == contract.id)):
+        events.append(MoneyEvent(cb.opened_at, f"Your bank opened a chargeback of {cb.amount.format()}: the money "
+                                               f"still in escrow for it is frozen until the bank decides."))
+        if cb.status == "won" and cb.closed_at is not None:
+            events.append(MoneyEvent(cb.closed_at, f"Your bank decided the chargeback of {cb.amount.format()} "
+                                                   f"for {freelancer}: the money stays as it was."))
     outcomes = {"released": "the money went to " + freelancer, "refunded": "the money was refunded to you",
                 "split": "the money was divided between you and " + freelancer}
     for d in db.session.scalars(db.select(Dispute).where(Dispute.contract_id == contract.id)):

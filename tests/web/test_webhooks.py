@@ -124,6 +124,7 @@ def test_settlement_declined_webhook_reverses_the_funding(hook, gateway, db, log
     assert states(db, cid) == ["pending", "pending"]
     page = visitor.get(link).text
     assert "did not go through" in page
+    assert "Your payment of $800.00 for “Milestone 1” and “Milestone 2” did not go through after all" in page
     assert ledger.check() == []
 
 
@@ -179,6 +180,9 @@ def test_a_chargeback_lost_while_in_escrow_gives_the_money_back_from_escrow(hook
     assert journal.chargeback_id == the_chargeback(db).id
     assert ledger.check() == []
     assert "Charged back" in logged_in.get(f"/contracts/{cid}").text
+    page = visitor.get(link).text  # the client's money, step by step
+    assert "Your bank opened a chargeback of $800.00" in page
+    assert "Your bank gave you back $800.00 for “Milestone 1” and “Milestone 2” (a chargeback)." in page
 
 
 def test_a_chargeback_lost_after_release_is_owed_by_the_freelancer_never_a_negative_escrow(
