@@ -45,3 +45,15 @@ def test_cli_refuses_a_weak_password_in_plain_words(runner, db, password, messag
 def test_cli_takes_a_good_password(runner, db):
     r = runner.invoke(args=["create-member", "olive@example.com", "--name", "Olive", "--password", PASSWORD])
     assert r.exit_code == 0, r.output
+
+
+def test_seed_demo_never_prints_a_password_the_demo_member_does_not_have(runner, db):
+    from directcontracts.cli import DEMO_EMAIL, DEMO_PASSWORD
+    from directcontracts.domain.passwords import problem
+    assert problem(DEMO_PASSWORD, "Dana Demo", DEMO_EMAIL) is None
+    older = Member(email=DEMO_EMAIL, name="Dana Demo", is_owner=True)
+    older.set_password("demo-password")  # an older version's demo password, which the rules now refuse
+    db.session.add(older)
+    db.session.commit()
+    out = runner.invoke(args=["seed-demo"]).output
+    assert DEMO_PASSWORD not in out and "with the password it was created with" in out
