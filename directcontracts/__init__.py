@@ -77,10 +77,9 @@ def register_extensions(app: Flask) -> None:
     app.extensions["gateway"] = make_gateway(app.config)
 
     from . import models  # noqa: F401  (register the tables)
+    from .web import sessions
 
-    @login_manager.user_loader
-    def load_member(member_id: str):
-        return db.session.get(models.Member, int(member_id))
+    sessions.register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 #: Environment variables read into app.config (strings unless converted below).
@@ -42,6 +43,10 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A session ends after 12 hours without a request (the cookie is re-signed on each one) and
+    # 14 days after the login in any case; see web/sessions.py and the README's "Security".
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    MEMBER_SESSION_MAX_AGE = timedelta(days=14)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead: a long form never expires mid-edit
     CONTRACTS_PER_PAGE = 20
     BRAINTREE_ENVIRONMENT = "sandbox"

@@ -28,8 +28,18 @@ class Member(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_owner: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Moved on to end every session of the member (``services.accounts.end_sessions``): a session
+    #: carries the version it started with and is refused once the two differ.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the member and their session version ("12:3")."""
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password: str) -> None:
+        """Store the hash of ``password``; changing an existing password ends every session of the member."""
+        if self.password_hash:
+            self.session_version = (self.session_version or 1) + 1
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:

@@ -1,4 +1,4 @@
-"""Members: first-run setup, login, creating members."""
+"""Members: first-run setup, login, creating members, and ending a member's sessions."""
 from __future__ import annotations
 
 from functools import cache
@@ -7,12 +7,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..domain import rules
+from ..domain import passwords, rules
 from ..extensions import db
 from ..models import Member
 from .errors import ServiceError, ValidationFailed
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_LENGTH
 #: One message for unknown email and wrong password: no account enumeration.
 BAD_LOGIN = "That email and password do not match an account."
 
@@ -49,8 +49,8 @@ def _validated(email: str, name: str, password: str) -> tuple[str, str]:
     name = (name or "").strip()
     if err := rules.check_text(name, rules.MEMBER_NAME):
         errors["name"] = err
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = f"Use at least {MIN_PASSWORD} characters."
+    if err := passwords.problem(password, name, email):
+        errors["password"] = err
     if errors:
         raise ValidationFailed(errors)
     return email, name
@@ -83,6 +83,30 @@ def authenticate(email: str, password: str) -> Member:
     if not member.check_password(password or ""):
         raise ServiceError(BAD_LOGIN)
     return member
+
+
+def session_member(member_id: int, session_version: int) -> Member | None:
+    """The member a session belongs to, or None when that session has been ended (or the member is gone).
+
+    A session names the member and the ``session_version`` they had when it
+    started; ``end_sessions`` moves the version on, so every older session
+    (a copied cookie included) stops naming anyone.
+    """
+    member = db.session.get(Member, member_id)
+    if member is None or member.session_version != session_version:
+        return None
+    return member
+
+
+def end_sessions(member: Member) -> None:
+    """End every session of ``member`` (logout; password change and deactivation should call it too).
+
+    The version is moved on in SQL, not read and written back, so two
+    logouts at once both count and neither can revive an ended session.
+    """
+    db.session.execute(db.update(Member).where(Member.id == member.id)
+                       .values(session_version=Member.session_version + 1))
+    db.session.commit()
 
 
 @cache

@@ -1,22 +1,58 @@
 """Members log in and out; the very first visit sets up the owner."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from ..htmx import respond
 from ..services import accounts
 from ..services.errors import ServiceError, ValidationFailed
+from . import sessions
 from .forms.auth import LoginForm, SetupForm
 
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths; anything else goes to the contract list."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("freelancer.contract_list")
+def _unsafe(text: str) -> bool:
+    """Whitespace, control characters and backslashes: browsers and Werkzeug drop or reinterpret them."""
+    return "\\" in text or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: ``target`` if it is a page of this site, else the contract list.
+
+    Only a path (and query) that this app serves by GET is followed. A scheme, a
+    host, a path starting ``//``, backslashes, whitespace or control characters
+    — raw, or percent-encoded in the path, where a browser or Werkzeug would
+    decode, strip or read them as ``/`` — send the member to their contract
+    list instead.
+    """
+    fallback = url_for("freelancer.contract_list")
+    if not target or _unsafe(target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    path = parts.path
+    for _ in range(4):  # "%252F" is "%2F" once decoded: look through every layer of encoding
+        if _unsafe(path) or not path.startswith("/") or path.startswith("//"):
+            return fallback
+        path, encoded = unquote(path), path
+        if path == encoded:
+            break
+    else:
+        return fallback  # encoded over and over: no page of ours needs that
+    try:
+        current_app.url_map.bind("localhost").match(path, method="GET")
+    except RequestRedirect:
+        pass  # a page of ours that Werkzeug redirects to its canonical URL (a trailing slash)
+    except HTTPException:
+        return fallback  # no such page, or one that only takes POST
+    return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
 @bp.before_app_request
@@ -58,7 +94,7 @@ def setup_create():
             flash(str(exc), "info")
             return redirect(url_for("auth.login"), 303)
         else:
-            login_user(member)
+            sessions.start(member)
             flash("Your shop is ready. Create your first contract.", "success")
             return redirect(url_for("freelancer.contract_list"), 303)
     return respond(render_template("auth/setup.html", form=form), 422)
@@ -80,14 +116,14 @@ def login_submit():
         member = accounts.authenticate(form.email.data, form.password.data)
     except ServiceError as exc:
         return respond(render_template("auth/login.html", form=form, error=str(exc)), 401)
-    login_user(member)
-    return redirect(_safe_next(form.next.data), 303)
+    sessions.start(member)
+    return redirect(safe_next(form.next.data), 303)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out (POST, so a link elsewhere cannot log you out)."""
-    logout_user()
+    """Log out (POST, so a link elsewhere cannot log you out): every session of the member ends."""
+    sessions.end(current_user)
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"), 303)

@@ -15,9 +15,10 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_login import login_url
 from flask_wtf.csrf import CSRFError
 
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..htmx import respond, wants_fragment
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -58,7 +59,24 @@ def _same_site_referrer() -> str | None:
     return None
 
 
+def logged_out():
+    """A member-only page or action without a valid session (never logged in, logged out, or expired).
+
+    A page: the login page, which comes back here afterwards. htmx: a 401
+    notice in the flash area and ``HX-Redirect`` to the login page, which then
+    comes back to the page the request came from.
+    """
+    if wants_fragment():
+        response = _page(401, "Logged out", "Your session has ended. Log in again to continue.")
+        response.headers["HX-Redirect"] = login_url("auth.login", _same_site_referrer())
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url("auth.login", request.url))
+
+
 def register(app: Flask) -> None:
+    login_manager.unauthorized_handler(logged_out)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return _page(400, "Please try again",

@@ -417,6 +417,7 @@ def test_a_contract_from_first_payment_to_completed(new_page, live_server, clien
     [payout] = page.locator("table tbody tr").all()
     expect(payout.locator("td")).to_have_text([re.compile(rf"^{MEMBER_NAME}\s+{re.escape(member_email)}$"),
                                                re.compile(r"^\d{4}-\d{2}$"), usd(m1 + m2), usd(fee1 + fee2),
+                                               usd(0),  # taken back: no chargeback here
                                                usd(m1 + m2 - fee1 - fee2)])
     assert usd(m1 + m2 - fee1 - fee2) == "$2,898.00"
     assert_clean(log)

@@ -78,4 +78,4 @@ def test_create_member_cli(runner, runner_env=None):
     dup = runner.invoke(args=["create-member", "cli@example.com", "--name", "Cli", "--password", PASSWORD])
     assert dup.exit_code != 0 and "already exists" in dup.output
     seed = runner.invoke(args=["seed-demo"])
-    assert "Demo login: demo@example.com / demo-password" in seed.output
+    assert "Demo login: demo@example.com / tulip-harbor-escrow" in seed.output
