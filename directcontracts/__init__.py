@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cfg.check_production(app.config)
 
     register_extensions(app)
+    register_edge(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -81,6 +82,13 @@ def register_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_member(member_id: str):
         return db.session.get(models.Member, int(member_id))
+
+
+def register_edge(app: Flask) -> None:
+    """Input cleaning, id converters, body limit and security headers (web/edge.py), before any route."""
+    from .web.edge import register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -19,9 +19,10 @@ ENV_KEYS = (
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
     "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
     "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
+    "MAX_CONTENT_LENGTH",
 )
 _BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY"}
-_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT"}
+_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH"}
 
 
 class Defaults:
@@ -44,6 +45,8 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead: a long form never expires mid-edit
     CONTRACTS_PER_PAGE = 20
+    #: Bytes a request body may have (a form, or a future logo upload); a larger one gets a 413 page unread.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     BRAINTREE_ENVIRONMENT = "sandbox"
     BRAINTREE_MERCHANT_ACCOUNTS = ""
     TEST_GATEWAY_STORE = None

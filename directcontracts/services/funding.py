@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
+from ..domain.rules import MAX_ID, is_number
 from ..domain.payments import ChargeResult, GatewayUnavailable
 from ..domain.quotes import Quote
 from ..domain.quotes import changes as quote_changes
@@ -94,7 +95,7 @@ def choose(contract: Contract, choice: str) -> list[Milestone]:
         return available
     if choice == "first":
         return available[:1]
-    if choice.startswith("m") and choice[1:].isdigit():
+    if choice.startswith("m") and is_number(choice[1:]) and int(choice[1:]) <= MAX_ID:
         wanted = int(choice[1:])
         return [m for m in available if m.id == wanted]
     return []

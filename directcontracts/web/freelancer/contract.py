@@ -7,6 +7,7 @@ from flask_login import current_user
 from ...domain.states import LIST_STATUSES
 from ...services import actions, activity, contract_queries, funding, ledger, lifecycle, mailer, proposals, refunds
 from ..forms.freelancer import PaymentRequestForm, RefundForm
+from ..helpers import arg_id
 from . import _contract, _pages as pages, bp, disputes, thread
 
 
@@ -16,7 +17,7 @@ def contract_list():
     status = request.args.get("status") or None
     if status not in LIST_STATUSES:
         status = None
-    page = contract_queries.list_for_member(current_user, status, request.args.get("page", 1, type=int),
+    page = contract_queries.list_for_member(current_user, status, arg_id("page", 1),
                                             current_app.config["CONTRACTS_PER_PAGE"])
     return render_template("freelancer/index.html", page=page, status=status, states=LIST_STATUSES,
                            totals=contract_queries.money_totals(current_user))
