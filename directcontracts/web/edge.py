@@ -100,8 +100,10 @@ _BRAINTREE_CONNECT = {
 }
 
 
-def content_security_policy(nonce: str, *, braintree_environment: str | None = None) -> str:
-    """The policy of one response; ``braintree_environment`` (a page that loads Drop-in) adds Braintree's hosts."""
+def content_security_policy(nonce: str, *, braintree_environment: str | None = None,
+                            inline_styles: bool = False) -> str:
+    """The policy of one response; ``braintree_environment`` (a page that loads Drop-in) adds Braintree's hosts,
+    ``inline_styles`` (the local inbox, which shows emails styled inline as mail clients need) allows styles."""
     policy = {
         "default-src": ["'self'"],
         "script-src": ["'self'", f"'nonce-{nonce}'"],
@@ -123,6 +125,8 @@ def content_security_policy(nonce: str, *, braintree_environment: str | None = N
             connect = [braintree_environment.rstrip("/")]
         policy["connect-src"] += [*connect, "https://*.braintree-api.com", "https://*.paypal.com"]
         policy["child-src"] = policy["frame-src"]
+    if inline_styles and "'unsafe-inline'" not in policy["style-src"]:
+        policy["style-src"].append("'unsafe-inline'")
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
 
 
@@ -136,7 +140,8 @@ def security_headers(response):
 
         if current_gateway().name == "braintree":
             env = current_app.config.get("BRAINTREE_ENVIRONMENT") or "sandbox"
-    response.headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), braintree_environment=env)
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        csp_nonce(), braintree_environment=env, inline_styles=request.blueprint == "dev")
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Referrer-Policy", "same-origin")
