@@ -186,9 +186,12 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if (existing := _replay(contract, key)) is None:
-            raise
-        return existing
+        if (existing := _replay(contract, key)) is not None:
+            return existing
+        if signature is not None and acceptance_of_current(contract) is not None:
+            # Another submit signed this revision first (one signature per revision): fund under it.
+            return fund(contract, key=key, choice=choice, shown=shown, nonce=nonce, signature=None)
+        raise
     try:
         result = gw.charge(order_id=attempt_id, amount=amount, nonce=nonce.strip())
     except GatewayUnavailable as exc:
