@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
 from ..domain.rules import MAX_ID, is_number
-from ..domain.payments import ChargeResult, GatewayUnavailable
+from ..domain.payments import ChargeResult, GatewayNotReached, GatewayUnavailable
 from ..domain.quotes import Quote
 from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
@@ -63,6 +63,9 @@ NOT_FUNDABLE = {
 UNKNOWN_MESSAGE = ("We could not confirm your payment yet. You have not been charged twice. "
                    "We will check with the payment processor and email you as soon as it is settled; "
                    "there is no need to pay again.")
+#: The gateway could not be reached at all: the payment was never sent.
+NOT_REACHED_MESSAGE = ("We could not reach the payment processor, so your payment was not sent and you have not "
+                       "been charged. Please try again in a minute.")
 
 
 def new_key() -> str:
@@ -194,6 +197,12 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
         raise
     try:
         result = gw.charge(order_id=attempt_id, amount=amount, nonce=nonce.strip())
+    except GatewayNotReached as exc:
+        # Nothing was sent, so nothing was charged: fail now and let the client try again, rather
+        # than hold the milestones for reconciliation's grace period.
+        log.warning("payment attempt %s: gateway not reached, nothing charged: %s", attempt_id, exc)
+        return settle(attempt_id, ChargeResult(status="failed", order_id=attempt_id, amount=amount,
+                                               message=NOT_REACHED_MESSAGE))
     except GatewayUnavailable as exc:
         log.warning("payment attempt %s: gateway unavailable, outcome unknown: %s", attempt_id, exc)
         return mark_unknown(attempt_id, str(exc))
