@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _finish_config(app)
     cfg.check_production(app.config)
+    cfg.check_worker_timeout(app.config, app.config.get("WORKER_TIMEOUT"))
 
     register_extensions(app)
     register_edge(app)
