@@ -54,7 +54,9 @@ def update(form) -> ShopSettings:
     low, high = _decimal(form.get("min_amount")), _decimal(form.get("max_amount"))
     if low is None or low <= 0 or low.as_tuple().exponent < -2:
         errors["min_amount"] = "Enter a minimum above zero, like 5."
-    if high is None or (low is not None and high < low) or (high is not None and high.as_tuple().exponent < -2):
+    if high is None:
+        errors["max_amount"] = "Enter the maximum as a number, like 1000000."
+    elif (low is not None and high < low) or high.as_tuple().exponent < -2:
         errors["max_amount"] = "Enter a maximum at least as large as the minimum."
     if low is not None and high is not None:
         for name, message in check_limits(low, high).items():

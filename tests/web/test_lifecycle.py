@@ -223,7 +223,7 @@ def test_payouts_report_and_csv(client, make_member, login_as, visitor, outbox, 
     assert "Olive Owner" in page.text and month in page.text and "$966.00" in page.text
     rows = list(csv.DictReader(io.StringIO(client.get("/admin/payouts.csv").text)))
     assert rows == [{"member": "Olive Owner", "email": "olive@example.com", "period": month, "currency": "USD",
-                     "released": "1000.00", "fees": "34.00", "net": "966.00"}]
+                     "released": "1000.00", "fees": "34.00", "taken_back": "0.00", "net": "966.00"}]
     assert "Nothing was released" in client.get("/admin/payouts?start=2000-01-01&end=2000-01-31").text
     assert "YYYY-MM-DD" in client.get("/admin/payouts?start=garbage").text
 
