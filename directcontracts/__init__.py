@@ -32,8 +32,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _finish_config(app)
     cfg.check_production(app.config)
+    cfg.check_worker_timeout(app.config, app.config.get("WORKER_TIMEOUT"))
 
     register_extensions(app)
+    register_edge(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -80,6 +82,13 @@ def register_extensions(app: Flask) -> None:
     from .web import sessions
 
     sessions.register(app)
+
+
+def register_edge(app: Flask) -> None:
+    """Input cleaning, id converters, body limit and security headers (web/edge.py), before any route."""
+    from .web.edge import register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

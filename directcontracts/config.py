@@ -6,10 +6,13 @@ with a development secret.
 """
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+
+from flask import Config
 
 #: Environment variables read into app.config (strings unless converted below).
 ENV_KEYS = (
@@ -20,9 +23,10 @@ ENV_KEYS = (
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
     "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
     "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
+    "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT",
 )
 _BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY"}
-_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT"}
+_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT"}
 
 
 class Defaults:
@@ -49,7 +53,14 @@ class Defaults:
     MEMBER_SESSION_MAX_AGE = timedelta(days=14)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead: a long form never expires mid-edit
     CONTRACTS_PER_PAGE = 20
+    #: Bytes a request body may have (a form, or a future logo upload); a larger one gets a 413 page unread.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     BRAINTREE_ENVIRONMENT = "sandbox"
+    BRAINTREE_CONNECT_TIMEOUT = 5  # seconds to open a connection to the gateway
+    BRAINTREE_READ_TIMEOUT = 30  # seconds to wait for each part of its answer
+    #: The web server's worker timeout in seconds, when known (gunicorn.conf.py sets it): create_app refuses
+    #: one that would kill a worker while the gateway may still answer. None: not checked here.
+    WORKER_TIMEOUT = None
     BRAINTREE_MERCHANT_ACCOUNTS = ""
     TEST_GATEWAY_STORE = None
     #: Seconds after which the offline test gateway settles a sale, as the sandbox does (None: never by
@@ -122,3 +133,46 @@ def check_production(config) -> None:
             "Braintree is not configured (BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY, "
             "BRAINTREE_PRIVATE_KEY). Set them, or ALLOW_TEST_GATEWAY=1 for a staging site."
         )
+
+
+#: Seconds a worker needs beyond the gateway's connect and read timeouts: the database work before
+#: the call (the attempt, the hold) and after it (the ledger, the receipt), under a loaded machine.
+WORKER_TIMEOUT_MARGIN = 15
+
+
+def gateway_timeouts(config) -> tuple[float, float]:
+    """(connect, read) seconds allowed to the payment gateway."""
+    return float(config.get("BRAINTREE_CONNECT_TIMEOUT") or 5), float(config.get("BRAINTREE_READ_TIMEOUT") or 30)
+
+
+def worker_timeout(config) -> int:
+    """The shortest safe worker timeout: the gateway's connect and read timeouts plus the margin."""
+    connect, read = gateway_timeouts(config)
+    return math.ceil(connect + read + WORKER_TIMEOUT_MARGIN)
+
+
+def check_worker_timeout(config, seconds: float | None) -> None:
+    """Refuse a worker timeout that would kill a worker while the gateway may still answer a payment.
+
+    A killed worker answers nothing: the client would see a raw error after a charge that went through.
+    ``seconds`` 0 or None (no timeout, or not known) passes.
+    """
+    if not seconds:
+        return
+    needed = worker_timeout(config)
+    if seconds < needed:
+        connect, read = gateway_timeouts(config)
+        raise ConfigError(
+            f"The worker timeout ({seconds:g} s) must be at least {needed} s, the payment gateway's connect "
+            f"and read timeouts ({connect:g} s + {read:g} s) plus {WORKER_TIMEOUT_MARGIN} s, or a worker is "
+            f"killed while a payment is being confirmed.")
+
+
+def load(root_path: str, instance_path: str) -> Config:
+    """The configuration as ``create_app`` builds it (defaults, instance/config.py, environment), without an app:
+    for gunicorn.conf.py."""
+    config = Config(root_path)
+    config.from_object(Defaults)
+    config.from_pyfile(os.path.join(instance_path, "config.py"), silent=True)
+    config.update(from_environment())
+    return config

@@ -136,8 +136,10 @@ class BraintreeStandin:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "BraintreeStandin":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> "BraintreeStandin":
+        """Serve on ``port`` (a free one by default; the same one again restarts a stopped stand-in)."""
+        self._release.clear()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.standin = self
         # A short poll interval keeps shutdown() (and so each test's teardown) fast.
         self._thread = threading.Thread(

@@ -25,7 +25,20 @@ def precision(currency: str) -> int:
     return get_currency_precision(currency)
 
 
-_AMOUNT_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+#: ASCII digits only (``\d`` would take Arabic-Indic or full-width digits); commas only between
+#: groups of three ("1,250.50", never "1,0,0"); a decimal point with the decimals after it.
+_AMOUNT_RE = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+")
+
+
+def plain_decimal(text: str | None) -> Decimal:
+    """A non-negative number as typed ("1,250.50", "5"), in the same ASCII format ``Money.parse`` reads.
+
+    Raises ``MoneyError`` for anything else (other digits, stray commas, signs, exponents).
+    """
+    raw = (text or "").strip()
+    if not _AMOUNT_RE.fullmatch(raw):
+        raise MoneyError("Enter the amount as a number, like 1250.00.")
+    return Decimal(raw.replace(",", ""))
 
 
 @dataclass(frozen=True)
@@ -47,16 +60,18 @@ class Money:
     def parse(cls, text: str | None, currency: str) -> "Money":
         """Read what a person typed ("1,250.50", " 30 ") into Money.
 
-        Thousands separators and surrounding spaces are accepted; signs,
+        ASCII digits, commas between groups of three and surrounding spaces are
+        accepted; other digits (``١٠٠``, ``１００``), stray commas (``1,0,0``), signs,
         exponents and more decimals than the currency has are refused.
         """
-        raw = (text or "").strip().replace(",", "").replace("\u00a0", "").replace(" ", "")
+        raw = (text or "").strip()
         if not raw:
             raise MoneyError("Enter an amount.")
         if raw.startswith("-"):
             raise MoneyError("The amount must be more than zero.")
-        if not _AMOUNT_RE.match(raw):
+        if not _AMOUNT_RE.fullmatch(raw):
             raise MoneyError("Enter the amount as a number, like 1250.00.")
+        raw = raw.replace(",", "")
         digits = precision(currency)
         if "." in raw:
             decimals = raw.split(".", 1)[1]

@@ -122,6 +122,14 @@ class GatewayUnavailable(Exception):
     """
 
 
+class GatewayNotReached(GatewayUnavailable):
+    """The gateway could not be reached at all (connection refused, address not found, connect timeout).
+
+    Unlike a read timeout or a dropped connection, the request was never sent, so nothing was
+    charged: a payment fails at once and the client may try again.
+    """
+
+
 class InvalidWebhook(Exception):
     """A webhook whose signature does not verify."""
 

@@ -105,3 +105,13 @@ MAX_DISPUTE_RESPONSE_DAYS = 30
 
 #: Milestones one contract may have.
 MAX_MILESTONES = 50
+
+
+#: The largest id a row can have: primary keys are 32-bit INTEGER columns (PostgreSQL refuses a larger
+#: value in a query with an error, so a larger id in a URL is simply "not found").
+MAX_ID = 2_147_483_647
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²" (which ``int`` refuses) and "١٠" (which it reads)."""
+    return text.isascii() and text.isdigit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..domain import rules
@@ -31,9 +31,11 @@ class VerificationCode(db.Model):
 
 
 class Acceptance(db.Model):
-    """The client's signature on one revision of the contract."""
+    """The client's signature on one revision of the contract: at most one per revision (two concurrent
+    first submits cannot both sign; the second gets the first's signature)."""
 
     __tablename__ = "acceptance"
+    __table_args__ = (UniqueConstraint("revision_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)

@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from ..config import gateway_timeouts
 from ..domain.payments import PaymentGateway
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def make_gateway(config: Mapping) -> PaymentGateway:
             private_key=config["BRAINTREE_PRIVATE_KEY"],
             environment=config.get("BRAINTREE_ENVIRONMENT") or "sandbox",
             merchant_accounts=config.get("BRAINTREE_MERCHANT_ACCOUNTS") or {},
-            connect_timeout=float(config.get("BRAINTREE_CONNECT_TIMEOUT") or 5),
-            read_timeout=float(config.get("BRAINTREE_READ_TIMEOUT") or 30),
+            connect_timeout=gateway_timeouts(config)[0],
+            read_timeout=gateway_timeouts(config)[1],
         )
     missing = [key for key in _CREDENTIALS if not config.get(key)]
     if len(missing) < len(_CREDENTIALS):

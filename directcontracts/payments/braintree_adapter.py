@@ -51,6 +51,7 @@ from xml.parsers.expat import ExpatError
 
 import braintree
 import requests
+import urllib3.exceptions
 from braintree.exceptions.authentication_error import AuthenticationError
 from braintree.exceptions.authorization_error import AuthorizationError
 from braintree.exceptions.braintree_error import BraintreeError
@@ -65,6 +66,7 @@ from ..domain.payments import (
     DisputeRefused,
     GatewayDispute,
     GatewayTransaction,
+    GatewayNotReached,
     GatewayUnavailable,
     InvalidWebhook,
     RefundResult,
@@ -377,6 +379,10 @@ class BraintreeAdapter:
             log.error("Braintree %s refused: %s (check merchant id, keys, environment)", operation, type(exc).__name__)
             raise GatewayMisconfigured(f"Braintree refused the {operation} ({type(exc).__name__})") from exc
         except (BraintreeError, ExpatError, requests.RequestException) as exc:
+            if _never_sent(exc):
+                log.warning("Braintree %s not sent, the gateway could not be reached: %s", operation, exc)
+                raise GatewayNotReached(f"Braintree {operation} not sent: the gateway could not be reached "
+                                        f"({type(exc).__name__})") from exc
             log.warning("Braintree %s did not complete: %s: %s", operation, type(exc).__name__, exc)
             raise GatewayUnavailable(f"Braintree {operation} did not complete ({type(exc).__name__})") from exc
 
@@ -411,6 +417,26 @@ class BraintreeAdapter:
 
 def _currency_not_set_up(currency: str) -> str:
     return f"Payments in {currency} are not set up on this site yet. Nothing was charged. Please contact us."
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether the SDK's error is a failure to connect, so the request never left this machine.
+
+    The SDK wraps requests' error, which wraps urllib3's: a refused connection, an unknown host or a
+    connect timeout is urllib3's ``ConnectTimeoutError`` (``NewConnectionError`` derives from it), found
+    by following causes, contexts, arguments and ``reason``. A read timeout, a dropped connection or a
+    reset after the request was written is not: that request may have charged.
+    """
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (urllib3.exceptions.ConnectTimeoutError, requests.exceptions.ConnectTimeout)):
+            return True
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return False
 
 
 def _to_result(transaction, order_id: str, currency: str | None) -> ChargeResult:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from ..domain.rules import DECLINE_REASON, PROPOSAL_CHANGES, SIGNER_NAME, TextRule, check_text
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
@@ -80,10 +82,22 @@ def acceptance_of_current(contract: Contract) -> Acceptance | None:
 
 def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str,
            revision: int | None = None) -> Acceptance:
-    """Record the client's signature on the current revision and commit (idempotent). Does not fund."""
+    """Record the client's signature on the current revision and commit (idempotent). Does not fund.
+
+    Two first submits at once: the database keeps one signature per revision, and the second
+    submit gets the first one's signature back (not an error).
+    """
+    contract_id = contract.id
     acceptance = sign(contract, revision=contract.revision if revision is None else revision,
                       signer_name=signer_name, agreed=agreed, ip=ip, user_agent=user_agent)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        first = acceptance_of_current(db.session.get(Contract, contract_id))
+        if first is None:
+            raise
+        return first
     return acceptance
 
 

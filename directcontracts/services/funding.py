@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import ledger as rules
-from ..domain.payments import ChargeResult, GatewayUnavailable
+from ..domain.rules import MAX_ID, is_number
+from ..domain.payments import ChargeResult, GatewayNotReached, GatewayUnavailable
 from ..domain.quotes import Quote
 from ..domain.quotes import changes as quote_changes
 from ..domain.states import ContractAction, ContractState, MilestoneAction, MilestoneState, \
@@ -62,6 +63,9 @@ NOT_FUNDABLE = {
 UNKNOWN_MESSAGE = ("We could not confirm your payment yet. You have not been charged twice. "
                    "We will check with the payment processor and email you as soon as it is settled; "
                    "there is no need to pay again.")
+#: The gateway could not be reached at all: the payment was never sent.
+NOT_REACHED_MESSAGE = ("We could not reach the payment processor, so your payment was not sent and you have not "
+                       "been charged. Please try again in a minute.")
 
 
 def new_key() -> str:
@@ -94,7 +98,7 @@ def choose(contract: Contract, choice: str) -> list[Milestone]:
         return available
     if choice == "first":
         return available[:1]
-    if choice.startswith("m") and choice[1:].isdigit():
+    if choice.startswith("m") and is_number(choice[1:]) and int(choice[1:]) <= MAX_ID:
         wanted = int(choice[1:])
         return [m for m in available if m.id == wanted]
     return []
@@ -185,11 +189,20 @@ def fund(contract: Contract, *, key: str, choice: str, shown: str, nonce: str,
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if (existing := _replay(contract, key)) is None:
-            raise
-        return existing
+        if (existing := _replay(contract, key)) is not None:
+            return existing
+        if signature is not None and acceptance_of_current(contract) is not None:
+            # Another submit signed this revision first (one signature per revision): fund under it.
+            return fund(contract, key=key, choice=choice, shown=shown, nonce=nonce, signature=None)
+        raise
     try:
         result = gw.charge(order_id=attempt_id, amount=amount, nonce=nonce.strip())
+    except GatewayNotReached as exc:
+        # Nothing was sent, so nothing was charged: fail now and let the client try again, rather
+        # than hold the milestones for reconciliation's grace period.
+        log.warning("payment attempt %s: gateway not reached, nothing charged: %s", attempt_id, exc)
+        return settle(attempt_id, ChargeResult(status="failed", order_id=attempt_id, amount=amount,
+                                               message=NOT_REACHED_MESSAGE))
     except GatewayUnavailable as exc:
         log.warning("payment attempt %s: gateway unavailable, outcome unknown: %s", attempt_id, exc)
         return mark_unknown(attempt_id, str(exc))

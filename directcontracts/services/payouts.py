@@ -59,12 +59,24 @@ def report(start: date | None = None, end: date | None = None) -> list[PayoutRow
     ]
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading quote.
+
+    Only text goes through here: amounts stay numbers (a negative net is ``-12.50``, not a formula).
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(rows: list[PayoutRow]) -> str:
-    """The report as CSV with plain decimal amounts (spreadsheet-friendly)."""
+    """The report as CSV with plain decimal amounts (spreadsheet-friendly); names cannot run as formulas."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["member", "email", "period", "currency", "released", "fees", "taken_back", "net"])
     for r in rows:
-        writer.writerow([r.member, r.email, r.period, r.released.currency, r.released.to_plain(),
-                         r.fees.to_plain(), r.taken_back.to_plain(), r.net.to_plain()])
+        writer.writerow([text_cell(r.member), text_cell(r.email), r.period, r.released.currency,
+                         r.released.to_plain(), r.fees.to_plain(), r.taken_back.to_plain(), r.net.to_plain()])
     return out.getvalue()

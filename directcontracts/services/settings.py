@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..domain import rules
 from ..domain.fees import bps_from_percent
+from ..domain.money import MoneyError, plain_decimal
 from ..domain.terms import check_limits
 from ..extensions import db
 from ..models import Member, ShopSettings
@@ -20,11 +21,11 @@ def members() -> list[Member]:
 
 
 def _decimal(text: str) -> Decimal | None:
+    """A plain amount in major units ("5", "1,000.50"), ASCII digits only; None if it is not one."""
     try:
-        value = Decimal((text or "").strip().replace(",", ""))
-    except InvalidOperation:
+        return plain_decimal(text)
+    except MoneyError:
         return None
-    return value if value.is_finite() else None
 
 
 def _days(form, name: str, low: int, high: int, errors: dict, current: int | None = None) -> int | None:
@@ -33,7 +34,7 @@ def _days(form, name: str, low: int, high: int, errors: dict, current: int | Non
     if current is not None and form.get(name) is None:  # not posted at all (an older form): unchanged
         return current
     days = (form.get(name) or "").strip()
-    if not days.isdigit() or not low <= int(days) <= high:
+    if not rules.is_number(days) or not low <= int(days) <= high:
         errors[name] = f"Enter a number of days from {low} to {high}."
         return None
     return int(days)
@@ -53,7 +54,9 @@ def update(form) -> ShopSettings:
     low, high = _decimal(form.get("min_amount")), _decimal(form.get("max_amount"))
     if low is None or low <= 0 or low.as_tuple().exponent < -2:
         errors["min_amount"] = "Enter a minimum above zero, like 5."
-    if high is None or (low is not None and high < low) or (high is not None and high.as_tuple().exponent < -2):
+    if high is None:
+        errors["max_amount"] = "Enter the maximum as a number, like 1000000."
+    elif (low is not None and high < low) or high.as_tuple().exponent < -2:
         errors["max_amount"] = "Enter a maximum at least as large as the minimum."
     if low is not None and high is not None:
         for name, message in check_limits(low, high).items():

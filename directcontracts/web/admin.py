@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
 from ..htmx import respond
+from .helpers import arg_id
 from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
 from ..services import gateway_audit
@@ -183,7 +184,7 @@ def contract_list():
     status = request.args.get("status") or None
     if status not in LIST_STATUSES:
         status = None
-    page = contract_queries.list_for_shop(status, request.args.get("page", 1, type=int),
+    page = contract_queries.list_for_shop(status, arg_id("page", 1),
                                           current_app.config["CONTRACTS_PER_PAGE"])
     return render_template("owner/contracts.html", page=page, status=status, states=LIST_STATUSES)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_url
 from flask_wtf.csrf import CSRFError
 
@@ -97,6 +97,12 @@ def register(app: Flask) -> None:
         # Views with a form re-render it themselves; this is for the rest.
         message = " ".join(exc.errors.values()) or str(exc)
         return _page(422, "Please check what you entered", message)
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _page(413, "Too large", f"What you sent is larger than this site accepts ({limit // 1024:,} KB). "
+                     "Send less, or a smaller file.")
 
     @app.errorhandler(405)
     def not_allowed(exc):

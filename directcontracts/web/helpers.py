@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from babel.dates import format_date, format_datetime
-from flask import Flask, has_request_context
+from flask import Flask, has_request_context, request
 from flask_login import current_user
 
 from ..domain.fees import percent_label
 from ..domain.money import Money
+from ..domain.rules import MAX_ID, is_number
 from ..domain.states import display_state
 
 STATE_LABELS = {
@@ -34,6 +35,12 @@ def when(value: datetime | date | None, fmt: str = "medium") -> str:
     if isinstance(value, datetime):
         return format_datetime(value.replace(tzinfo=UTC), fmt, tzinfo=UTC, locale="en_US") + " UTC"
     return format_date(value, fmt, locale="en_US")
+
+
+def arg_id(name: str, default: int | None = None) -> int | None:
+    """A whole number from the query string (a page, an id), or ``default`` when it is not one that fits."""
+    value = request.args.get(name, "")
+    return int(value) if is_number(value) and 0 < int(value) <= MAX_ID else default
 
 
 def register(app: Flask) -> None:

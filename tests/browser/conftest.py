@@ -105,6 +105,11 @@ class BrowserLog:
             self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
     @property
+    def csp_violations(self) -> list[str]:
+        """What the Content-Security-Policy refused (Chromium says so in the console)."""
+        return [m for m in self.console if "Content Security Policy" in m]
+
+    @property
     def console_errors(self) -> list[str]:
         return [m for m in self.console
                 if m.startswith("error:") and not any(e in m for e in EXPECTED_CONSOLE)]
@@ -134,6 +139,7 @@ def new_page(browser, live_server):
         context.close()
     for _, log in opened:  # also catches errors after the test's last check
         assert not log.page_errors, f"JavaScript errors on the page: {log.page_errors}"
+        assert not log.csp_violations, f"the Content-Security-Policy refused: {log.csp_violations}"
 
 
 @pytest.fixture

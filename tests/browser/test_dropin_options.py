@@ -9,6 +9,7 @@ one, so the page renders Drop-in exactly as it does with Braintree.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -61,7 +62,11 @@ def open_fund_page(new_page, live_server, client, link, outbox):
     page.get_by_role("button", name="Email me a code").click()
     page.get_by_label("6-digit code").fill(latest_code(outbox))
     page.get_by_role("button", name="Confirm").click()  # verified, it goes on to the fund page
-    page.wait_for_function("window.dropinLog && window.dropinLog.options !== null")
+    # Polled with evaluate: wait_for_function evaluates a string, which the page's CSP (no eval) refuses.
+    deadline = time.monotonic() + 10
+    while not page.evaluate("() => Boolean(window.dropinLog && window.dropinLog.options)"):
+        assert time.monotonic() < deadline, "Drop-in was never created"
+        page.wait_for_timeout(50)
     return page, log
 
 

@@ -29,10 +29,25 @@ def test_parse(text, currency, minor):
     ("12.345", "USD", "at most 2 decimals"),
     ("1500.5", "JPY", "JPY amounts have no decimals"),
     ("NaN", "USD", "Enter the amount as a number"),
+    ("\u0661\u0660\u0660", "USD", "Enter the amount as a number"),  # Arabic-Indic 100
+    ("\uff11\uff10\uff10", "USD", "Enter the amount as a number"),  # full-width 100
+    ("1,0,0", "USD", "Enter the amount as a number"),
+    ("1,00", "USD", "Enter the amount as a number"),
+    (",100", "USD", "Enter the amount as a number"),
+    ("1 000", "USD", "Enter the amount as a number"),
+    ("100\n", "USD", None),
 ])
 def test_parse_refuses(text, currency, message):
+    if message is None:  # surrounding whitespace is only trimmed
+        assert Money.parse(text, currency) == Money(10000, currency)
+        return
     with pytest.raises(MoneyError, match=message):
         Money.parse(text, currency)
+
+
+def test_parse_accepts_grouped_thousands():
+    assert Money.parse("1,234,567.89", "USD") == Money(123456789, "USD")
+    assert Money.parse("12,345", "JPY") == Money(12345, "JPY")
 
 
 @pytest.mark.parametrize("money, shown, plain", [

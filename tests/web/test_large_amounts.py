@@ -110,13 +110,20 @@ def test_owner_maximum_of_100_billion_works_everywhere(logged_in, visitor, outbo
 @pytest.mark.parametrize("max_amount", [
     str(largest_max_amount() + 1),
     "100000000000000000000",  # would not even fit the settings column
-    "1e30",
 ])
 def test_owner_maximum_that_could_overflow_is_refused(logged_in, db, max_amount):
     r = set_limits(logged_in, max_amount, expect=422)
     largest = f"{largest_max_amount():,}"
     assert f"Enter a maximum of at most {largest}" in r.text
     assert f"{MAX_MILESTONES} milestones at the maximum must fit" in r.text
+    db.session.expire_all()
+    assert ShopSettings.get().max_amount == Decimal("1000000")  # unchanged
+
+
+@pytest.mark.parametrize("max_amount", ["1e30", "\u0661\u0660\u0660\u0660", "1,0,0,0"])
+def test_owner_maximum_not_written_as_a_plain_number_is_refused(logged_in, db, max_amount):
+    r = set_limits(logged_in, max_amount, expect=422)
+    assert "Enter the maximum as a number, like 1000000." in r.text
     db.session.expire_all()
     assert ShopSettings.get().max_amount == Decimal("1000000")  # unchanged
 

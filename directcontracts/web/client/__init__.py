@@ -17,6 +17,7 @@ import functools
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
+from ...domain import rules
 from ...domain.states import ContractState
 from ...htmx import respond
 from ...payments import current_gateway
@@ -32,7 +33,7 @@ ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "declin
 def return_url(token: str, next_action: str) -> str | None:
     """Where a client goes once verified: ``fund``, ``changes``, ``decline`` or ``dispute-<milestone id>``."""
     action, _, milestone_id = (next_action or "").partition("-")
-    if action == "dispute" and milestone_id.isdigit():
+    if action == "dispute" and rules.is_number(milestone_id) and int(milestone_id) <= rules.MAX_ID:
         return url_for(ACTIONS[action], token=token, milestone_id=int(milestone_id))
     if action in ACTIONS and action != "dispute" and not milestone_id:
         return url_for(ACTIONS[action], token=token)

@@ -7,6 +7,7 @@ from ...domain.states import ContractState
 from ...services import actions, client_actions, client_money, funding, refunds
 from ...services.errors import InvalidTransition, ValidationFailed
 from ..forms.client import REPLY_FORMS, ChangesForm, DeclineForm
+from ..helpers import arg_id
 from . import _render, _view, bp, disputes, thread, verified_device
 
 
@@ -34,7 +35,7 @@ def _reply_page(kind: str, form: ChangesForm | DeclineForm, status: int = 200):
 def reply_form(token: str, kind: str):
     """Ask the freelancer for changes, or decline with a reason (verified devices only)."""
     # The revision the client read on the contract page (its links carry it), else the current one.
-    revision = request.args.get("revision", type=int) or g.contract.revision
+    revision = arg_id("revision") or g.contract.revision
     return _reply_page(kind, REPLY_FORMS[kind](revision=revision))
 
 

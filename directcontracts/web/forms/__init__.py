@@ -27,6 +27,11 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def one_line(value):
+    """A single-line field: tabs and line breaks (the request kept them for text areas) become spaces."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 class Follows:
     """A validator that applies a domain ``TextRule`` (its messages), and renders its limits."""
 
@@ -62,7 +67,7 @@ def text(label: str, rule: TextRule | None = None, *, area: bool = False, valida
     validators = [*validators, *([Follows(rule)] if rule is not None else [])]
     if area:
         kwargs.setdefault("render_kw", {"rows": 4})
-    return cls(label, validators=validators, filters=[strip], **kwargs)
+    return cls(label, validators=validators, filters=[strip] if area else [one_line], **kwargs)
 
 
 class Form(FlaskForm):

@@ -13,6 +13,7 @@ from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import Optional
 
 from ...domain import rules
+from ..edge import clean_text
 from . import Form, Shown, text
 
 #: What the emailed 6-digit code field accepts (a space in the middle is allowed).
@@ -105,7 +106,7 @@ class FundForm(Form):
     def signature(self) -> dict:
         """The signature fields ``funding.fund`` records when the contract awaits one."""
         return {"signer_name": self.signer_name.data or "", "agreed": bool(self.agree.data),
-                "ip": request.remote_addr or "", "user_agent": request.user_agent.string}
+                "ip": request.remote_addr or "", "user_agent": clean_text(request.user_agent.string)}
 
 
 # ---- approving work -----------------------------------------------------------

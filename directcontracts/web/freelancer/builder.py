@@ -8,6 +8,7 @@ from ...domain.states import milestone_edit_refusal
 from ...htmx import respond
 from ...services import actions, contract_queries, drafts, proposals
 from ..forms.freelancer import AmountForm, ClientForm, TermsForm
+from ..helpers import arg_id
 from . import _contract, _pages as pages, bp
 
 
@@ -64,7 +65,7 @@ def contract_terms(contract_id: int):
     contract = _contract(contract_id)
     if milestone_edit_refusal(contract.state):
         return redirect(url_for("freelancer.contract_show", contract_id=contract.id))
-    return pages.terms_page(contract, editing=request.args.get("edit", type=int))
+    return pages.terms_page(contract, editing=arg_id("edit"))
 
 
 @bp.post("/contracts/<int:contract_id>/terms")

@@ -8,6 +8,7 @@ from ...domain.states import LIST_STATUSES
 from ...services import actions, activity, chargebacks, contract_queries, funding, ledger, lifecycle, mailer, proposals
 from ...services import refunds
 from ..forms.freelancer import PaymentRequestForm, RefundForm
+from ..helpers import arg_id
 from . import _contract, _pages as pages, bp, disputes, thread
 
 
@@ -17,7 +18,7 @@ def contract_list():
     status = request.args.get("status") or None
     if status not in LIST_STATUSES:
         status = None
-    page = contract_queries.list_for_member(current_user, status, request.args.get("page", 1, type=int),
+    page = contract_queries.list_for_member(current_user, status, arg_id("page", 1),
                                             current_app.config["CONTRACTS_PER_PAGE"])
     return render_template("freelancer/index.html", page=page, status=status, states=LIST_STATUSES,
                            totals=contract_queries.money_totals(current_user))
