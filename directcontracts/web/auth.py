@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..htmx import respond
 from ..services import accounts
 from ..services.errors import ServiceError, ValidationFailed
+from . import limits
 from .forms.auth import LoginForm, SetupForm
 
 bp = Blueprint("auth", __name__)
@@ -73,6 +74,7 @@ def login():
 
 
 @bp.post("/login")
+@limits.login
 def login_submit():
     """Log in; one message for unknown email and wrong password."""
     form = LoginForm()

@@ -6,18 +6,21 @@ that is refused or fails gets a small notice retargeted to the page's
 
 Services raise typed errors (services/errors.py); the handlers below map them:
 ``NotFound`` → 404, ``InvalidTransition`` → 409 notice (htmx) or flash and a
-303 back (page), ``ValidationFailed`` → 422. A view catches one of them itself
+303 back (page), ``ValidationFailed`` → 422, a rate limit (web/limits.py) → 429
+with ``Retry-After``. A view catches one of them itself
 only to re-render its own form with the errors beside the fields.
 """
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..htmx import respond, wants_fragment
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -51,6 +54,17 @@ def refused(exc: Exception, back: str):
     return redirect(back, 303)
 
 
+def _retry_after() -> int:
+    """Seconds until the limit that refused this request lets it through again."""
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
+
+
+def _in_words(seconds: int) -> str:
+    minutes = -(-seconds // 60)  # rounded up
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def _same_site_referrer() -> str | None:
     ref = request.referrer
     if ref and urlsplit(ref).netloc == request.host:
@@ -79,6 +93,14 @@ def register(app: Flask) -> None:
         # Views with a form re-render it themselves; this is for the rest.
         message = " ".join(exc.errors.values()) or str(exc)
         return _page(422, "Please check what you entered", message)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc):
+        # The limits' own words (web/limits.py), when to come back, and the same in Retry-After.
+        seconds = _retry_after()
+        response = _page(429, "Too many attempts", f"{exc.description} Try again in {_in_words(seconds)}.")
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(405)
     def not_allowed(exc):
