@@ -5,7 +5,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from ...domain.states import LIST_STATUSES
-from ...services import actions, activity, contract_queries, funding, ledger, lifecycle, mailer, proposals, refunds
+from ...services import (actions, activity, client_links, contract_queries, funding, ledger, lifecycle, mailer,
+                         proposals, refunds, tokens)
 from ..forms.freelancer import PaymentRequestForm, RefundForm
 from . import _contract, _pages as pages, bp, disputes, thread
 
@@ -34,6 +35,7 @@ def contract_show(contract_id: int):
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
         refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m),
+        link_sent_at=tokens.last_sent_at(contract),
         **thread.page_context(contract), **disputes.page_context(contract))
 
 
@@ -59,6 +61,22 @@ def contract_withdraw(contract_id: int):
     contract = _contract(contract_id)
     proposals.withdraw(contract, current_user)
     flash("Contract withdrawn.", "success")
+    return pages.to_show(contract)
+
+
+@bp.get("/contracts/<int:contract_id>/new-link")
+def client_link_confirm(contract_id: int):
+    """Ask before sending the client a new link: every older link stops working."""
+    contract = _contract(contract_id)
+    return render_template("freelancer/new_link.html", contract=contract, link_sent_at=tokens.last_sent_at(contract))
+
+
+@bp.post("/contracts/<int:contract_id>/new-link")
+def client_link_send(contract_id: int):
+    """Revoke the client's links and email a new one (refused for drafts never sent and withdrawn contracts)."""
+    contract = _contract(contract_id)
+    client_links.send_new_link(contract, current_user)
+    flash(f"A new link was emailed to {contract.client_email}. Links in earlier emails no longer work.", "success")
     return pages.to_show(contract)
 
 
