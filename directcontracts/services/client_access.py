@@ -46,7 +46,7 @@ def _hash(contract_id: int, channel: str, code: str) -> str:
     return hmac.new(key, f"{contract_id}:{channel}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _row(contract: Contract, channel: str) -> VerificationCode:
+def _row(contract: Contract, channel: str = LINK) -> VerificationCode:
     row = db.session.scalar(db.select(VerificationCode)
                             .where(VerificationCode.contract_id == contract.id, VerificationCode.channel == channel)
                             .with_for_update())
