@@ -38,7 +38,15 @@ LINK, REF = "link", "ref"
 
 
 class VerificationError(ServiceError):
-    """The code was refused; the message says why and what to do."""
+    """The code was refused; the message says why and what to do (``retry_after``: seconds, when limited)."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _seconds(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds()))
 
 
 def _hash(contract_id: int, channel: str, code: str) -> str:
@@ -68,12 +76,13 @@ def send_code(contract: Contract, now: datetime | None = None, *, channel: str =
     now = now or utcnow()
     row = _row(contract, channel)
     if row.locked_until and row.locked_until > now:
-        raise VerificationError(_locked_message(row.locked_until, now))
+        raise VerificationError(_locked_message(row.locked_until, now), _seconds(row.locked_until, now))
     if now - row.window_started_at > CODE_WINDOW:
         row.window_started_at, row.sent_count = now, 0
     if row.sent_count >= MAX_CODES_PER_WINDOW:
         db.session.rollback()
-        raise VerificationError("Too many codes were sent for this contract. Wait an hour and try again.")
+        raise VerificationError("Too many codes were sent for this contract. Wait an hour and try again.",
+                                _seconds(row.window_started_at + CODE_WINDOW, now))
     code = f"{secrets.randbelow(10**6):06d}"
     row.code_hash, row.expires_at = _hash(contract.id, channel, code), now + CODE_TTL
     row.sent_count += 1

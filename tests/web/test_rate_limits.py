@@ -154,3 +154,14 @@ def test_the_limiter_counts_in_redis(app, member):
     finally:
         store.flushdb()
         create_app({**config, "RATELIMIT_STORAGE_URI": "memory://"})  # the other tests count in memory
+
+
+def test_the_links_own_code_limit_says_when_to_come_back(app, logged_in, outbox):
+    _cid, link = sent_contract(logged_in, outbox)
+    c = browser(app, "198.51.100.6")
+    for _ in range(5):
+        assert c.post(f"{link}/verify/send", {"next": ""}).status_code == 200
+    r = c.post(f"{link}/verify/send", {"next": ""})
+    assert r.status_code == 429 and "Too many codes were sent for this contract" in r.text
+    assert 3000 < int(r.headers["Retry-After"]) <= 3600
+    assert "<label" in r.text  # the code form is still there, labelled

@@ -87,7 +87,9 @@ def verify_send(token: str):
         client_access.send_code(g.contract)
     except VerificationError as exc:
         # Too many codes: said where the code goes, as the page always has.
-        return _verify_page(form.add_errors({"code": str(exc)}), 429)
+        response = _verify_page(form.add_errors({"code": str(exc)}), 429)
+        response.headers["Retry-After"] = str(exc.retry_after or 60)
+        return response
     return _verify_page(form, sent=True)
 
 
