@@ -11,7 +11,7 @@ import os
 from flask import Flask
 
 from . import config as cfg
-from .extensions import csrf, db, login_manager, mail, migrate
+from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,6 +54,11 @@ def _finish_config(app: Flask) -> None:
             app.instance_path, "directcontracts.sqlite3")
     if not app.config.get("SECRET_KEY") and (app.debug or app.config.get("DEMO")):
         app.config["SECRET_KEY"] = cfg.demo_secret_key(app.instance_path)
+    if app.config.get("TRUSTED_PROXIES"):
+        # The client's address (rate limits, signatures) is the one the proxies in front saw.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1)
     if app.config["BASE_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
@@ -72,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
 
     from .payments import make_gateway
 

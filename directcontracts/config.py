@@ -23,10 +23,11 @@ ENV_KEYS = (
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
     "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
     "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
-    "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT",
+    "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "RATELIMIT_STORAGE_URI", "TRUSTED_PROXIES", "CLIENT_LINK_DAYS_AFTER_END",
 )
 _BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY"}
-_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT"}
+_INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "TRUSTED_PROXIES",
+             "CLIENT_LINK_DAYS_AFTER_END"}
 
 
 class Defaults:
@@ -66,6 +67,17 @@ class Defaults:
     #: Seconds after which the offline test gateway settles a sale, as the sandbox does (None: never by
     #: itself; the demo sets 300).
     TEST_GATEWAY_SETTLE_AFTER = None
+    #: Where Flask-Limiter counts attempts: memory:// is per process; several app processes or
+    #: servers must share one store (redis://host:6379/0) or each allows the full limit.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_KEY_PREFIX = "dc"
+    #: If the shared store is down, count in this process's memory rather than fail every login.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    #: Reverse proxies in front of the app that set X-Forwarded-For (0: the app faces the internet).
+    TRUSTED_PROXIES = 0
+    #: Days a finished contract's links keep working after it ended (or after the last link sent since).
+    CLIENT_LINK_DAYS_AFTER_END = 90
 
 
 def _convert(key: str, value: str):

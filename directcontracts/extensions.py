@@ -1,4 +1,6 @@
 """Extension singletons, created unbound and initialised in create_app."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -29,3 +31,6 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to continue."
 login_manager.login_message_category = "info"
+#: Storage from RATELIMIT_STORAGE_URI (memory:// in one process, redis://… when several share it);
+#: the limits themselves are declared in web/limits.py.
+limiter = Limiter(key_func=get_remote_address)

@@ -53,6 +53,16 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def fresh_limits(app):
+    """Every test starts with no attempts counted (the limiter's storage outlives a test)."""
+    from directcontracts.extensions import limiter
+
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+@pytest.fixture(autouse=True)
 def db(app, request):
     """An app context and empty tables for every test; the ledger is checked after each."""
     with app.app_context():

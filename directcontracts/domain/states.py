@@ -217,6 +217,7 @@ class ContractFacts:
     paying: bool = False     # a client's payment is being confirmed
     signed: bool = False     # the client signed the current revision (sent, not funded yet)
     fundable: bool = False   # some milestone can be funded now
+    sent: bool = False       # it was sent to the client at least once (the client has a link)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,8 @@ def _table_actions(table: dict, roles: dict, state, role: str) -> list:
 def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[str]:
     """The buttons ``role`` sees now: the transition and role tables, narrowed by the facts.
 
-    Contract, freelancer: edit, send, withdraw, revise, end, change_milestones.
+    Contract, freelancer: edit, send, withdraw, revise, end, change_milestones, and send_link
+    (a new client link) once sent and unless withdrawn.
     Contract, client: request_changes, decline, and one way to pay: accept_and_fund
     (sent, not signed), fund (sent, signed) or fund_milestone (active, something fundable).
     Milestone: the table's actions (none while a refund is being confirmed or a chargeback freezes it); for the
@@ -257,7 +259,14 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
         actions.add("fund" if facts.signed else "accept_and_fund")
     if role == "client" and state == C.ACTIVE and facts.fundable and not facts.paying:
         actions.add("fund_milestone")
+    if role == "freelancer" and can_send_link(state, facts.sent):
+        actions.add("send_link")
     return frozenset(str(a) for a in actions)
+
+
+def can_send_link(state: ContractState, sent: bool) -> bool:
+    """A new client link (revoking the older ones) for a contract the client has seen, unless withdrawn."""
+    return sent and state != C.WITHDRAWN
 
 
 def _milestone_actions(facts: MilestoneFacts, role: str) -> frozenset[str]:
@@ -281,6 +290,9 @@ SETTLED_STATES = frozenset({M.RELEASED, M.REFUNDED, M.SPLIT, M.CANCELLED, M.CHAR
 #: Shown, never stored: a sent proposal whose current revision the client has signed, funding next.
 SIGNED = "signed"
 #: The statuses a contract list can be filtered by, in the order a contract moves through them.
+#: States a contract never leaves: its client links expire some days after it got there.
+FINISHED = frozenset({C.COMPLETED, C.ENDED, C.DECLINED, C.WITHDRAWN})
+
 LIST_STATUSES = (C.DRAFT.value, C.SENT.value, SIGNED, C.CHANGES_REQUESTED.value, C.DECLINED.value,
                  C.WITHDRAWN.value, C.ACTIVE.value, C.COMPLETED.value, C.ENDED.value)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..domain import rules
@@ -14,14 +14,23 @@ from .base import utcnow
 class VerificationCode(db.Model):
     """A 6-digit code emailed to the contract's client; stored as a hash.
 
-    One row per contract holds the current code, the tries left and any lock,
-    so limits survive restarts and hold across app processes.
+    One row per contract and way in holds the current code, the tries left and
+    any lock, so limits survive restarts and hold across app processes. The way
+    in (``channel``) is ``link`` (the client's link: whoever holds it has the
+    email) or ``ref`` (``/c``: anyone who knows the reference): codes, tries and
+    locks of one never touch the other, so a stranger with the reference cannot
+    lock the client's link or replace the code it sent.
     """
 
     __tablename__ = "verification_code"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "channel", name="uq_verification_code_contract_channel"),
+        CheckConstraint("channel IN ('link', 'ref')", name="channel"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), unique=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"))
+    channel: Mapped[str] = mapped_column(String(4), default="link", server_default="link")
     code_hash: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime | None] = mapped_column()
     failed_attempts: Mapped[int] = mapped_column(default=0)

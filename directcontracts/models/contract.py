@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..domain import rules
 from ..domain.money import Money
-from ..domain.states import ContractState, MilestoneState
+from ..domain.states import FINISHED, ContractState, MilestoneState
 from ..extensions import db
 from .base import utcnow
 
@@ -39,8 +39,18 @@ class Contract(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it reached a finished state (completed, ended, declined, withdrawn); its client
+    #: links expire CLIENT_LINK_DAYS_AFTER_END days after (services.tokens).
+    closed_at: Mapped[datetime | None] = mapped_column()
 
     member = relationship("Member")
+
+    @validates("state")
+    def _stamp_closed(self, key: str, value: str) -> str:
+        """Every way a contract finishes goes through its state: note when, once."""
+        if value in FINISHED and self.state not in FINISHED:
+            self.closed_at = utcnow()
+        return value
     milestones: Mapped[list["Milestone"]] = relationship(
         back_populates="contract", order_by="Milestone.position",
         cascade="all, delete-orphan",
@@ -112,7 +122,8 @@ class ClientToken(db.Model):
     """A client link's secret, stored only as its SHA-256 hash.
 
     Each email that carries a link gets a fresh token, so earlier links keep
-    working; the freelancer can revoke them all ("re-send the link").
+    working until the freelancer sends a new link, which revokes them all
+    (``revoked_at``; the old link then says it was replaced).
     """
 
     __tablename__ = "client_token"

@@ -13,7 +13,7 @@ def contract_actions(contract: Contract, role: str) -> frozenset[str]:
     """The contract's buttons for ``role`` (see :func:`directcontracts.domain.states.actions_for`)."""
     facts = ContractFacts(state=contract.state, paying=bool(funding.in_flight(contract)),
                           signed=acceptance_of_current(contract) is not None,
-                          fundable=bool(funding.fundable(contract)))
+                          fundable=bool(funding.fundable(contract)), sent=contract.revision > 0)
     return actions_for(facts, role)
 
 

@@ -4,6 +4,11 @@ A verified device gets a signed cookie valid for one contract for 30 days.
 Limits live in the database (not process memory), so they hold across app
 processes and restarts: a code lives 15 minutes, 5 wrong tries lock the
 contract's codes for 15 minutes, and at most 5 codes are sent per hour.
+They are kept apart for each way in (``LINK``: the client's link, which
+proves its holder has the email; ``REF``: ``/c``, where the reference alone
+is enough to ask): a stranger who knows the reference can use up and lock
+only the reference's, never the codes the client asks for through the link.
+Per-IP limits in front of these are Flask-Limiter's (web/limits.py).
 """
 from __future__ import annotations
 
@@ -27,23 +32,34 @@ LOCK_FOR = timedelta(minutes=15)
 DEVICE_DAYS = 30
 MAX_CODES_PER_WINDOW = 5
 CODE_WINDOW = timedelta(hours=1)
+#: The ways in, each with its own codes, tries and lock.
+LINK, REF = "link", "ref"
 
 
 
 class VerificationError(ServiceError):
-    """The code was refused; the message says why and what to do."""
+    """The code was refused; the message says why and what to do (``retry_after``: seconds, when limited)."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
-def _hash(contract_id: int, code: str) -> str:
+def _seconds(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds()))
+
+
+def _hash(contract_id: int, channel: str, code: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"{contract_id}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{contract_id}:{channel}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _row(contract: Contract) -> VerificationCode:
-    row = db.session.scalar(db.select(VerificationCode).where(VerificationCode.contract_id == contract.id)
+def _row(contract: Contract, channel: str = LINK) -> VerificationCode:
+    row = db.session.scalar(db.select(VerificationCode)
+                            .where(VerificationCode.contract_id == contract.id, VerificationCode.channel == channel)
                             .with_for_update())
     if row is None:
-        row = VerificationCode(contract_id=contract.id, failed_attempts=0, sent_count=0,
+        row = VerificationCode(contract_id=contract.id, channel=channel, failed_attempts=0, sent_count=0,
                                window_started_at=utcnow())
         db.session.add(row)
     return row
@@ -55,19 +71,20 @@ def masked_email(email: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
-def send_code(contract: Contract, now: datetime | None = None) -> None:
-    """Email a fresh code to the contract's client. Raises VerificationError when rate-limited."""
+def send_code(contract: Contract, now: datetime | None = None, *, channel: str = LINK) -> None:
+    """Email a fresh code for this way in to the contract's client. Raises VerificationError when rate-limited."""
     now = now or utcnow()
-    row = _row(contract)
+    row = _row(contract, channel)
     if row.locked_until and row.locked_until > now:
-        raise VerificationError(_locked_message(row.locked_until, now))
+        raise VerificationError(_locked_message(row.locked_until, now), _seconds(row.locked_until, now))
     if now - row.window_started_at > CODE_WINDOW:
         row.window_started_at, row.sent_count = now, 0
     if row.sent_count >= MAX_CODES_PER_WINDOW:
         db.session.rollback()
-        raise VerificationError("Too many codes were sent for this contract. Wait an hour and try again.")
+        raise VerificationError("Too many codes were sent for this contract. Wait an hour and try again.",
+                                _seconds(row.window_started_at + CODE_WINDOW, now))
     code = f"{secrets.randbelow(10**6):06d}"
-    row.code_hash, row.expires_at = _hash(contract.id, code), now + CODE_TTL
+    row.code_hash, row.expires_at = _hash(contract.id, channel, code), now + CODE_TTL
     row.sent_count += 1
     row.failed_attempts = 0
     mailer.queue(contract.client_email, f"Your verification code for {contract.title}", "verification_code",
@@ -82,10 +99,10 @@ def _locked_message(until: datetime, now: datetime) -> str:
     return f"Too many wrong codes. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
-def check_code(contract: Contract, code: str, now: datetime | None = None) -> None:
-    """Accept the code or raise VerificationError (wrong, expired, locked). Commits."""
+def check_code(contract: Contract, code: str, now: datetime | None = None, *, channel: str = LINK) -> None:
+    """Accept the code sent for this way in, or raise VerificationError (wrong, expired, locked). Commits."""
     now = now or utcnow()
-    row = _row(contract)
+    row = _row(contract, channel)
     if row.locked_until and row.locked_until > now:
         db.session.rollback()
         raise VerificationError(_locked_message(row.locked_until, now))
@@ -93,7 +110,7 @@ def check_code(contract: Contract, code: str, now: datetime | None = None) -> No
         db.session.rollback()
         raise VerificationError("That code has expired. Send yourself a new one.")
     code = "".join(ch for ch in (code or "") if ch in "0123456789")
-    if not hmac.compare_digest(row.code_hash, _hash(contract.id, code)):
+    if not hmac.compare_digest(row.code_hash, _hash(contract.id, channel, code)):
         row.failed_attempts += 1
         if row.failed_attempts >= MAX_TRIES:
             row.locked_until, row.code_hash = now + LOCK_FOR, None
@@ -138,12 +155,14 @@ def contract_by_ref(raw_ref: str) -> Contract | None:
     contract = db.session.scalar(db.select(Contract).where(Contract.ref == ref))
     if contract is None or contract.revision == 0 or contract.state == ContractState.WITHDRAWN:
         return None
+    if contract.closed_at and tokens.expired(contract, contract.closed_at):
+        return None  # finished long ago: its links have expired, and a code must not mint a new one
     return contract
 
 
 def open_by_code(contract: Contract, code: str, now: datetime | None = None) -> str:
     """For a client whose link broke: check the code, then issue a fresh link token."""
-    check_code(contract, code, now)
+    check_code(contract, code, now, channel=REF)
     raw = tokens.issue_token(contract)
     db.session.commit()
     return raw

@@ -1,9 +1,19 @@
-"""Client access: long random link tokens stored only as hashes, and human refs."""
+"""Client access: long random link tokens stored only as hashes, and human refs.
+
+A link stops working when the freelancer sends a new one (every older token is
+revoked: "this link was replaced"), and ``CLIENT_LINK_DAYS_AFTER_END`` days after
+its contract finished, or after the link was sent if that was later ("this link
+has expired").
+"""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
 
 from ..extensions import db
 from ..models import ClientToken, Contract, utcnow
@@ -46,19 +56,58 @@ def revoke_tokens(contract: Contract) -> None:
     )
 
 
-def contract_for_token(raw: str) -> Contract | None:
-    """The contract a link token opens, or None.
+@dataclass(frozen=True)
+class Link:
+    """What a link token opens: its contract, or why it does not (``problem``).
+
+    ``problem`` is None (it opens ``contract``), ``"unknown"`` (no such link: the
+    contract is not named), ``"replaced"`` or ``"expired"`` (``contract`` is set, for
+    its title and freelancer only).
+    """
+
+    contract: Contract | None
+    problem: str | None = None
+
+
+def days_after_end() -> int:
+    return int(current_app.config["CLIENT_LINK_DAYS_AFTER_END"])
+
+
+def expired(contract: Contract, sent_at: datetime, now: datetime | None = None) -> bool:
+    """True once a finished contract's link, sent at ``sent_at``, is past its days after the end."""
+    if contract.closed_at is None:
+        return False
+    return (now or utcnow()) > max(contract.closed_at, sent_at) + timedelta(days=days_after_end())
+
+
+def open_link(raw: str, now: datetime | None = None) -> Link:
+    """The contract a link token opens, or why not.
 
     The look-up is by SHA-256 of the token (an index seek, so its time does
     not depend on how much of a guess matches); the final compare is
     constant-time as well.
     """
     if not raw or len(raw) > 100:
-        return None
+        return Link(None, "unknown")
     digest = hash_token(raw)
     token = db.session.scalar(db.select(ClientToken).where(ClientToken.token_hash == digest))
-    if token is None or token.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(token.token_hash, digest):
-        return None
-    return db.session.get(Contract, token.contract_id)
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return Link(None, "unknown")
+    contract = db.session.get(Contract, token.contract_id)
+    if token.revoked_at is not None:
+        return Link(contract, "replaced")
+    if expired(contract, token.created_at, now):
+        return Link(contract, "expired")
+    return Link(contract)
+
+
+def contract_for_token(raw: str) -> Contract | None:
+    """The contract a link token opens, or None (unknown, replaced or expired)."""
+    link = open_link(raw)
+    return link.contract if link.problem is None else None
+
+
+def last_sent_at(contract: Contract) -> datetime | None:
+    """When the newest link still working was issued (None: no link works)."""
+    return db.session.scalar(db.select(db.func.max(ClientToken.created_at))
+                             .where(ClientToken.contract_id == contract.id, ClientToken.revoked_at.is_(None)))

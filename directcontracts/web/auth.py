@@ -11,7 +11,7 @@ from werkzeug.routing import RequestRedirect
 from ..htmx import respond
 from ..services import accounts
 from ..services.errors import ServiceError, ValidationFailed
-from . import sessions
+from . import limits, sessions
 from .forms.auth import LoginForm, SetupForm
 
 bp = Blueprint("auth", __name__)
@@ -109,6 +109,7 @@ def login():
 
 
 @bp.post("/login")
+@limits.login
 def login_submit():
     """Log in; one message for unknown email and wrong password."""
     form = LoginForm()

@@ -6,19 +6,22 @@ that is refused or fails gets a small notice retargeted to the page's
 
 Services raise typed errors (services/errors.py); the handlers below map them:
 ``NotFound`` → 404, ``InvalidTransition`` → 409 notice (htmx) or flash and a
-303 back (page), ``ValidationFailed`` → 422. A view catches one of them itself
+303 back (page), ``ValidationFailed`` → 422, a rate limit (web/limits.py) → 429
+with ``Retry-After``. A view catches one of them itself
 only to re-render its own form with the errors beside the fields.
 """
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import login_url
 from flask_wtf.csrf import CSRFError
 
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..htmx import respond, wants_fragment
 from ..services.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -50,6 +53,17 @@ def refused(exc: Exception, back: str):
         return _page(409, "Not possible", str(exc))
     flash(str(exc), "error")
     return redirect(back, 303)
+
+
+def _retry_after() -> int:
+    """Seconds until the limit that refused this request lets it through again."""
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
+
+
+def _in_words(seconds: int) -> str:
+    minutes = -(-seconds // 60)  # rounded up
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _same_site_referrer() -> str | None:
@@ -103,6 +117,14 @@ def register(app: Flask) -> None:
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
         return _page(413, "Too large", f"What you sent is larger than this site accepts ({limit // 1024:,} KB). "
                      "Send less, or a smaller file.")
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc):
+        # The limits' own words (web/limits.py), when to come back, and the same in Retry-After.
+        seconds = _retry_after()
+        response = _page(429, "Too many attempts", f"{exc.description} Try again in {_in_words(seconds)}.")
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(405)
     def not_allowed(exc):

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from directcontracts.models import Contract
+from directcontracts.services import client_access
 from tests.browser.conftest import DESKTOP, PHONE, expect
 from tests.conftest import Client
 from tests.web.money_steps import every_way
@@ -21,9 +23,14 @@ def fits(page) -> bool:
 
 
 @pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("desktop", DESKTOP)])
-def test_the_money_reads_on_a_phone_and_a_desktop(name, viewport, new_page, app, logged_in, outbox, db, gateway):
+def test_the_money_reads_on_a_phone_and_a_desktop(name, viewport, new_page, live_server, app, logged_in, outbox, db,
+                                                  gateway):
     cid, link = every_way(logged_in, Client(app.test_client()), outbox, db, gateway)
     page, log = new_page(viewport=viewport)
+    # The money is shown to a verified device only: this browser is the client's, verified before.
+    c = db.session.get(Contract, cid)
+    page.context.add_cookies([{"name": client_access.device_cookie_name(c), "value": client_access.device_cookie_value(c),
+                               "url": live_server.url}])
     page.goto(link)
     escrow, payments = page.locator("table.escrow"), page.locator("table.payments")
     expect(page.get_by_test_id("escrow-funded")).to_have_text("$5,450.00")

@@ -324,6 +324,9 @@ def test_one_link_opens_one_contract(visitor, logged_in, outbox, db):
     verify(visitor, link_b, outbox)
     r = fund(visitor, link_b)
     attempt_b = r.location.rsplit("/", 1)[1]
+    # A payment's page needs a device verified for its link's contract; verified for A, B's is not there.
+    assert visitor.get(f"{link_a}/payments/{attempt_b}").status_code == 303
+    verify(visitor, link_a, outbox)
     assert visitor.get(f"{link_a}/payments/{attempt_b}").status_code == 404
     assert "Proposal from" in visitor.get(link_a).text and "Contract from" in visitor.get(link_b).text
 

@@ -27,15 +27,21 @@ bp = Blueprint("client", __name__, url_prefix="/c")
 
 #: Actions that need a verified device, and where to go once verified.
 ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form",
-           "dispute": "client.dispute_open_form"}
+           "dispute": "client.dispute_open_form", "payments": "client.contract_view",
+           "receipt": "client.payment_status"}
 
 
 def return_url(token: str, next_action: str) -> str | None:
-    """Where a client goes once verified: ``fund``, ``changes``, ``decline`` or ``dispute-<milestone id>``."""
+    """Where a client goes once verified: ``fund``, ``changes``, ``decline``, ``payments``,
+    ``dispute-<milestone id>`` or ``receipt-<payment attempt id>``."""
     action, _, milestone_id = (next_action or "").partition("-")
     if action == "dispute" and rules.is_number(milestone_id) and int(milestone_id) <= rules.MAX_ID:
         return url_for(ACTIONS[action], token=token, milestone_id=int(milestone_id))
-    if action in ACTIONS and action != "dispute" and not milestone_id:
+    if action == "receipt" and milestone_id and len(milestone_id) <= 36:  # a payment attempt's id
+        return url_for(ACTIONS[action], token=token, attempt_id=milestone_id)
+    if action == "payments" and not milestone_id:
+        return url_for(ACTIONS[action], token=token, _anchor="payments-heading")
+    if action in ACTIONS and action not in ("dispute", "receipt") and not milestone_id:
         return url_for(ACTIONS[action], token=token)
     return None
 
@@ -54,9 +60,11 @@ def load_contract(endpoint, values):
     token = (values or {}).get("token")
     if token is None:
         return
-    contract = tokens.contract_for_token(token)
-    if contract is None:
-        abort(respond(render_template("client/unavailable.html", reason="unknown"), 404))
+    link = tokens.open_link(token)
+    if link.problem:  # unknown: 404; replaced or expired: 410, naming only the contract and its freelancer
+        abort(respond(render_template("client/unavailable.html", reason=link.problem, contract=link.contract,
+                                      days=tokens.days_after_end()), 404 if link.problem == "unknown" else 410))
+    contract = link.contract
     if contract.state == ContractState.WITHDRAWN:
         abort(respond(render_template("client/unavailable.html", reason="withdrawn", contract=contract), 410))
     g.contract = contract
@@ -86,6 +94,8 @@ def verified_device(action: str = ""):
                 target = kwargs.get("kind", action)
                 if target == "dispute":  # back to the form of this milestone
                     target = f"dispute-{kwargs['milestone_id']}"
+                if target == "receipt":  # back to this payment's receipt
+                    target = f"receipt-{kwargs['attempt_id']}"
                 return redirect(url_for("client.verify_form", token=kwargs["token"], next=target), 303)
             return view(**kwargs)
         return wrapper

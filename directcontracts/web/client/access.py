@@ -6,6 +6,7 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from ...htmx import respond
 from ...services import client_access, tokens
 from ...services.client_access import VerificationError
+from .. import limits
 from ..forms.client import FindForm, OpenForm, VerifyCheckForm, VerifySendForm
 from . import _render, bp, return_url
 
@@ -24,19 +25,21 @@ def find_form():
 
 
 @bp.post("")
+@limits.find_by_reference
 def find_send_code():
     """Email a code to the contract's client; the same answer whether the reference exists or not."""
     ref = FindForm().ref.data or ""
     form = OpenForm(formdata=None, ref=tokens.normalise_ref(ref) or ref)
     if (contract := client_access.contract_by_ref(ref)) is not None:
         try:
-            client_access.send_code(contract)
+            client_access.send_code(contract, channel=client_access.REF)
         except VerificationError as exc:
             form.add_errors({"verification": str(exc)})
     return _find_page(form)
 
 
 @bp.post("/open")
+@limits.open_by_reference
 def find_open():
     """Check the code for a reference; a fresh link opens the contract on this device."""
     form = OpenForm()
@@ -76,6 +79,7 @@ def verify_form(token: str):
 
 
 @bp.post("/<token>/verify/send")
+@limits.link_codes
 def verify_send(token: str):
     """Email a fresh 6-digit code to the contract's client."""
     form = VerifyCheckForm(formdata=None, next=VerifySendForm().next.data or "")
@@ -83,11 +87,14 @@ def verify_send(token: str):
         client_access.send_code(g.contract)
     except VerificationError as exc:
         # Too many codes: said where the code goes, as the page always has.
-        return _verify_page(form.add_errors({"code": str(exc)}), 429)
+        response = _verify_page(form.add_errors({"code": str(exc)}), 429)
+        response.headers["Retry-After"] = str(exc.retry_after or 60)
+        return response
     return _verify_page(form, sent=True)
 
 
 @bp.post("/<token>/verify")
+@limits.link_codes
 def verify_check(token: str):
     """Check the code; remember this device for the contract for 30 days."""
     form = VerifyCheckForm()

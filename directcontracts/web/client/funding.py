@@ -77,14 +77,16 @@ def _after_attempt(token, attempt, form: FundForm):
 
 
 @bp.get("/<token>/payments/<attempt_id>")
+@verified_device("receipt")
 def payment_status(token: str, attempt_id: str):
-    """The receipt, or — while the outcome is unknown — a status that refreshes itself."""
+    """The receipt, or — while the outcome is unknown — a status that refreshes itself (verified devices only)."""
     attempt = funding.attempt_for(g.contract, attempt_id)
     template = "client/partials/_payment_status.html" if wants_fragment() else "client/payment.html"
     return _render(template, attempt=attempt, method=funding.method_label(attempt))
 
 
 @bp.get("/<token>/payments/by-key/<key>")
+@verified_device("payments")
 def payment_by_key(token: str, key: str):
     """Where the page sends a client whose request timed out in the browser."""
     attempt = funding.attempt_by_key(g.contract, key)

@@ -1,7 +1,7 @@
 """The contract page, and the client's replies to a proposal: ask for changes, or decline."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 
 from ...domain.states import ContractState
 from ...services import actions, client_actions, client_money, funding, refunds
@@ -20,7 +20,8 @@ def contract_view(token: str):
                    milestone_actions=actions.milestone_actions(contract, "client"),
                    refunding=refunds.in_flight(contract),
                    revising=contract.state == ContractState.DRAFT,
-                   money=client_money.of(contract), in_flight=funding.in_flight(contract),
+                   # payments, receipts and amounts paid: a verified device only
+                   money=client_money.of(contract) if g.verified else None, in_flight=funding.in_flight(contract),
                    acceptance=client_actions.acceptance_of_current(contract),
                    **thread.page_context(contract), **disputes.page_context(contract))
 

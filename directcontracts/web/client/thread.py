@@ -24,7 +24,8 @@ def _thread_context(contract, token: str, form: MessageForm | None = None) -> di
 def page_context(contract) -> dict:
     """What the contract page needs: the thread and its form, and what happened to the client's money."""
     return _thread_context(contract, request.view_args["token"]) | {
-        "money_events": thread_service.money_events(contract)}
+        # what was paid, by which card: for a verified device only, like every receipt
+        "money_events": thread_service.money_events(contract) if g.verified else []}
 
 
 def _invalid(token: str, form: MessageForm):

@@ -1,7 +1,7 @@
 """The contract builder: client details, terms (with the live amount preview), review, send."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ...domain.states import milestone_edit_refusal

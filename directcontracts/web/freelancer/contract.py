@@ -5,8 +5,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from ...domain.states import LIST_STATUSES
-from ...services import actions, activity, chargebacks, contract_queries, funding, ledger, lifecycle, mailer, proposals
-from ...services import refunds
+from ...services import (actions, activity, chargebacks, client_links, contract_queries, funding, ledger, lifecycle,
+                         mailer, proposals, refunds, tokens)
 from ..forms.freelancer import PaymentRequestForm, RefundForm
 from ..helpers import arg_id
 from . import _contract, _pages as pages, bp, disputes, thread
@@ -38,6 +38,7 @@ def contract_show(contract_id: int):
         refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m),
         chargebacks=chargebacks.for_contract(contract), frozen=chargebacks.frozen_milestones(contract),
         frozen_words=chargebacks.FROZEN, reason_words=chargebacks.reason_words,
+        link_sent_at=tokens.last_sent_at(contract),
         **thread.page_context(contract), **disputes.page_context(contract))
 
 
@@ -63,6 +64,22 @@ def contract_withdraw(contract_id: int):
     contract = _contract(contract_id)
     proposals.withdraw(contract, current_user)
     flash("Contract withdrawn.", "success")
+    return pages.to_show(contract)
+
+
+@bp.get("/contracts/<int:contract_id>/new-link")
+def client_link_confirm(contract_id: int):
+    """Ask before sending the client a new link: every older link stops working."""
+    contract = _contract(contract_id)
+    return render_template("freelancer/new_link.html", contract=contract, link_sent_at=tokens.last_sent_at(contract))
+
+
+@bp.post("/contracts/<int:contract_id>/new-link")
+def client_link_send(contract_id: int):
+    """Revoke the client's links and email a new one (refused for drafts never sent and withdrawn contracts)."""
+    contract = _contract(contract_id)
+    client_links.send_new_link(contract, current_user)
+    flash(f"A new link was emailed to {contract.client_email}. Links in earlier emails no longer work.", "success")
     return pages.to_show(contract)
 
 
