@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from directcontracts.models import PaymentAttempt
+from directcontracts.models import Contract, PaymentAttempt
+from directcontracts.services import client_access
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
 from tests.web.builders import approve, funded_contract, request_payment
 
@@ -38,7 +39,7 @@ def check(page, name: str, shot: str, *parts: str) -> None:
 
 
 @pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("desktop", DESKTOP)])
-def test_chargeback_pages_read_on_a_phone_and_a_desktop(name, viewport, new_page, app, logged_in, member, visitor,
+def test_chargeback_pages_read_on_a_phone_and_a_desktop(name, viewport, new_page, live_server, app, logged_in, member, visitor,
                                                         outbox, db, gateway):
     cid, link = funded_contract(logged_in, visitor, outbox, amounts=("300", "500"))
     first = min(contract_milestones(db, cid))
@@ -73,6 +74,10 @@ def test_chargeback_pages_read_on_a_phone_and_a_desktop(name, viewport, new_page
     check(page, name, "freelancer-frozen", "[data-testid=chargebacks]", "#milestone-" + str(first))
 
     client_page, client_log = new_page(viewport=viewport)
+    # The money is shown to a verified device only: this browser is the client's, verified before.
+    c = db.session.get(Contract, cid)
+    client_page.context.add_cookies([{"name": client_access.device_cookie_name(c),
+                                      "value": client_access.device_cookie_value(c), "url": live_server.url}])
     client_page.goto(link)
     expect(client_page.get_by_test_id("frozen")).to_contain_text("“Milestone 2”: your bank is")
     check(client_page, name, "client-frozen", "section[aria-labelledby=escrow-heading]")
