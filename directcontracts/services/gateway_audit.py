@@ -169,7 +169,7 @@ def compare(since: datetime, until: datetime, now: datetime | None = None) -> Au
             continue
         _check_credit(credit, refunds_by_credit.get(credit.id), returned_credits.get(credit.id), report)
     for row, currency in books.refunds:
-        if since <= row.created_at <= until:
+        if since <= row.created_at <= until and row.status != "queued":  # queued: not asked of the gateway yet
             report.counts["refunds"] += 1
             _check_refund(row, Money(row.amount_minor, currency), sales, credits, report)
     _totals(since, until, filter(in_period, found), returned_sales, set(returned_credits), report)
