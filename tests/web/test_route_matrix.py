@@ -315,3 +315,35 @@ def test_every_route_for_every_role(app, world, no_commits):
                                      f"expected {want}, got {got}")
     print(f"{count} requests")
     assert not wrong, "\n".join([f"{len(wrong)} of {count} requests not as the matrix says:"] + wrong)
+
+
+def test_state_changes_need_the_csrf_token(app, world, no_commits):
+    """Every POST route refuses a missing token, and a token of another session, with 400 — for A's freelancer,
+    the owner and A's verified client alike, as a form and as htmx; the webhook, signed instead, says 403."""
+    rules = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
+    others_token = world.browsers["anon"].csrf()  # a valid token, of another session
+    attempts = {
+        "missing": lambda c, url, data: c.post(url, data, csrf=False),
+        "wrong": lambda c, url, data: c.post(url, data | {"csrf_token": others_token}, csrf=False),
+        "missing, htmx": lambda c, url, data: c.post(url, data, htmx=True, csrf=False),
+        "wrong, htmx": lambda c, url, data: c.post(url, data, htmx=True, csrf=False,
+                                                   headers={"X-CSRFToken": others_token}),
+    }
+    wrong, count = [], 0
+    with app.test_request_context():
+        from flask import url_for
+        for rule in rules:
+            want = 403 if rule.endpoint == "webhooks.braintree" else 400
+            for role in ("member", "owner", "client"):
+                url = url_for(rule.endpoint, **url_args(rule, role, world))
+                for how, post in attempts.items():
+                    with no_commits():
+                        try:
+                            got = post(world.browsers[role], url, POST_DATA.get(rule.endpoint, {})).status_code
+                        except Reached:
+                            got = COMMIT
+                    count += 1
+                    if got != want:
+                        wrong.append(f"{rule.endpoint:38} {role:7} {how:14} {url}: expected {want}, got {got}")
+    assert len(rules) > 40 and count == len(rules) * 3 * len(attempts)
+    assert not wrong, "\n".join([f"{len(wrong)} of {count} requests without a good CSRF token not refused:"] + wrong)
