@@ -180,6 +180,8 @@ TABLE: dict[str, dict[str, tuple]] = {
     "admin.chargeback_evidence": NO_GET | {"POST": owner_only(422)},
     "admin.chargeback_finalize": NO_GET | {"POST": owner_only(422)},
     # ---- development helpers: the inbox (no mail server) and the owner's test processor panel ----------------
+    # The inbox shows every email to every member, another freelancer's client's link and code included (the
+    # documented dev rule, README "MAIL_SERVER"): Bob reads A's emails here. Without a mail server only.
     "dev.inbox": {"GET": members(200)} | NO_POST,
     "dev.inbox_email": {"GET": members(200)} | NO_POST,
     "dev.gateway": {"GET": members(404, owner=200)} | NO_POST,
@@ -313,7 +315,7 @@ def test_every_route_for_every_role(app, world, no_commits):
                     if got != want:
                         wrong.append(f"{endpoint:38} {'HX ' if htmx else ''}{method:4} {role:12} {url}: "
                                      f"expected {want}, got {got}")
-    print(f"{count} requests")
+    assert count > 2000, count  # every endpoint × 7 roles × GET and POST × page and htmx
     assert not wrong, "\n".join([f"{len(wrong)} of {count} requests not as the matrix says:"] + wrong)
 
 
