@@ -388,10 +388,21 @@ def undeliverable(contract: Contract) -> list[OutboxEmail]:
             if row.to_addr.lower() in current and last_delivered.get(row.to_addr.lower(), 0) < row.id]
 
 
-def recent(limit: int = 200) -> list[OutboxEmail]:
-    """The newest emails, for the local inbox."""
-    return list(db.session.scalars(db.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit)))
+def _seen_by(member) -> list:
+    """The local inbox shows the owner every email, and a member those of their own contracts and to them
+    (another freelancer's client link and code are not theirs to read)."""
+    if member.is_owner:
+        return []
+    own = db.select(Contract.id).where(Contract.member_id == member.id)
+    return [db.or_(OutboxEmail.contract_id.in_(own), db.func.lower(OutboxEmail.to_addr) == member.email.lower())]
 
 
-def get(email_id: int) -> OutboxEmail | None:
-    return db.session.get(OutboxEmail, email_id)
+def recent(member, limit: int = 200) -> list[OutboxEmail]:
+    """The newest emails ``member`` may read, for the local inbox."""
+    return list(db.session.scalars(db.select(OutboxEmail).where(*_seen_by(member))
+                                   .order_by(OutboxEmail.id.desc()).limit(limit)))
+
+
+def get(email_id: int, member) -> OutboxEmail | None:
+    """One email of the local inbox, if ``member`` may read it."""
+    return db.session.scalar(db.select(OutboxEmail).where(OutboxEmail.id == email_id, *_seen_by(member)))

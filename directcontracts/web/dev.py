@@ -37,14 +37,14 @@ def gateway_panel_link():
 
 @bp.get("/inbox")
 def inbox():
-    """Every email the app has written, newest first."""
-    return render_template("dev/inbox.html", emails=mailer.recent())
+    """The emails the app has written that this member may read (the owner: all), newest first."""
+    return render_template("dev/inbox.html", emails=mailer.recent(current_user))
 
 
 @bp.get("/inbox/<int:email_id>")
 def inbox_email(email_id: int):
     """One email: its HTML body (our own escaped templates) and its plain text."""
-    email = mailer.get(email_id) or abort(404)
+    email = mailer.get(email_id, current_user) or abort(404)
     return render_template("dev/email.html", email=email)
 
 

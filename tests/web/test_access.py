@@ -1,7 +1,7 @@
 """A member sees and changes only their own contracts; the inbox is for members."""
 import pytest
 
-from tests.web.builders import contract, milestone_contract
+from tests.web.builders import contract, milestone_contract, sent_contract
 
 
 @pytest.fixture
@@ -54,3 +54,18 @@ def test_inbox_shows_emails_to_members_only_when_no_mail_server(logged_in, app, 
         assert logged_in.get("/dev/inbox").status_code == 404
     finally:
         app.config["MAIL_SERVER"] = None
+
+
+def test_the_inbox_shows_a_member_only_their_own_contracts_emails(client, make_member, login_as, db, outbox):
+    """Olive (the owner) sends a contract: its email carries the client's link. Bob, another member, does not
+    see it in the local inbox and cannot open it; Olive does."""
+    olive = make_member("olive@example.com", "Olive", owner=True)
+    bob = make_member("bob@example.com", "Bob", owner=False)
+    login_as(olive)
+    cid, _link = sent_contract(client, outbox, amounts=("1000",))
+    [sent] = [e for e in outbox() if e.contract_id == cid]
+    assert client.get(f"/dev/inbox/{sent.id}").status_code == 200
+    client.post("/logout")
+    login_as(bob)
+    assert sent.subject not in client.get("/dev/inbox").text
+    assert client.get(f"/dev/inbox/{sent.id}").status_code == 404

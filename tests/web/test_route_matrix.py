@@ -180,10 +180,10 @@ TABLE: dict[str, dict[str, tuple]] = {
     "admin.chargeback_evidence": NO_GET | {"POST": owner_only(422)},
     "admin.chargeback_finalize": NO_GET | {"POST": owner_only(422)},
     # ---- development helpers: the inbox (no mail server) and the owner's test processor panel ----------------
-    # The inbox shows every email to every member, another freelancer's client's link and code included (the
-    # documented dev rule, README "MAIL_SERVER"): Bob reads A's emails here. Without a mail server only.
+    # The inbox (without a mail server only) lists a member's own emails, the owner's all: Bob cannot open an
+    # email of A's (its client link and code are not his to read); Fran and the owner can.
     "dev.inbox": {"GET": members(200)} | NO_POST,
-    "dev.inbox_email": {"GET": members(200)} | NO_POST,
+    "dev.inbox_email": {"GET": row(LOGIN, LOGIN, LOGIN, LOGIN, 404, 200, 200)} | NO_POST,
     "dev.gateway": {"GET": members(404, owner=200)} | NO_POST,
     "dev.gateway_action": NO_GET | {"POST": members(404, owner=303)},
     # ---- the gateway's notifications: signed, not CSRF-protected; a bad signature is refused ------------------
