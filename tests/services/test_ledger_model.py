@@ -318,6 +318,10 @@ class LedgerModel(RuleBasedStateMachine):
         _db.session.commit()
         self.fee_bps = bps
 
+    @initialize(currency=st.sampled_from(sorted(CURRENCIES)), data=st.data())
+    def first_contract(self, currency, data):
+        self.send_contract(currency, data)
+
     @precondition(lambda self: len(self.contracts) < 3)
     @rule(currency=st.sampled_from(sorted(CURRENCIES)), data=st.data())
     def send_contract(self, currency, data):
@@ -493,6 +497,7 @@ class LedgerModel(RuleBasedStateMachine):
             m.state = "released"
             self.complete(c)
 
+    @precondition(lambda self: any(c.state == "active" for c in self.contracts))
     @rule(days=st.sampled_from([1, 15]))
     def run_jobs(self, days):
         """``jobs run-due`` later: auto-release after 14 days, reconciliation, queued refunds of settled
@@ -826,3 +831,29 @@ def test_the_ledger_follows_the_model(app, db, kwd_allowed, capsys):
         if os.environ.get("LEDGER_MODEL_REPORT"):
             with open(os.environ["LEDGER_MODEL_REPORT"], "a") as out:
                 out.write(line + "\n")
+
+
+# ---- what the model found -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("currency, amount, bps", [("JPY", "5", 1), ("USD", "1000", 0)])
+def test_a_release_whose_fee_rounds_to_nothing_is_posted(app, db, member, currency, amount, bps):
+    """Found by the model: ¥5 at 0.01% (a fee of ¥0.0005 → ¥0), or any release at a 0% shop fee, made
+    ``approve`` fail on the ledger's no-zero-entry constraint (the release posted a zero fee entry)."""
+    from tests.services.conftest import fund_as_shown
+
+    ShopSettings.get().fee_bps = bps
+    _db.session.commit()
+    with app.test_request_context():
+        c = drafts.create_draft(member, client_name="Carla Client", client_email="carla@client-co.com")
+        drafts.update_terms(c, title="Website", scope="", currency=currency, kind="milestones")
+        milestone_editor.add_milestone(c, {"title": "All of it", "amount": amount})
+        proposals.send(c, member)
+        client_actions.accept(c, signer_name="Carla Client", agreed=True, ip="127.0.0.1", user_agent="pytest")
+        cid, mid = c.id, c.milestones[0].id
+    fund_as_shown(app, cid, "first", "k-1")
+    with app.test_request_context():
+        lifecycle.request_payment(_db.session.get(Contract, cid), mid, note="Done.")
+        lifecycle.approve(_db.session.get(Contract, cid), mid)
+    money = ledger.contract_money([_db.session.get(Contract, cid)])[cid]
+    assert money.fees.minor == 0 and money.received == money.released and money.in_escrow.minor == 0
+    assert _db.session.get(Milestone, mid).state == "released"
