@@ -156,11 +156,18 @@ class LedgerModel(RuleBasedStateMachine):
         _db.session.expire_all()
         return _db.session.get(Contract, c.id)
 
-    def pick(self, i: int) -> CM:
-        return self.contracts[i % len(self.contracts)]
+    def pick(self, i: int, wanted=lambda c: True) -> CM:
+        """A contract: for i < 3 one the model thinks the action suits (if any), else any (to be refused)."""
+        suited = [c for c in self.contracts if wanted(c)]
+        pool = suited if i < 3 and suited else self.contracts
+        return pool[i % len(pool)]
 
-    def pick_m(self, c: CM, j: int) -> MM:
-        return c.milestones[j % len(c.milestones)]
+    def pick_m(self, i: int, j: int, wanted=lambda m: True) -> tuple[CM, MM]:
+        """A milestone, the same way: mostly one the action suits, sometimes any."""
+        pairs = [(c, m) for c in self.contracts for m in c.milestones]
+        suited = [(c, m) for c, m in pairs if wanted(m)]
+        pool = suited if i < 3 and suited else pairs
+        return pool[(i * 3 + j) % len(pool)]
 
     def mm(self, mid: int) -> tuple[CM, MM]:
         for c in self.contracts:
@@ -349,20 +356,20 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- the client's answer and the freelancer's revision ----------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), kind=st.sampled_from(["decline", "changes"]))
+    @rule(i=st.integers(0, 5), kind=st.sampled_from(["changes", "changes", "decline"]))
     def client_replies(self, i, kind):
         self.step("client_replies")
-        c = self.pick(i)
+        c = self.pick(i, lambda c: c.state == "sent")
         ok, _ = self.attempt_(lambda: client_actions.reply(self.row(c), kind, "Not now, thanks."),
                               c.state == "sent" and c.unknown_attempt is None, f"reply {kind}")
         if ok:
             c.state = "declined" if kind == "decline" else "changes_requested"
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2))
+    @rule(i=st.integers(0, 5))
     def revise_and_resend(self, i):
         self.step("revise_and_resend")
-        c = self.pick(i)
+        c = self.pick(i, lambda c: c.state in ("sent", "changes_requested"))
         ok, _ = self.attempt_(lambda: proposals.revise(self.row(c), self.fran),
                               c.state in ("sent", "changes_requested") and c.unknown_attempt is None, "revise")
         if ok:
@@ -373,11 +380,11 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- funding ------------------------------------------------------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), choice=st.sampled_from(["first", "all", "second", "third"]),
+    @rule(i=st.integers(0, 5), choice=st.sampled_from(["first", "all", "second", "third"]),
           how=st.sampled_from(["approved", "approved", "approved", "declined", "lost"]))
     def fund(self, i, choice, how):
         self.step("fund")
-        c = self.pick(i)
+        c = self.pick(i, lambda c: c.state in ("sent", "active") and any(m.state == "pending" for m in c.milestones))
         available = [m for m in c.milestones if m.state == "pending" and m.held_by is None]
         chosen = {"first": available[:1], "all": available,
                   "second": available[1:2], "third": available[2:3]}[choice]
@@ -422,7 +429,7 @@ class LedgerModel(RuleBasedStateMachine):
         c.state = "active"
 
     @precondition(lambda self: any(c.last_key for c in self.contracts))
-    @rule(i=st.integers(0, 2))
+    @rule(i=st.integers(0, 5))
     def fund_again_with_the_same_form(self, i):
         """A repeated submit returns the first attempt and charges nothing more."""
         self.step("fund_again")
@@ -459,22 +466,20 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- delivery and release -----------------------------------------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), j=st.integers(0, 2))
+    @rule(i=st.integers(0, 5), j=st.integers(0, 2))
     def request_payment(self, i, j):
         self.step("request_payment")
-        c = self.pick(i)
-        m = self.pick_m(c, j)
+        c, m = self.pick_m(i, j, lambda m: m.state == "funded")
         ok, _ = self.attempt_(lambda: lifecycle.request_payment(self.row(c), m.id, note="Done."),
                               m.state == "funded" and not self.frozen(m) and m.refund is None, "request payment")
         if ok:
             m.state = "submitted"
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), j=st.integers(0, 2))
+    @rule(i=st.integers(0, 5), j=st.integers(0, 2))
     def client_requests_changes(self, i, j):
         self.step("client_requests_changes")
-        c = self.pick(i)
-        m = self.pick_m(c, j)
+        c, m = self.pick_m(i, j, lambda m: m.state == "submitted")
         ok, _ = self.attempt_(lambda: lifecycle.client_request_changes(self.row(c), m.id, message="Not yet."),
                               m.state == "submitted" and m.refund is None, "client requests changes")
         if ok:
@@ -484,11 +489,10 @@ class LedgerModel(RuleBasedStateMachine):
         return m.state == "submitted" and not self.frozen(m) and m.refund is None
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), j=st.integers(0, 2), automatic=st.booleans())
+    @rule(i=st.integers(0, 5), j=st.integers(0, 2), automatic=st.booleans())
     def approve(self, i, j, automatic):
         self.step("approve")
-        c = self.pick(i)
-        m = self.pick_m(c, j)
+        c, m = self.pick_m(i, j, lambda m: m.state == "submitted")
         expected = self.releasable(m) or m.state == "released"  # approving twice changes nothing
         ok, _ = self.attempt_(lambda: lifecycle.approve(self.row(c), m.id, automatic=automatic),
                               expected, "approve")
@@ -524,11 +528,10 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- refunds ------------------------------------------------------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), j=st.integers(0, 2), lost=st.booleans())
+    @rule(i=st.integers(0, 5), j=st.integers(0, 2), lost=st.booleans())
     def refund(self, i, j, lost):
         self.step("refund")
-        c = self.pick(i)
-        m = self.pick_m(c, j)
+        c, m = self.pick_m(i, j, lambda m: m.state in ("funded", "submitted"))
         expected = m.state in ("funded", "submitted") and not self.frozen(m) and m.refund is None
         self.gw.refund_fault = REFUND_ANSWER_LOST if lost else None
         try:
@@ -566,10 +569,10 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- ending -------------------------------------------------------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2))
+    @rule(i=st.integers(0, 5))
     def end(self, i):
         self.step("end")
-        c = self.pick(i)
+        c = self.pick(i, lambda c: c.state == "active")
         held = [m for m in c.milestones if m.state in ESCROW and m.refund != "queued"]
         ok, _ = self.attempt_(lambda: lifecycle.end(self.row(c)),
                               c.state == "active" and c.unknown_attempt is None and not held, "end")
@@ -583,11 +586,10 @@ class LedgerModel(RuleBasedStateMachine):
     # ---- disputes -----------------------------------------------------------------------------
 
     @precondition(lambda self: self.contracts)
-    @rule(i=st.integers(0, 2), j=st.integers(0, 2), by=st.sampled_from(["client", "freelancer"]))
+    @rule(i=st.integers(0, 5), j=st.integers(0, 2), by=st.sampled_from(["client", "freelancer"]))
     def open_dispute(self, i, j, by):
         self.step("open_dispute")
-        c = self.pick(i)
-        m = self.pick_m(c, j)
+        c, m = self.pick_m(i, j, lambda m: m.state in ("funded", "submitted"))
         ok, d = self.attempt_(
             lambda: disputes.open_dispute(self.row(c), m.id, by=by, reason="quality", statement="Not good."),
             m.state in ("funded", "submitted") and not self.frozen(m) and m.refund is None, "open dispute")
