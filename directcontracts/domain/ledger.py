@@ -45,11 +45,17 @@ def funding(items: list[tuple[int, int]]) -> list[Entry]:
 
 
 def release(milestone_id: int, gross: int, fee: int) -> list[Entry]:
-    """Escrow → freelancer (gross − fee) and escrow → fees (fee)."""
+    """Escrow → freelancer (gross − fee) and escrow → fees (fee).
+
+    A part that is zero (a fee that rounds to nothing, a 0% shop fee; a 100% fee) has no entry: the
+    ledger holds no zero entries (``amount_nonzero``).
+    """
     if gross <= 0 or not 0 <= fee <= gross:
         raise UnbalancedJournal("a release needs 0 <= fee <= gross and gross > 0")
-    return balanced([Entry(ESCROW, milestone_id, -gross), Entry(FREELANCER, milestone_id, gross - fee),
-                     Entry(FEES, milestone_id, fee)])
+    entries = [Entry(ESCROW, milestone_id, -gross)]
+    entries += [Entry(FREELANCER, milestone_id, gross - fee)] if gross != fee else []
+    entries += [Entry(FEES, milestone_id, fee)] if fee else []
+    return balanced(entries)
 
 
 def refund(milestone_id: int, amount: int) -> list[Entry]:
