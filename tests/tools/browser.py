@@ -58,7 +58,9 @@ class Browser:
 
 def expect(r: requests.Response, *codes: int) -> requests.Response:
     if r.status_code not in codes:
-        raise AssertionError(f"{r.request.method} {r.url}: {r.status_code}, expected {codes}: {r.text[:300]}")
+        main = r.text.split("<main", 1)[-1]
+        text = " ".join(re.sub(r"<[^>]+>", " ", main).split())
+        raise AssertionError(f"{r.request.method} {r.url}: {r.status_code}, expected {codes}: {text[:300]}")
     return r
 
 
