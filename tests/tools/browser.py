@@ -24,6 +24,9 @@ class Browser:
     def __init__(self, base: str, timings: list | None = None, timeout: float = 60):
         self.base = base.rstrip("/")
         self.http = requests.Session()
+        # One connection per request, as nginx talks to its upstream by default: a kept-alive connection
+        # that gunicorn closes (keepalive, 2 s) just as the next request is sent is reset by the server.
+        self.http.headers["Connection"] = "close"
         self.token: str | None = None
         self.timings = timings if timings is not None else []
         self.timeout = timeout

@@ -52,9 +52,9 @@ def gunicorn(env: dict[str, str], log_path: Path, start_seconds: float = 30):
             deadline = time.monotonic() + start_seconds
             while True:
                 try:
-                    requests.get(base + "/login", timeout=2)
+                    requests.get(base + "/login", timeout=5)
                     break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or the workers still booting
                     if master.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit("gunicorn did not start:\n" + log_path.read_text()[-3000:])
                     time.sleep(0.2)
