@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
+SCAN_SECONDS ?= 60
+LOAD_SECONDS ?= 60
+LOAD_PG ?= postgresql://postgres@127.0.0.1:5432/load
+LOAD_WORKERS ?= 4
 
-.PHONY: demo test test-pg install clean-demo bench
+.PHONY: demo test test-pg install clean-demo bench scan load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +37,16 @@ test: install
 ## The suite on the local PostgreSQL (what CI runs second).
 test-pg: install
 	TEST_DATABASE_URL=$(TEST_PG) $(BIN)/python -m pytest
+
+## wapiti against gunicorn on a fresh seeded SQLite db, as a member and as a verified client
+## ($(SCAN_SECONDS) s each); fails on any finding. Needs Debian's wapiti.
+scan: install
+	$(BIN)/python -m tests.tools.scan --seconds $(SCAN_SECONDS)
+
+## Members and clients at once against gunicorn ($(LOAD_WORKERS) workers) on PostgreSQL $(LOAD_PG) (emptied
+## first) for $(LOAD_SECONDS) s; fails on any 5xx, a ledger problem or a reconciliation mismatch.
+load: install
+	$(BIN)/python -m tests.tools.load --seconds $(LOAD_SECONDS) --database $(LOAD_PG) --workers $(LOAD_WORKERS)
 
 clean-demo:
 	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json* instance/jobs.log

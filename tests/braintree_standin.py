@@ -19,6 +19,9 @@ Fault injection (set ``standin.fault``; it applies to sales only):
 ``"drop_response"``
     the sale is processed and stored, then the connection is closed without
     a response: the response was lost after the charge went through.
+``"server_error"``
+    the sale is processed and stored, then 500 Internal Server Error is
+    answered (a 5xx that hides a charge).
 ``"unavailable"``
     503 Service Unavailable, nothing stored.
 
@@ -107,7 +110,7 @@ class BraintreeStandin:
         self.default_merchant_account = default_merchant_account
         #: id -> transaction dict, in creation order
         self.transactions: dict[str, dict] = {}
-        #: None, "read_timeout", "drop_response" or "unavailable"
+        #: None, "read_timeout", "drop_response", "server_error" or "unavailable" (sales)
         self.fault: str | None = None
         #: None, "read_timeout", "drop_response", "server_error" or "unavailable" (voids and refunds)
         self.refund_fault: str | None = None
@@ -353,6 +356,8 @@ class BraintreeStandin:
             self.transactions[transaction["id"]] = transaction
         if fault == "drop_response" or nonce == TIMEOUT_NONCE:
             return _DROP
+        if fault == "server_error":
+            return 500, None, None
         if outcome.status in SUCCEEDED_STATUSES:
             return 201, "transaction", transaction
         return 422, "api-error-response", {

@@ -234,12 +234,18 @@ def gateway_disagreements(gw) -> list[str]:
     pages say so, and reconciliation settles them. Sales matching no attempt
     are not this shop's and must have been left alone.
     """
+    return books_disagreements(sales(gw))
+
+
+def books_disagreements(gateway_sales: list[dict]) -> list[str]:
+    """``gateway_disagreements`` for sales given as dicts (id, order_id, status, minor, refunded_minor),
+    from any gateway: the offline one, or the Braintree stand-in (tests/faults)."""
     from directcontracts.models import Journal, LedgerEntry, PaymentAttempt, Refund, SaleReturn
     from directcontracts.payments.outcomes import SUCCEEDED_STATUSES
 
     problems = []
     session = _db.session
-    for sale in sales(gw):
+    for sale in gateway_sales:
         attempt = session.get(PaymentAttempt, sale["order_id"])
         returns = list(session.scalars(db_select(SaleReturn).where(SaleReturn.transaction_id == sale["id"])))
         kept = 0 if sale["status"] not in SUCCEEDED_STATUSES else sale["minor"] - sale["refunded_minor"]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,11 +68,17 @@ class ShopSettings(db.Model):
 
     @classmethod
     def get(cls) -> "ShopSettings":
+        """The shop's settings row, made with the defaults on first use.
+
+        Two first requests at once (a fresh install under load) may both find no row: the insert
+        skips a row another transaction made meanwhile (ON CONFLICT DO NOTHING) instead of failing.
+        """
         settings = db.session.get(cls, 1)
         if settings is None:
-            settings = cls(id=1, **asdict(SHOP_DEFAULTS))
-            db.session.add(settings)
-            db.session.flush()
+            insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            db.session.execute(insert(cls).values(id=1, **asdict(SHOP_DEFAULTS))
+                               .on_conflict_do_nothing(index_elements=["id"]))
+            settings = db.session.get(cls, 1)
         return settings
 
     def limits(self) -> Limits:

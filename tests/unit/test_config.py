@@ -32,3 +32,4 @@ def test_environment_parsing():
     assert config == {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@h/db", "MAIL_PORT": 2525,
                       "MAIL_USE_TLS": True, "DEMO": True, "MAIL_TIMEOUT": 5}
     assert parse_merchant_accounts("usd=acct_usd, EUR=acct_eur") == {"USD": "acct_usd", "EUR": "acct_eur"}
+    assert from_environment({"RATELIMIT_ENABLED": "0"}) == {"RATELIMIT_ENABLED": False}  # make load only
