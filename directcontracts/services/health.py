@@ -126,6 +126,11 @@ def estimated_bits(key: str) -> float:
     return per_char * len(key)
 
 
+def _periodic(key: str) -> bool:
+    """Whether the key is a shorter group repeated (``0123456789`` × 4 looks random char by char)."""
+    return any(key == (key[:n] * (len(key) // n + 1))[:len(key)] for n in range(1, len(key) // 2 + 1))
+
+
 def secret_key_problem(key: str | None) -> str | None:
     """What is wrong with ``key`` as a SECRET_KEY, or None."""
     fix = "set SECRET_KEY to python -c 'import secrets; print(secrets.token_hex(32))'"
@@ -135,7 +140,7 @@ def secret_key_problem(key: str | None) -> str | None:
         return f"a known example value, anyone can sign sessions with it: {fix}"
     if len(key) < SECRET_MIN_LENGTH:
         return f"only {len(key)} characters (at least {SECRET_MIN_LENGTH}): {fix}"
-    if estimated_bits(key) < SECRET_MIN_BITS:
+    if _periodic(key) or estimated_bits(key) < SECRET_MIN_BITS:
         return f"too regular to be random (about {estimated_bits(key):.0f} bits): {fix}"
     return None
 
