@@ -8,8 +8,8 @@ snapshot; ``pg_restore`` loads it. A file is written under a temporary name and
 renamed when complete, so a backup in ``BACKUP_DIR`` is never half a file.
 
 Names carry the UTC time they were taken (``directcontracts-20261127T201500Z.sqlite3``
-or ``.pgdump``): sorting them by name sorts them by age, which ``keep`` and the
-doctor's "backups recent" check rely on.
+or ``.pgdump``; a second one in the same second ends ``…Z-1``): ``keep`` and the
+doctor's "backups recent" check order them by that time, not by the file's.
 
 A restore goes into an EMPTY database only: loading a backup over live tables
 would mix two states of the books.
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 PREFIX = "directcontracts-"
-NAME_RE = re.compile(r"^directcontracts-(\d{8}T\d{6}Z)(?:-\d+)?\.(sqlite3|pgdump)$")
+NAME_RE = re.compile(r"^directcontracts-(\d{8}T\d{6}Z)(?:-(\d+))?\.(sqlite3|pgdump)$")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 DEFAULT_KEEP = 14
@@ -41,10 +41,11 @@ class BackupError(Exception):
 
 @dataclass(frozen=True)
 class BackupFile:
-    """A backup in a directory: its path and when it was taken (from its name)."""
+    """A backup in a directory: its path, when it was taken (from its name) and its number within that second."""
 
     path: Path
     taken_at: datetime
+    number: int = 0
 
 
 def backups(directory: str | os.PathLike) -> list[BackupFile]:
@@ -56,8 +57,9 @@ def backups(directory: str | os.PathLike) -> list[BackupFile]:
     for entry in folder.iterdir():
         match = NAME_RE.match(entry.name)
         if match and entry.is_file():
-            found.append(BackupFile(entry, datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ")))
-    return sorted(found, key=lambda b: b.path.name)
+            found.append(BackupFile(entry, datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ"),
+                                    int(match.group(2) or 0)))
+    return sorted(found, key=lambda b: (b.taken_at, b.number))
 
 
 def _kind(url: str) -> str:
