@@ -94,13 +94,12 @@ def take(url: str, directory: str | os.PathLike, keep: int = DEFAULT_KEEP, now: 
     kind = _kind(url)
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    moment = (now or datetime.now(UTC)).replace(microsecond=0, tzinfo=None)
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     extension = "sqlite3" if kind == "sqlite" else "pgdump"
-    target = folder / f"{PREFIX}{stamp}.{extension}"
-    n = 1
-    while target.exists():  # two backups in one second
-        target = folder / f"{PREFIX}{stamp}-{n}.{extension}"
-        n += 1
+    # another backup in the same second comes after it: numbered past the highest (kept or pruned)
+    same = [b.number for b in backups(folder) if b.taken_at == moment]
+    target = folder / (f"{PREFIX}{stamp}-{max(same) + 1}.{extension}" if same else f"{PREFIX}{stamp}.{extension}")
     partial = folder / f".{target.name}.partial"
     try:
         if kind == "sqlite":
