@@ -16,7 +16,7 @@ from ..services.errors import InvalidTransition, ValidationFailed
 from . import dispute_page
 from .forms.auth import MemberForm
 from .forms.disputes import ResolveForm, SayForm
-from .forms.owner import PeriodForm, SettingsForm
+from .forms.owner import CheckNowForm, PeriodForm, SettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -92,6 +92,8 @@ def health_check():
 
     htmx gets the panel back; without JavaScript, a 303 to the settings page.
     """
+    if not CheckNowForm().validate():  # only the CSRF token, which CSRFProtect has checked already
+        abort(400)
     health.refresh()
     if wants_fragment():
         return respond(render_template("owner/partials/_health.html", health=health.cached()))
