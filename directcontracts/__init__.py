@@ -98,10 +98,10 @@ def register_edge(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import admin, auth, client, dev, freelancer, webhooks
+    from .web import admin, auth, client, dev, freelancer, health, webhooks
     from .web import chargebacks  # noqa: F401  (its routes join the admin blueprint before it is registered)
 
-    for module in (auth, freelancer, client, admin, dev, webhooks):
+    for module in (auth, freelancer, client, admin, dev, webhooks, health):
         app.register_blueprint(module.bp)
 
 

@@ -7,7 +7,7 @@ import click
 from flask import Flask
 
 from .extensions import db
-from .services import accounts, funding, gateway_audit, jobs, ledger, mailer, refunds
+from .services import accounts, backup, funding, gateway_audit, health, jobs, ledger, mailer, refunds
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -140,3 +140,45 @@ def register(app: Flask) -> None:
             time.sleep(every)
 
     app.cli.add_command(jobs_group)
+
+    @app.cli.command("doctor")
+    @click.option("--check-url", is_flag=True, help="Also fetch BASE_URL/healthz, as a visitor would.")
+    @click.option("--send-test-email", is_flag=True, help="Also send a test email to the owner.")
+    def doctor(check_url, send_test_email):
+        """Check the configuration and the services it names, one line each; exit 1 if anything failed.
+
+        Database (reachable, migrated), SECRET_KEY, BASE_URL, SMTP, Braintree and its merchant
+        accounts, the jobs (run in the last 10 minutes) and backups (recent).
+        """
+        checks = health.run_all(check_url=check_url, send_test_email=send_test_email)
+        for check in checks:
+            click.echo(check.line, err=check.status == health.FAIL)
+        if health.failed(checks):
+            raise SystemExit(1)
+
+    @app.cli.command("backup")
+    @click.argument("directory", required=False, type=click.Path(file_okay=False))
+    @click.option("--keep", type=click.IntRange(min=1), default=backup.DEFAULT_KEEP, show_default=True,
+                  help="Keep this many backups in DIRECTORY (the oldest go).")
+    def backup_command(directory, keep):
+        """Write a consistent copy of the database into DIRECTORY (default BACKUP_DIR), while the app runs."""
+        directory = directory or health.backup_dir()
+        db.session.remove()
+        try:
+            path = backup.take(db.engine.url.render_as_string(hide_password=False), directory, keep)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Backed up to {path} ({path.stat().st_size} bytes); keeping the newest {keep}.")
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    def restore_command(file):
+        """Load FILE (made by ``flask backup``) into the EMPTY database DATABASE_URL names."""
+        db.session.remove()
+        db.engine.dispose()
+        try:
+            backup.restore(file, db.engine.url.render_as_string(hide_password=False))
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Restored {file}. Run `flask --app app db upgrade` if it was taken by an older version, "
+                   f"then `flask --app app ledger check`.")

@@ -25,10 +25,11 @@ ENV_KEYS = (
     "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
     "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "RATELIMIT_STORAGE_URI", "TRUSTED_PROXIES", "CLIENT_LINK_DAYS_AFTER_END",
     "RATELIMIT_ENABLED",
+    "BACKUP_DIR", "BACKUP_MAX_AGE_HOURS", "HEALTH_REFRESH_MINUTES",
 )
 _BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY", "RATELIMIT_ENABLED"}
 _INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "TRUSTED_PROXIES",
-             "CLIENT_LINK_DAYS_AFTER_END"}
+             "CLIENT_LINK_DAYS_AFTER_END", "BACKUP_MAX_AGE_HOURS", "HEALTH_REFRESH_MINUTES"}
 
 
 class Defaults:
@@ -79,6 +80,12 @@ class Defaults:
     TRUSTED_PROXIES = 0
     #: Days a finished contract's links keep working after it ended (or after the last link sent since).
     CLIENT_LINK_DAYS_AFTER_END = 90
+    #: Where ``flask backup`` writes by default and ``flask doctor`` looks (None: ``instance/backups``).
+    BACKUP_DIR = None
+    #: The newest backup may be this old before ``flask doctor`` reports it (a daily backup, with slack).
+    BACKUP_MAX_AGE_HOURS = 26
+    #: ``jobs run-due`` refreshes the owner's health panel this often (0: only "Check now" does).
+    HEALTH_REFRESH_MINUTES = 15
 
 
 def _convert(key: str, value: str):

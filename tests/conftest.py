@@ -40,6 +40,7 @@ def app(tmp_path_factory):
         "MAIL_SERVER": None,
         "MAIL_SUPPRESS_SEND": False,
         "TEST_GATEWAY_STORE": None,
+        "HEALTH_REFRESH_MINUTES": 0,  # jobs run-due leaves the health panel alone (tests/test_health.py turns it on)
     })
     app.test_client_class = FreshContextClient
     with app.app_context():

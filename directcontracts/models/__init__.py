@@ -10,11 +10,12 @@ from .sale_return import SaleReturn
 from .dispute import Dispute, Message
 from .chargeback import Chargeback, ChargebackEvidence, WebhookNotification
 from .reconciliation import ReconciliationRun
+from .ops import OpsRecord
 
 __all__ = [
     "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
     "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
     "SaleReturn", "Dispute", "Message", "Chargeback", "ChargebackEvidence", "WebhookNotification",
-    "ReconciliationRun",
+    "ReconciliationRun", "OpsRecord",
 ]

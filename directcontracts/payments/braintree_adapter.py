@@ -178,6 +178,15 @@ class BraintreeAdapter:
             except ValueError as exc:  # the SDK's way of reporting an api-error-response here
                 raise GatewayMisconfigured(f"Braintree refused a client token: {exc}") from exc
 
+    def check_credentials(self) -> None:
+        """Ask for a client token on the default merchant account: raises GatewayMisconfigured if the keys
+        are refused, GatewayUnavailable if Braintree cannot be reached (``flask doctor``)."""
+        with self._call("client_token"):
+            try:
+                self.gateway.client_token.generate({})
+            except ValueError as exc:
+                raise GatewayMisconfigured(f"Braintree refused a client token: {exc}") from exc
+
     def charge(self, *, order_id: str, amount: Money, nonce: str) -> ChargeResult:
         """Sale with submit_for_settlement. Raises GatewayUnavailable when the outcome is unknown."""
         params = {

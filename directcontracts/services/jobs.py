@@ -24,6 +24,10 @@ Once a day the books are compared with the gateway's own records of the last
 run" to store; a missed day is covered by the next (or by ``payments
 reconcile`` and the owner's "Check now"). The result is kept for the owner's
 Reconciliation page; a mismatch is a failure of the run.
+
+Each run ends by recording that it finished (``health.record_jobs_run``: ``flask
+doctor`` checks it is recent) and, every ``HEALTH_REFRESH_MINUTES``, refreshing
+the owner's health panel (``health.refresh_if_stale``).
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import activity, chargebacks, disputes, funding, lifecycle, mailer, refunds, settlements, thread, webhooks
+from . import (activity, chargebacks, disputes, funding, health, lifecycle, mailer, refunds, settlements, thread,
+               webhooks)
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -189,4 +194,7 @@ def run_due(now: datetime | None = None) -> Report:
     from . import gateway_audit  # the daily comparison with the gateway's records (module doc)
     if (now.hour, now.minute) == gateway_audit.DAILY_AT:
         task("gateway_mismatches", lambda: gateway_audit.daily(now, report.failures))
+    # the run is recorded before the health checks, which look for it
+    isolated(report.failures, "recording the run", lambda: health.record_jobs_run(len(report.failures), now))
+    isolated(report.failures, "health checks", health.refresh_if_stale)
     return report

@@ -1,4 +1,4 @@
-"""The shop owner's pages: members, shop settings, payouts; the dispute queue and decisions (the owner
+"""The shop owner's pages: members, shop settings (with the health panel), payouts; the dispute queue and decisions (the owner
 mediates every dispute); and a read-only view of every member's contracts."""
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from flask_login import current_user, login_required
 
 from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
-from ..htmx import respond
+from ..htmx import respond, wants_fragment
 from .helpers import arg_id
 from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
-from ..services import gateway_audit
+from ..services import gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
 from . import dispute_page
 from .forms.auth import MemberForm
 from .forms.disputes import ResolveForm, SayForm
-from .forms.owner import PeriodForm, SettingsForm
+from .forms.owner import CheckNowForm, PeriodForm, SettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -63,7 +63,12 @@ def settings():
                               "max_amount": f"{s.max_amount.normalize():f}",
                               "auto_release_days": s.auto_release_days, "shop_name": s.shop_name,
                               "dispute_response_days": s.dispute_response_days})
-    return render_template("owner/settings.html", form=form)
+    return _settings_page(form)
+
+
+def _settings_page(form: SettingsForm, status: int = 200):
+    """The settings form and the health panel as last checked (the checks are not run here)."""
+    return respond(render_template("owner/settings.html", form=form, health=health.cached()), status)
 
 
 @bp.post("/settings")
@@ -78,7 +83,22 @@ def settings_update():
         else:
             flash("Settings saved.", "success")
             return redirect(url_for("admin.settings"), 303)
-    return respond(render_template("owner/settings.html", form=form), 422)
+    return _settings_page(form, 422)
+
+
+@bp.post("/settings/health")
+def health_check():
+    """"Check now": run the health checks (calls the gateway and the mail server) and keep the result.
+
+    htmx gets the panel back; without JavaScript, a 303 to the settings page.
+    """
+    if not CheckNowForm().validate():  # only the CSRF token, which CSRFProtect has checked already
+        abort(400)
+    health.refresh()
+    if wants_fragment():
+        return respond(render_template("owner/partials/_health.html", health=health.cached()))
+    flash("Health checked.", "success")
+    return redirect(url_for("admin.settings"), 303)
 
 
 @bp.get("/payouts")

@@ -57,8 +57,9 @@ def safe_next(target: str | None) -> str:
 
 @bp.before_app_request
 def require_setup():
-    """Until an owner exists, every page leads to the setup page."""
-    if request.endpoint in ("auth.setup", "auth.setup_create", "static") or request.blueprint in ("client", "webhooks"):
+    """Until an owner exists, every page leads to the setup page (not ``/healthz``: a monitor must see "ok")."""
+    if request.endpoint in ("auth.setup", "auth.setup_create", "static") or request.blueprint in ("client", "webhooks",
+                                                                                                  "health"):
         return None
     if accounts.member_count() == 0:
         return redirect(url_for("auth.setup"))

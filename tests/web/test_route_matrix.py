@@ -164,6 +164,7 @@ TABLE: dict[str, dict[str, tuple]] = {
     "admin.member_create": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.settings": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.settings_update": {"GET": owner_only(200), "POST": owner_only(422)},
+    "admin.health_check": NO_GET | {"POST": owner_only(COMMIT)},  # "Check now" keeps the result
     "admin.payouts": {"GET": owner_only(200)} | NO_POST,
     "admin.payouts_csv": {"GET": owner_only(200)} | NO_POST,
     "admin.reconciliation": {"GET": owner_only(200), "POST": owner_only(COMMIT)},
@@ -187,6 +188,7 @@ TABLE: dict[str, dict[str, tuple]] = {
     "dev.gateway": {"GET": members(404, owner=200)} | NO_POST,
     "dev.gateway_action": NO_GET | {"POST": members(404, owner=303)},
     # ---- the gateway's notifications: signed, not CSRF-protected; a bad signature is refused ------------------
+    "health.healthz": {"GET": everyone(200)} | NO_POST,  # for monitors and flask doctor --check-url
     "webhooks.braintree": NO_GET | {"POST": everyone(403)},  # posted with a bad signature,
 }
 

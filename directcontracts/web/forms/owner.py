@@ -1,4 +1,4 @@
-"""The shop owner's forms: shop settings, and the payouts report's date filter."""
+"""The shop owner's forms: shop settings, the health panel's "Check now", and the payouts report's date filter."""
 from __future__ import annotations
 
 from datetime import date
@@ -48,3 +48,7 @@ class PeriodForm(Form):
                 dates[name] = None
                 self.add_errors({name: "Use the date picker (YYYY-MM-DD)."})
         return dates
+
+
+class CheckNowForm(Form):
+    """The health panel's "Check now": no fields, only the CSRF token."""
