@@ -237,10 +237,17 @@ def deactivate(owner: Member, member_id: int) -> Member:
     if member.deactivated_at is not None:
         raise ValidationFailed({"member": f"{member.name} is already deactivated."})
     now = utcnow()
-    member.deactivated_at = now
-    member.session_version = Member.session_version + 1
+    # Conditional, so a member made owner meanwhile is never deactivated (exactly one active owner remains).
+    changed = db.session.execute(db.update(Member)
+                                 .where(Member.id == member.id, Member.is_owner.is_(False),
+                                        Member.deactivated_at.is_(None))
+                                 .values(deactivated_at=now, session_version=Member.session_version + 1)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise ValidationFailed({"member": "This member changed meanwhile: nothing was done. Reload the page."})
     _cancel_resets(member, now)
     db.session.commit()
+    db.session.refresh(member)
     return member
 
 
@@ -258,21 +265,24 @@ def reactivate(owner: Member, member_id: int) -> Member:
 def transfer_ownership(owner: Member, member_id: int) -> Member:
     """The owner hands ownership to another active member, in one transaction: exactly one owner remains.
 
-    Both rows are locked first (PostgreSQL), so two hand-overs at once cannot leave two owners or none.
-    Raises NotFound, or ValidationFailed (themselves, a deactivated member, or no longer the owner).
+    Each change is one conditional UPDATE (still the owner; still active), so of two hand-overs at once
+    the second finds its owner no longer one and changes nothing. Raises NotFound, or ValidationFailed
+    (themselves, a deactivated member, or no longer the owner).
     """
-    rows = {m.id: m for m in db.session.scalars(
-        db.select(Member).where(Member.id.in_([owner.id, member_id])).order_by(Member.id).with_for_update())}
-    current, target = rows.get(owner.id), rows.get(member_id)
-    if target is None or current is None:
+    target = db.session.get(Member, member_id)
+    if target is None or not owner.is_owner:
         raise NotFound("No such member.")
-    if not current.is_owner:
-        raise ValidationFailed({"member": "You are no longer the owner of this shop."})
-    if target.id == current.id:
+    if target.id == owner.id:
         raise ValidationFailed({"member": "You are already the owner."})
     if target.deactivated_at is not None:
         raise ValidationFailed({"member": f"{target.name} is deactivated. Reactivate them first."})
-    current.is_owner = False
-    target.is_owner = True
+    demoted = db.session.execute(db.update(Member).where(Member.id == owner.id, Member.is_owner.is_(True))
+                                 .values(is_owner=False)).rowcount
+    promoted = db.session.execute(db.update(Member).where(Member.id == target.id, Member.deactivated_at.is_(None))
+                                  .values(is_owner=True)).rowcount
+    if (demoted, promoted) != (1, 1):
+        db.session.rollback()
+        raise ValidationFailed({"member": "Ownership changed meanwhile: nothing was done. Reload the page."})
     db.session.commit()
+    db.session.refresh(target)
     return target
