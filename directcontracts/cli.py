@@ -125,11 +125,19 @@ def register(app: Flask) -> None:
         """Auto-release, reminders, email retries, payment and refund reconciliation. Idempotent.
 
         Every task and item runs on its own; a failed one is named on stderr and
-        the others still run. Exits 1 if anything failed (without --every).
+        the others still run. Exits 1 if anything failed (without --every). One run at a
+        time across every server sharing a PostgreSQL database: if another is under way,
+        this one says so and does nothing (exit 0).
         """
         while True:
-            report = jobs.run_due(now)
+            report = jobs.run_due_alone(now)
             db.session.remove()
+            if report is None:
+                click.echo("skipped: another jobs run-due is under way (it does the work)")
+                if not every:
+                    return
+                time.sleep(every)
+                continue
             click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts.items()))
             for failure in report.failures:
                 click.echo(f"FAILED {failure}", err=True)

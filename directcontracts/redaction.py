@@ -1,15 +1,15 @@
-"""Client link tokens are secrets: they never reach a log line, a traceback or a cron report."""
+"""Client link and password reset tokens are secrets: they never reach a log line, a traceback or a cron report."""
 from __future__ import annotations
 
 import logging
 import re
 
-_TOKEN_IN_PATH = re.compile(r"(/c/)[A-Za-z0-9_\-]{20,}")
+_TOKEN_IN_PATH = re.compile(r"(/c/|/password/reset/)[A-Za-z0-9_\-]{20,}")
 _FORMATTER = logging.Formatter()
 
 
 def redact(text: str) -> str:
-    """``text`` with every ``/c/<token>`` replaced by ``/c/[token]``."""
+    """``text`` with every ``/c/<token>`` replaced by ``/c/[token]`` (and ``/password/reset/<token>`` likewise)."""
     return _TOKEN_IN_PATH.sub(r"\1[token]", text)
 
 
@@ -27,7 +27,7 @@ class RedactClientTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/c/" in message:
+        if "/c/" in message or "/password/reset/" in message:
             record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             # A traceback quotes exception messages (a failed INSERT, a URL): format it now, redacted;

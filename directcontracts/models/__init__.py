@@ -1,6 +1,6 @@
 """SQLAlchemy models (the database adapter), one module per aggregate."""
 from .base import utcnow
-from .member import Member, ShopSettings
+from .member import Member, PasswordReset, ShopSettings
 from .contract import ClientToken, Contract, ContractRevision, Milestone, Refund, Reminder
 from .activity import Notification, TimelineEvent
 from .outbox import OutboxEmail
@@ -13,7 +13,7 @@ from .reconciliation import ReconciliationRun
 from .ops import OpsRecord
 
 __all__ = [
-    "utcnow", "ClientToken", "Member", "ShopSettings", "Contract", "ContractRevision", "Milestone",
+    "utcnow", "ClientToken", "Member", "PasswordReset", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
     "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
     "SaleReturn", "Dispute", "Message", "Chargeback", "ChargebackEvidence", "WebhookNotification",

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -32,6 +32,13 @@ class Member(UserMixin, db.Model):
     #: Moved on to end every session of the member (``services.accounts.end_sessions``): a session
     #: carries the version it started with and is refused once the two differ.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: Set when the owner deactivates the member: they cannot log in; their contracts stay.
+    deactivated_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login's flag: a deactivated member is refused at login and on every request."""
+        return self.deactivated_at is None
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the member and their session version ("12:3")."""
@@ -45,6 +52,20 @@ class Member(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+class PasswordReset(db.Model):
+    """A forgotten-password link's secret, stored only as its SHA-256 hash; single use, expires."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    #: Set when the link was used, or made useless (a newer link was used, the password changed, deactivation).
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class ShopSettings(db.Model):

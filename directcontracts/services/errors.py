@@ -11,6 +11,10 @@ class NotFound(ServiceError):
     """No such thing, or not yours (we do not say which)."""
 
 
+class LinkGone(ServiceError):
+    """A single-use emailed link that no longer works (used, expired, or never issued); the message says what to do."""
+
+
 class ValidationFailed(ServiceError):
     """Input was refused; ``errors`` maps field names to messages."""
 

@@ -18,6 +18,15 @@ that fails with any exception is logged with its id, rolled back and listed in
 the run's ``Report.failures``, and the rest of the run goes on, so one bad row
 never stops reminders, email or reconciliation for the whole shop.
 
+One run at a time across machines: ``run_due_alone`` takes a PostgreSQL advisory
+lock (``pg_try_advisory_lock``) on a connection of its own for the whole run, so
+when cron starts ``jobs run-due`` on several app servers at the same minute, one
+does the work and the others skip at once (saying so). The work is safe to
+overlap anyway (reminders are unique rows, releases lock their rows), but one
+runner does not send a reminder while another is halfway through it, and the
+gateway is asked once. The lock goes with the connection, so a runner that dies
+frees it. SQLite is one machine (and serialises writers): nothing to take.
+
 Once a day the books are compared with the gateway's own records of the last
 30 days (``gateway_audit.daily``): in the run whose clock reads
 ``gateway_audit.DAILY_AT``, as the late-sales audit does, so there is no "last
@@ -32,7 +41,8 @@ the owner's health panel (``health.refresh_if_stale``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -48,6 +58,9 @@ from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
 
 log = logging.getLogger(__name__)
+
+#: The advisory lock key of ``jobs run-due`` (any 64-bit number no other code of the database uses: "DCJOBS").
+RUN_LOCK_KEY = 0x44434A4F4253
 
 #: Days before auto-release on which the client is reminded, most urgent first.
 REMINDER_DAYS = (1, 7)
@@ -198,3 +211,32 @@ def run_due(now: datetime | None = None) -> Report:
     isolated(report.failures, "recording the run", lambda: health.record_jobs_run(len(report.failures), now))
     isolated(report.failures, "health checks", health.refresh_if_stale)
     return report
+
+
+@contextmanager
+def run_lock() -> Iterator[bool]:
+    """Hold the one-runner lock while inside; yields False (holding nothing) if another run has it.
+
+    PostgreSQL: a session advisory lock on a dedicated connection, released (and the connection
+    closed) on the way out, or by the server if the process dies. Other databases: always True.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.engine.connect() as conn:
+        got = conn.execute(db.text("SELECT pg_try_advisory_lock(:key)"), {"key": RUN_LOCK_KEY}).scalar()
+        conn.commit()  # hold no transaction open for the run's length: the lock belongs to the session
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                conn.execute(db.text("SELECT pg_advisory_unlock(:key)"), {"key": RUN_LOCK_KEY})
+                conn.commit()
+
+
+def run_due_alone(now: datetime | None = None) -> Report | None:
+    """``run_due`` unless another run (on any machine sharing the database) is under way: then None."""
+    with run_lock() as got:
+        if not got:
+            return None
+        return run_due(now)

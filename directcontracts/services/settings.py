@@ -9,7 +9,7 @@ from ..domain.money import MoneyError, plain_decimal
 from ..domain.terms import check_limits
 from ..extensions import db
 from ..models import Member, ShopSettings
-from .errors import ValidationFailed
+from .errors import NotFound, ValidationFailed
 
 
 def current() -> ShopSettings:
@@ -18,6 +18,14 @@ def current() -> ShopSettings:
 
 def members() -> list[Member]:
     return list(db.session.scalars(db.select(Member).order_by(Member.id)))
+
+
+def member(member_id: int) -> Member:
+    """One member of the shop; raises NotFound."""
+    found = db.session.get(Member, member_id)
+    if found is None:
+        raise NotFound("No such member.")
+    return found
 
 
 def _decimal(text: str) -> Decimal | None:

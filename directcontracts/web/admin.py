@@ -14,7 +14,7 @@ from ..services import payouts as payouts_svc, settings as settings_svc
 from ..services import gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
 from . import dispute_page
-from .forms.auth import MemberForm
+from .forms.auth import MemberActionForm, MemberForm
 from .forms.disputes import ResolveForm, SayForm
 from .forms.owner import CheckNowForm, PeriodForm, SettingsForm
 
@@ -30,7 +30,13 @@ def owner_only():
 
 
 def _members_page(form: MemberForm, status: int = 200):
-    return respond(render_template("owner/members.html", members=settings_svc.members(), form=form), status)
+    return respond(render_template("owner/members.html", members=settings_svc.members(), form=form,
+                                   action_form=MemberActionForm()), status)
+
+
+def _member_confirm(member_id: int, action: str):
+    return render_template("owner/member_confirm.html", member=settings_svc.member(member_id), action=action,
+                           form=MemberActionForm())
 
 
 @bp.get("/members")
@@ -52,6 +58,45 @@ def member_create():
             flash(f"{member.name} can now log in as {member.email}.", "success")
             return redirect(url_for("admin.member_list"), 303)
     return _members_page(form, 422)
+
+
+@bp.get("/members/<int:member_id>/deactivate")
+def member_deactivate_confirm(member_id: int):
+    """Ask before deactivating: what happens to the member, their sessions, contracts and clients."""
+    return _member_confirm(member_id, "deactivate")
+
+
+@bp.post("/members/<int:member_id>/deactivate")
+def member_deactivate(member_id: int):
+    """Deactivate a member: no more logins, every session of theirs ends now; their contracts stay.
+    Raises NotFound, or ValidationFailed (the owner, or already deactivated)."""
+    member = accounts.deactivate(current_user, member_id)
+    flash(f"{member.name} is deactivated and logged out everywhere. Their contracts are under All contracts.",
+          "success")
+    return redirect(url_for("admin.member_list"), 303)
+
+
+@bp.post("/members/<int:member_id>/reactivate")
+def member_reactivate(member_id: int):
+    """Let a deactivated member log in again, with their old password. Raises NotFound or ValidationFailed."""
+    member = accounts.reactivate(current_user, member_id)
+    flash(f"{member.name} can log in again as {member.email}, with their old password.", "success")
+    return redirect(url_for("admin.member_list"), 303)
+
+
+@bp.get("/members/<int:member_id>/owner")
+def ownership_confirm(member_id: int):
+    """Ask before handing ownership on: the owner's pages become theirs and no longer the current owner's."""
+    return _member_confirm(member_id, "ownership")
+
+
+@bp.post("/members/<int:member_id>/owner")
+def ownership_transfer(member_id: int):
+    """Make another active member the owner; the current owner becomes a member. Raises NotFound or
+    ValidationFailed."""
+    member = accounts.transfer_ownership(current_user, member_id)
+    flash(f"{member.name} is now the owner of the shop. You are a member.", "success")
+    return redirect(url_for("freelancer.contract_list"), 303)
 
 
 @bp.get("/settings")

@@ -1,4 +1,5 @@
-"""Members log in and out; the very first visit sets up the owner."""
+"""Members log in and out and change their password (or reset a forgotten one by email); the very first
+visit sets up the owner, and the setup page closes for good once any member exists."""
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -12,7 +13,7 @@ from ..htmx import respond
 from ..services import accounts
 from ..services.errors import ServiceError, ValidationFailed
 from . import limits, sessions
-from .forms.auth import LoginForm, SetupForm
+from .forms.auth import LoginForm, PasswordChangeForm, PasswordForgotForm, PasswordResetForm, SetupForm
 
 bp = Blueprint("auth", __name__)
 
@@ -128,4 +129,65 @@ def logout():
     """Log out (POST, so a link elsewhere cannot log you out): every session of the member ends."""
     sessions.end(current_user)
     flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/account/password")
+@login_required
+def password_form():
+    """A member's form to change their own password."""
+    return render_template("auth/password.html", form=PasswordChangeForm())
+
+
+@bp.post("/account/password")
+@login_required
+@limits.password_change
+def password_change():
+    """Change the member's password (the current one required); their other sessions end, this one goes on."""
+    form = PasswordChangeForm()
+    member = form.submit(accounts.change_password, current_user._get_current_object(),
+                         form.current_password.data, form.password.data)
+    if member is None:
+        return respond(render_template("auth/password.html", form=form), 422)
+    sessions.start(member)  # the version moved on: this browser gets a fresh session, every other one ended
+    flash("Your password is changed. You were logged out everywhere else.", "success")
+    return redirect(url_for("freelancer.contract_list"), 303)
+
+
+@bp.get("/password/forgot")
+def password_forgot_form():
+    """Ask for a password reset link by email."""
+    return render_template("auth/password_forgot.html", form=PasswordForgotForm())
+
+
+@bp.post("/password/forgot")
+@limits.password_forgot
+def password_forgot():
+    """Email a reset link if the email belongs to an active member; say the same either way."""
+    form = PasswordForgotForm()
+    if not form.validate():
+        return respond(render_template("auth/password_forgot.html", form=form), 422)
+    accounts.request_reset(form.email.data)
+    flash(f"If {form.email.data} is the email of an account here, it has been sent a link to choose a new "
+          "password. The link works once, for one hour.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/password/reset/<reset_token>")
+def password_reset_form(reset_token: str):
+    """The new-password form of an emailed reset link; 410 when the link is used, expired or unknown."""
+    member = accounts.reset_member(reset_token)
+    return render_template("auth/password_reset.html", form=PasswordResetForm(), member=member,
+                           reset_token=reset_token)
+
+
+@bp.post("/password/reset/<reset_token>")
+@limits.password_reset
+def password_reset(reset_token: str):
+    """Set the new password (once per link); every session of the member ends, and they log in with it."""
+    member, form = accounts.reset_member(reset_token), PasswordResetForm()
+    if form.submit(accounts.reset_password, reset_token, form.password.data) is None:
+        return respond(render_template("auth/password_reset.html", form=form, member=member,
+                                       reset_token=reset_token), 422)
+    flash("Your password is changed. Log in with it.", "success")
     return redirect(url_for("auth.login"), 303)

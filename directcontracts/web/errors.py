@@ -5,7 +5,7 @@ that is refused or fails gets a small notice retargeted to the page's
 ``#notices`` area, so the widget it came from stays as it was.
 
 Services raise typed errors (services/errors.py); the handlers below map them:
-``NotFound`` → 404, ``InvalidTransition`` → 409 notice (htmx) or flash and a
+``NotFound`` → 404, ``LinkGone`` → 410, ``InvalidTransition`` → 409 notice (htmx) or flash and a
 303 back (page), ``ValidationFailed`` → 422, a rate limit (web/limits.py) → 429
 with ``Retry-After``. A view catches one of them itself
 only to re-render its own form with the errors beside the fields.
@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError
 
 from ..extensions import db, limiter, login_manager
 from ..htmx import respond, wants_fragment
-from ..services.errors import InvalidTransition, NotFound, ValidationFailed
+from ..services.errors import InvalidTransition, LinkGone, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(exc):
         return _page(404, "Not found", "There is nothing here, or it is not yours to see.")
+
+    @app.errorhandler(LinkGone)
+    def link_gone(exc):
+        return _page(410, "This link no longer works", str(exc))
 
     @app.errorhandler(InvalidTransition)
     def invalid_transition(exc):

@@ -1,4 +1,4 @@
-"""Rate limits on the doors a stranger can knock at: login, a contract by reference, and codes.
+"""Rate limits on the doors a stranger can knock at: login, password resets, a contract by reference, and codes.
 
 Flask-Limiter counts the attempts in ``RATELIMIT_STORAGE_URI`` (``memory://`` for one
 process; several processes or servers share ``redis://…``). This module is the one home
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from ..extensions import limiter
 from ..services import tokens
@@ -20,6 +21,13 @@ from ..services import tokens
 #: Failed logins from one IP address, and for one account (email) from anywhere.
 LOGIN_PER_IP = "40 per hour"
 LOGIN_PER_ACCOUNT = "20 per hour"
+#: Password reset emails asked for, from one address and for one email (every request counts: each may send
+#: an email); new passwords typed through reset links, from one address; wrong current passwords given when
+#: changing a password, per member.
+RESET_ASK_PER_IP = "20 per hour"
+RESET_ASK_PER_ACCOUNT = "5 per hour"
+RESET_SET_PER_IP = "40 per hour"
+CHANGE_PER_MEMBER = "10 per hour"
 #: ``/c``: code emails asked for by reference, from one address and for one reference.
 FIND_PER_IP = "10 per hour"
 FIND_PER_REF = "5 per hour"
@@ -47,6 +55,14 @@ def _failed_login(response) -> bool:
     return response.status_code == 401
 
 
+def _refused_form(response) -> bool:
+    return response.status_code == 422
+
+
+def _member() -> str:
+    return f"member:{getattr(current_user, 'id', '')}"
+
+
 def _in_order(*decorators):
     """Apply limit decorators so that they are checked in the order written (IP first).
 
@@ -66,6 +82,20 @@ login = _in_order(
     limiter.limit(LOGIN_PER_ACCOUNT, key_func=_account, scope="login-account", deduct_when=_failed_login,
                   error_message="Too many failed logins for this account."),
 )
+
+password_forgot = _in_order(
+    limiter.limit(RESET_ASK_PER_IP, key_func=get_remote_address, scope="reset-ask-ip", error_message=FROM_HERE),
+    limiter.limit(RESET_ASK_PER_ACCOUNT, key_func=_account, scope="reset-ask-account",
+                  error_message="Too many reset links were asked for this email. Use the latest one we sent."),
+)
+
+password_reset = limiter.limit(RESET_SET_PER_IP, key_func=get_remote_address, scope="reset-set-ip",
+                               error_message=FROM_HERE)
+
+password_change = limiter.limit(CHANGE_PER_MEMBER, key_func=_member, scope="password-change",
+                                deduct_when=_refused_form,
+                                error_message="Too many attempts to change your password. Log out and use "
+                                              "“Forgot your password?” on the login page if you do not remember it.")
 
 find_by_reference = _in_order(
     limiter.limit(FIND_PER_IP, key_func=get_remote_address, scope="find-ip", error_message=FROM_HERE),

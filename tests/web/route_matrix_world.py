@@ -37,6 +37,7 @@ class World:
     b: Side  # the other contract: Bob's
     chargeback_id: int
     email_id: int
+    member_id: int  # Bob, the member the owner's member actions are aimed at
     browsers: dict[str, Client] = field(default_factory=dict)  # role -> browser
 
 
@@ -84,7 +85,7 @@ def build(app, db, make_member, hook) -> World:
     anon = browser()
     anon.csrf()  # a session of its own, so its POSTs carry a valid token and meet the login wall, not CSRF
     a_email = [e for e in outbox() if e.contract_id == a.contract_id][-1]  # an email of Fran's contract
-    world = World(a, b, chargeback_id, a_email.id)
+    world = World(a, b, chargeback_id, a_email.id, bob.id)
     world.browsers = {"anon": anon, "client_other": client_b, "client_cross": client_a, "client": client_a,
                       "member_other": bob_c, "member": fran_c, "owner": olive_c}
     return world

@@ -88,6 +88,13 @@ TABLE: dict[str, dict[str, tuple]] = {
     "auth.logout": NO_GET | {"POST": members(COMMIT)},
     "auth.setup": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},  # once a member exists: to the login page
     "auth.setup_create": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},
+    # Password pages: changing needs a session; forgotten and reset are for anyone (a member too).
+    "auth.password_form": {"GET": members(200), "POST": members(422)},
+    "auth.password_change": {"GET": members(200), "POST": members(422)},
+    "auth.password_forgot_form": {"GET": everyone(200), "POST": everyone(422)},  # an empty email
+    "auth.password_forgot": {"GET": everyone(200), "POST": everyone(422)},
+    "auth.password_reset_form": {"GET": everyone(410), "POST": everyone(410)},  # a token that opens nothing
+    "auth.password_reset": {"GET": everyone(410), "POST": everyone(410)},
     "client.find_form": {"GET": everyone(200), "POST": everyone(200)},
     "client.find_send_code": {"GET": everyone(200)} | {"POST": everyone(200)},
     "client.find_open": {"GET": everyone(404)} |  # GET /c/open is /c/<token> with a token that opens nothing
@@ -162,6 +169,13 @@ TABLE: dict[str, dict[str, tuple]] = {
     # ---- the owner's pages -----------------------------------------------------------------------------------
     "admin.member_list": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.member_create": {"GET": owner_only(200), "POST": owner_only(422)},
+    # The member is Bob (member_other): the owner deactivates him, or hands him ownership (an empty form is enough:
+    # the confirmation is the GET page before it); reactivating an active member is refused.
+    "admin.member_deactivate_confirm": {"GET": owner_only(200), "POST": owner_only(COMMIT)},
+    "admin.member_deactivate": {"GET": owner_only(200), "POST": owner_only(COMMIT)},
+    "admin.member_reactivate": NO_GET | {"POST": owner_only(422)},
+    "admin.ownership_confirm": {"GET": owner_only(200), "POST": owner_only(COMMIT)},
+    "admin.ownership_transfer": {"GET": owner_only(200), "POST": owner_only(COMMIT)},
     "admin.settings": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.settings_update": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.health_check": NO_GET | {"POST": owner_only(COMMIT)},  # "Check now" keeps the result
@@ -208,7 +222,8 @@ def url_args(rule, role: str, world: World) -> dict:
             ids = b
     values = {"token": token, "contract_id": ids.contract_id, "milestone_id": ids.milestone_id,
               "dispute_id": ids.dispute_id, "attempt_id": ids.attempt_id, "key": ids.key, "sale_id": ids.sale_id,
-              "chargeback_id": world.chargeback_id, "email_id": world.email_id, "filename": "app.css"}
+              "chargeback_id": world.chargeback_id, "email_id": world.email_id, "filename": "app.css",
+              "member_id": world.member_id, "reset_token": bogus_token()}
     return {name: values[name] for name in names}
 
 

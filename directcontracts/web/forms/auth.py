@@ -1,4 +1,5 @@
-"""The forms of the login and first-run setup pages, and of a new member (the owner adds them).
+"""The forms of the login and first-run setup pages, of passwords (change, forgotten, reset), and of the
+owner's member actions (add, deactivate, reactivate, hand ownership on).
 
 ``accounts`` checks a new member whole — the email (valid, not taken), the name
 (``rules.MEMBER_NAME``) and the password's length — so these fields carry only
@@ -7,6 +8,7 @@ the flags the browser shows, and its ``ValidationFailed`` names every mistake at
 from __future__ import annotations
 
 from wtforms import HiddenField, PasswordField
+from wtforms.validators import InputRequired
 
 from ...domain import rules
 from ...services import accounts
@@ -47,3 +49,27 @@ class MemberForm(Form):
     name = member_name("Name")
     email = email()
     password = new_password("Initial password")
+
+
+class PasswordChangeForm(Form):
+    """A member changes their password: the current one first."""
+
+    current_password = PasswordField("Current password", validators=[Shown(required=True)])
+    password = new_password("New password")
+
+
+class PasswordForgotForm(Form):
+    """Ask for a reset link by email."""
+
+    email = text("Email", validators=[Shown(required=True, maxlength=rules.EMAIL_LENGTH),
+                                      InputRequired("Enter the email you log in with.")])
+
+
+class PasswordResetForm(Form):
+    """A new password, through a reset link."""
+
+    password = new_password("New password")
+
+
+class MemberActionForm(Form):
+    """Deactivate, reactivate, or hand ownership to a member: only the CSRF token (the member is in the URL)."""
