@@ -275,3 +275,84 @@ def test_nginx_redacts_client_links_and_serves_static_files(tmp_path):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+@needs_nginx
+@pytest.mark.skipif(not (Path(sys.executable).parent / "gunicorn").exists(), reason="gunicorn not installed")
+def test_the_app_behind_the_site(tmp_path):
+    """gunicorn (gunicorn.conf.py, TRUSTED_PROXIES=1, an https BASE_URL) behind the site: one copy of each
+    security header, the app's own; Permissions-Policy from nginx; the client's address is the one nginx saw,
+    and it serves the app's pages."""
+    import os
+    import ssl
+
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
+    prefix = make_nginx_prefix(tmp_path, http_port, https_port)
+    site = (prefix / "site.conf").read_text().replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+    (prefix / "site.conf").write_text(site)
+    env = {k: v for k, v in os.environ.items() if k not in cfg.ENV_KEYS}
+    env |= {"DEMO": "1", "TRUSTED_PROXIES": "1", "BASE_URL": "https://contracts.example.com",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3", "BIND": f"127.0.0.1:{app_port}",
+            "WEB_CONCURRENCY": "1", "TEST_GATEWAY_STORE": str(tmp_path / "tg.json")}
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+    gunicorn = subprocess.Popen([str(bin_dir / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = run_nginx(prefix)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), NoRedirect())
+
+    def get(path: str, headers: dict | None = None):
+        request = urllib.request.Request(f"https://127.0.0.1:{https_port}{path}",
+                                         headers={"Host": "contracts.example.com"} | (headers or {}))
+        try:
+            return opener.open(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            return error
+
+    try:
+        if started.returncode:
+            pytest.skip(f"nginx cannot run here: {started.stderr.strip()}")
+        for _ in range(100):
+            page = get("/setup")
+            if page.status != 502:
+                break
+            time.sleep(0.2)
+        assert page.status == 200, page.read()
+        for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
+                       "Referrer-Policy", "Strict-Transport-Security", "Permissions-Policy"):
+            assert len(page.headers.get_all(header) or []) == 1, header
+        assert page.headers["Strict-Transport-Security"] == "max-age=31536000"  # the app's, as BASE_URL is https
+        assert "Secure" in page.headers["Set-Cookie"]
+    finally:
+        run_nginx(prefix, "-s", "stop")
+        gunicorn.terminate()
+        gunicorn.communicate(timeout=30)
+
+
+def test_trusted_proxies_takes_the_address_nginx_sets():
+    """With TRUSTED_PROXIES=1 the app takes X-Forwarded-For's last address and X-Forwarded-Proto: the site sets
+    the first to $remote_addr (replacing whatever the client sent), so a client cannot choose its address."""
+    from flask import request
+
+    from directcontracts import create_app
+    from directcontracts.extensions import db
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "TRUSTED_PROXIES": 1})
+    seen = []
+    # first of all before-request functions (the setup redirect would otherwise answer first)
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: seen.append((request.remote_addr,
+                                                                                 request.scheme)))
+    with app.app_context():
+        db.create_all()
+        client = app.test_client()
+        client.get("/login", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+                   environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        # had the site appended to the client's header ($proxy_add_x_forwarded_for), the last one still wins
+        client.get("/login", headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.7"},
+                   environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        db.drop_all()
+    assert seen == [("203.0.113.7", "https"), ("203.0.113.7", "http")]
