@@ -116,6 +116,17 @@ def test_the_units_share_one_environment_file_and_user():
     assert "Unit=directcontracts-jobs.service" in texts["directcontracts-jobs.timer"]
 
 
+def test_manual_commands_run_as_the_services_do():
+    """deploy/directcontracts-flask (README's manual commands) uses the units' user, directory and environment."""
+    helper = (DEPLOY / "directcontracts-flask").read_text()
+    for setting in ("User=directcontracts", "Group=directcontracts", "WorkingDirectory=/srv/directcontracts",
+                    "EnvironmentFile=/etc/directcontracts/directcontracts.env"):
+        assert f"--property={setting} " in helper
+        assert f"{setting}\n" in (DEPLOY / "directcontracts-jobs.service").read_text()
+    assert '/srv/directcontracts/.venv/bin/flask --app app "$@"' in helper
+    assert subprocess.run(["sh", "-n", str(DEPLOY / "directcontracts-flask")]).returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_analyze_verifies_the_units(tmp_path):
     """The executables are the ones of this checkout (verify refuses a unit whose ExecStart does not exist)."""
