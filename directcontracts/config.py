@@ -18,6 +18,7 @@ from flask import Config
 class ConfigError(RuntimeError):
     """The configuration is unsafe or unreadable: the app refuses to start, saying why in one sentence."""
 
+
 #: Environment variables read into app.config (strings unless converted below).
 ENV_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "BASE_URL",
