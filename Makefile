@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+# The demo's email links point at the port it serves (BASE_URL's default is port 5000's address).
+DEMO_ENV = DEMO=1 BASE_URL=http://127.0.0.1:$(PORT)
 TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 SCAN_SECONDS ?= 60
 LOAD_SECONDS ?= 60
@@ -22,13 +24,13 @@ install: $(STAMP)
 
 ## Install, migrate the embedded SQLite database, seed the demo member, serve on $(PORT).
 demo: install
-	DEMO=1 $(BIN)/flask --app app db upgrade
-	DEMO=1 $(BIN)/flask --app app seed-demo
+	$(DEMO_ENV) $(BIN)/flask --app app db upgrade
+	$(DEMO_ENV) $(BIN)/flask --app app seed-demo
 	@echo "Open http://127.0.0.1:$(PORT) — test mode, emails in the local inbox (Inbox in the header)."
 	@echo "Background jobs (auto-release, reminders, reconciliation) run every 30 s while the demo runs."
-	DEMO=1 $(BIN)/flask --app app jobs run-due --every 30 > instance/jobs.log 2>&1 & \
+	$(DEMO_ENV) $(BIN)/flask --app app jobs run-due --every 30 > instance/jobs.log 2>&1 & \
 	  JOBS=$$!; trap 'kill $$JOBS 2>/dev/null' EXIT INT TERM; \
-	  DEMO=1 $(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
+	  $(DEMO_ENV) $(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
 
 ## Install and run the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set).
 test: install

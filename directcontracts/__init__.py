@@ -32,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _finish_config(app)
     cfg.check_production(app.config)
-    cfg.check_worker_timeout(app.config, app.config.get("WORKER_TIMEOUT"))
+    cfg.check_worker_timeout(app.config, app.config.get("WORKER_TIMEOUT"), source="WORKER_TIMEOUT")
 
     register_extensions(app)
     register_edge(app)
@@ -72,7 +72,13 @@ def _finish_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    db.init_app(app)
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        db.init_app(app)  # builds the engine: an unreadable URL fails here, before any request
+    except (ArgumentError, NoSuchModuleError, ImportError):
+        raise cfg.ConfigError("DATABASE_URL is not a database URL this app can use: give one such as "
+                              "postgresql://user:password@127.0.0.1:5432/directcontracts.") from None
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     mail.init_app(app)

@@ -14,6 +14,11 @@ from pathlib import Path
 
 from flask import Config
 
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or unreadable: the app refuses to start, saying why in one sentence."""
+
+
 #: Environment variables read into app.config (strings unless converted below).
 ENV_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "BASE_URL",
@@ -22,14 +27,16 @@ ENV_KEYS = (
     "BRAINTREE_ENVIRONMENT", "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY",
     "BRAINTREE_PRIVATE_KEY", "BRAINTREE_MERCHANT_ACCOUNTS",
     "BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT",
-    "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "DEMO", "ALLOW_TEST_GATEWAY",
+    "TEST_GATEWAY_STORE", "TEST_GATEWAY_SETTLE_AFTER", "TEST_GATEWAY_WEBHOOK_SECRET", "DEMO",
+    "ALLOW_TEST_GATEWAY", "ALLOW_LOCAL_INBOX",
     "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "RATELIMIT_STORAGE_URI", "TRUSTED_PROXIES", "CLIENT_LINK_DAYS_AFTER_END",
     "RATELIMIT_ENABLED",
     "BACKUP_DIR", "BACKUP_MAX_AGE_HOURS", "HEALTH_REFRESH_MINUTES",
 )
-_BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY", "RATELIMIT_ENABLED"}
+_BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "DEMO", "ALLOW_TEST_GATEWAY", "ALLOW_LOCAL_INBOX", "RATELIMIT_ENABLED"}
 _INT_KEYS = {"MAIL_PORT", "MAIL_TIMEOUT", "MAX_CONTENT_LENGTH", "WORKER_TIMEOUT", "TRUSTED_PROXIES",
              "CLIENT_LINK_DAYS_AFTER_END", "BACKUP_MAX_AGE_HOURS", "HEALTH_REFRESH_MINUTES"}
+_NUMBER_KEYS = {"BRAINTREE_CONNECT_TIMEOUT", "BRAINTREE_READ_TIMEOUT", "TEST_GATEWAY_SETTLE_AFTER"}
 
 
 class Defaults:
@@ -92,7 +99,18 @@ def _convert(key: str, value: str):
     if key in _BOOL_KEYS:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in _INT_KEYS:
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, not {value!r}.") from None
+    if key in _NUMBER_KEYS:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number of seconds, not {value!r}.") from None
+        if not math.isfinite(number) or number < 0:
+            raise ConfigError(f"{key} must be a number of seconds, not {value!r}.")
+        return value
     return value
 
 
@@ -131,27 +149,31 @@ def parse_merchant_accounts(value: str | dict) -> dict:
     return {k.strip().upper(): v.strip() for k, v in pairs}
 
 
-class ConfigError(RuntimeError):
-    """The configuration is unsafe for a real deployment."""
-
-
 def check_production(config) -> None:
-    """Outside debug, testing and the demo, refuse a missing or short secret key."""
+    """Outside debug, testing and the demo, refuse a missing or short secret key, the test gateway (unless
+    ``ALLOW_TEST_GATEWAY``) and the local inbox (no ``MAIL_SERVER``, unless ``ALLOW_LOCAL_INBOX``)."""
     if config.get("TESTING") or config.get("DEBUG") or config.get("DEMO"):
         return
     key = config.get("SECRET_KEY")
     if not key or len(key) < 16:
         raise ConfigError(
-            "SECRET_KEY is not set. Set a long random SECRET_KEY in the environment "
-            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+            "SECRET_KEY is not set (or is shorter than 16 characters): set a long random one in the environment, "
+            "such as the output of python3 -c 'import secrets; print(secrets.token_hex(32))'."
         )
     braintree = ("BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY")
     if not all(config.get(k) for k in braintree) and not config.get("ALLOW_TEST_GATEWAY"):
         # The test gateway accepts fake nonces: a real shop on it would show
         # milestones as funded with no money behind them.
         raise ConfigError(
-            "Braintree is not configured (BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY, "
-            "BRAINTREE_PRIVATE_KEY). Set them, or ALLOW_TEST_GATEWAY=1 for a staging site."
+            "Braintree is not configured: set BRAINTREE_MERCHANT_ID, BRAINTREE_PUBLIC_KEY and "
+            "BRAINTREE_PRIVATE_KEY, or ALLOW_TEST_GATEWAY=1 for a staging site."
+        )
+    if not config.get("MAIL_SERVER") and not config.get("ALLOW_LOCAL_INBOX"):
+        # Without a mail server every email (the client's link, verification codes) stays in the local
+        # inbox: clients would never hear of their contracts.
+        raise ConfigError(
+            "MAIL_SERVER is not set, so no email would leave the site: set it (and the other MAIL_ settings), "
+            "or ALLOW_LOCAL_INBOX=1 for a staging site that keeps its emails in the local inbox."
         )
 
 
@@ -171,11 +193,11 @@ def worker_timeout(config) -> int:
     return math.ceil(connect + read + WORKER_TIMEOUT_MARGIN)
 
 
-def check_worker_timeout(config, seconds: float | None) -> None:
+def check_worker_timeout(config, seconds: float | None, source: str = "GUNICORN_TIMEOUT or --timeout") -> None:
     """Refuse a worker timeout that would kill a worker while the gateway may still answer a payment.
 
     A killed worker answers nothing: the client would see a raw error after a charge that went through.
-    ``seconds`` 0 or None (no timeout, or not known) passes.
+    ``seconds`` 0 or None (no timeout, or not known) passes; ``source`` names where the timeout came from.
     """
     if not seconds:
         return
@@ -184,8 +206,9 @@ def check_worker_timeout(config, seconds: float | None) -> None:
         connect, read = gateway_timeouts(config)
         raise ConfigError(
             f"The worker timeout ({seconds:g} s) must be at least {needed} s, the payment gateway's connect "
-            f"and read timeouts ({connect:g} s + {read:g} s) plus {WORKER_TIMEOUT_MARGIN} s, or a worker is "
-            f"killed while a payment is being confirmed.")
+            f"and read timeouts (BRAINTREE_CONNECT_TIMEOUT {connect:g} s + BRAINTREE_READ_TIMEOUT {read:g} s) "
+            f"plus {WORKER_TIMEOUT_MARGIN} s, or a worker is killed while a payment is being confirmed "
+            f"(make {source} longer, or leave it unset).")
 
 
 def load(root_path: str, instance_path: str) -> Config:
