@@ -104,6 +104,7 @@ def shared(app, db, tmp_path, gateway):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "BRAINTREE_", "DEMO"))}
     env.update(DATABASE_URL=db.engine.url.render_as_string(hide_password=False),
                SECRET_KEY="multi-server-test-secret-key-0123456789abcdef", ALLOW_TEST_GATEWAY="1",
+               ALLOW_LOCAL_INBOX="1",
                TEST_GATEWAY_STORE=str(store), RATELIMIT_STORAGE_URI=REDIS_URL, BASE_URL="http://127.0.0.1",
                WEB_CONCURRENCY="1", GUNICORN_THREADS="4", PYTHONPATH=str(ROOT))
     yield env

@@ -62,6 +62,7 @@ def gunicorn(app, standin, tmp_path):
         "GUNICORN_THREADS": "2", "BRAINTREE_ENVIRONMENT": standin.url,
         "BRAINTREE_MERCHANT_ID": standin.merchant_id, "BRAINTREE_PUBLIC_KEY": standin.public_key,
         "BRAINTREE_PRIVATE_KEY": standin.private_key, "BRAINTREE_MERCHANT_ACCOUNTS": "USD=usd_account",
+        "ALLOW_LOCAL_INBOX": "1",  # no mail server here: emails stay in the outbox, as the test reads them
     })
     log = (tmp_path / "gunicorn.log").open("w")
     master = subprocess.Popen([sys.executable, "-m", "gunicorn"], cwd=ROOT, env=env, stdout=log,

@@ -28,7 +28,7 @@ def app_env(database_url: str, port: int, workdir: Path, **extra: str) -> dict[s
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and k != "FLASK_APP"}
     env.update({
         "DATABASE_URL": database_url, "SECRET_KEY": os.urandom(24).hex(), "BASE_URL": f"http://127.0.0.1:{port}",
-        "BIND": f"127.0.0.1:{port}", "ALLOW_TEST_GATEWAY": "1",
+        "BIND": f"127.0.0.1:{port}", "ALLOW_TEST_GATEWAY": "1", "ALLOW_LOCAL_INBOX": "1",
         "TEST_GATEWAY_STORE": str(workdir / "test-gateway.json"),
     })
     env.update(extra)
