@@ -58,6 +58,7 @@ def test_database_unreachable(tmp_path):
     ("test-secret-key-not-for-production", "known example"), ("change-me", "known example"),
     ("s3cr3t-but-short", "only 16 characters"),
     ("a" * 64, "too regular"), ("ab" * 32, "too regular"), ("0123456789" * 4, "too regular"),
+    ("aaaabbbbaaaabbbbaaaabbbbaaaabbbbx", "too regular"),
 ])
 def test_weak_secret_keys_are_named(key, says):
     problem = health.secret_key_problem(key)
