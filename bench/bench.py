@@ -106,7 +106,7 @@ def seed_bulk(app, n: int) -> None:
                     "completed", "completed")[i % 10] if i % 20 != 5 else "sent"
             when = now - timedelta(hours=(n - i) * 3)
             state = {"signed": "sent"}.get(kind, kind)
-            cid = add(Contract, ref=f"B{i:08d}", member_id=member_id, client_name=f"Client {i}",
+            cid = add(Contract, ref=f"B{ids[Contract]:08d}", member_id=member_id, client_name=f"Client {i}",
                       client_email=f"client{i}@example.com", client_company="", title=f"Bench contract {i}",
                       scope="Bench.", currency="USD", kind="milestones", state=state, fee_bps=500,
                       revision=0 if kind == "draft" else 1, created_at=when, last_activity_at=when,
@@ -138,7 +138,7 @@ def seed_bulk(app, n: int) -> None:
             rows[PaymentAttempt].append(dict(
                 id=attempt, idempotency_key=attempt, contract_id=cid, amount_minor=sum(amounts), currency="USD",
                 status="succeeded", gateway="test", method="card", card_brand="Visa", card_last4="1111",
-                transaction_id=f"bench{i}", message="", created_at=when, updated_at=when, decided_at=when))
+                transaction_id=f"bench{attempt[:8]}", message="", created_at=when, updated_at=when, decided_at=when))
             funding = add(Journal, kind="funding", contract_id=cid, payment_attempt_id=attempt, memo="",
                           created_at=when)
             for mid, amount in zip(mids, amounts):
