@@ -160,6 +160,11 @@ def seed_bulk(app, n: int) -> None:
             if i % 500 == 499:
                 flush()
         flush()
+        if db.session.get_bind().dialect.name == "postgresql":  # explicit ids leave the sequences behind
+            for model in ids:
+                table = model.__tablename__
+                db.session.execute(db.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                           f"(SELECT max(id) FROM {table}))"))
         db.session.commit()
 
 
