@@ -177,6 +177,16 @@ def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
     return {c.id: _as_contract_money(per_contract.get(c.id, MilestoneMoney()), c.currency) for c in contracts}
 
 
+def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMoney]]:
+    """A contract's totals and each of its milestones' money, from one query (a contract page needs both)."""
+    per_milestone = milestone_money([contract.id])
+    total = MilestoneMoney()
+    for p in per_milestone.values():
+        for name in ("funded", "released", "refunded", "fees", "returned", "clawed", "owed", "lost"):
+            setattr(total, name, getattr(total, name) + getattr(p, name))
+    return _as_contract_money(total, contract.currency), per_milestone
+
+
 def member_money(member_id: int) -> dict[str, ContractMoney]:
     """Totals across all of a member's contracts, per currency: one query, summed by the database."""
     per_currency = _tally(_sums(LedgerEntry.currency, LedgerEntry.contract_id.in_(
