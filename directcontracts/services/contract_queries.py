@@ -87,7 +87,9 @@ def _list(query, state: str | None, page: int, per_page: int) -> Page:
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
     items = db.session.scalars(
-        query.options(selectinload(Contract.milestones), selectinload(Contract.member)).order_by(Contract.last_activity_at.desc(), Contract.id.desc())
+        # The rows' totals read their milestones, and the owner's list their members: loaded with the page.
+        query.options(selectinload(Contract.milestones), selectinload(Contract.member))
+        .order_by(Contract.last_activity_at.desc(), Contract.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(items=list(items), page=page, pages=pages, total=count,

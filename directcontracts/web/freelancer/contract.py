@@ -31,7 +31,8 @@ def contract_show(contract_id: int):
     money, per_milestone = ledger.money_of(contract)
     return render_template(
         "freelancer/show.html", contract=contract, summary=contract_queries.summary_of(contract),
-        timeline=activity.timeline(contract), money=money, per_milestone=per_milestone, undeliverable=mailer.undeliverable(contract),
+        timeline=activity.timeline(contract), money=money, per_milestone=per_milestone,
+        undeliverable=mailer.undeliverable(contract),
         signed=bool(contract_queries.signed_ids([contract])), paying=funding.in_flight(contract),
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
