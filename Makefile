@@ -11,6 +11,7 @@ SCAN_SECONDS ?= 60
 LOAD_SECONDS ?= 60
 LOAD_PG ?= postgresql://postgres@127.0.0.1:5432/load
 LOAD_WORKERS ?= 4
+BENCH_CONTRACTS ?= 5000
 
 .PHONY: demo test test-pg install clean-demo bench scan load
 
@@ -49,6 +50,11 @@ scan: install
 ## first) for $(LOAD_SECONDS) s; fails on any 5xx, a ledger problem or a reconciliation mismatch.
 load: install
 	$(BIN)/python -m tests.tools.load --seconds $(LOAD_SECONDS) --database $(LOAD_PG) --workers $(LOAD_WORKERS)
+
+## Seed a shop of $(BENCH_CONTRACTS) contracts (a temp SQLite file, or DATABASE_URL: emptied first) and time its
+## pages against an empty route: median, p95, SQL statements, bytes; the table, and JSON in bench/results.json.
+bench: install
+	BENCH_CONTRACTS=$(BENCH_CONTRACTS) $(BIN)/python -m bench.bench
 
 clean-demo:
 	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json* instance/jobs.log

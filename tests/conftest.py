@@ -81,6 +81,7 @@ def db(app, request):
                 _db.session.execute(table.delete())
             _db.session.commit()
             _db.session.remove()
+            app.extensions.pop(accounts.MEMBERS_EXIST, None)  # the members are gone: the first-run check asks again
 
 
 class FreshContextClient(FlaskClient):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -27,6 +27,8 @@ class Notification(db.Model):
     """Something a member did not cause and should know about."""
 
     __tablename__ = "notification"
+    #: The bell's unread count, on every member page, reads only the member's unread rows.
+    __table_args__ = (Index("ix_notification_member_unread", "member_id", "read_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
-
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import passwords, rules
@@ -42,6 +42,19 @@ def normalise_email(raw: str) -> str:
 
 def member_count() -> int:
     return db.session.scalar(db.select(db.func.count(Member.id))) or 0
+
+
+#: The key in ``app.extensions`` that remembers a member exists (members are deactivated, never deleted).
+MEMBERS_EXIST = "dc_members_exist"
+
+
+def members_exist() -> bool:
+    """Has the first-run setup been done? Asked on every request, so once true it is remembered for the
+    app's life instead of counting members each time (it never becomes false again)."""
+    extensions = current_app.extensions
+    if not extensions.get(MEMBERS_EXIST):
+        extensions[MEMBERS_EXIST] = db.session.scalar(db.select(Member.id).limit(1)) is not None
+    return extensions[MEMBERS_EXIST]
 
 
 def find_member_by_email(email: str) -> Member | None:

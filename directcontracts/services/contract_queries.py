@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import selectinload
+
 from ..domain.states import SIGNED, ContractState
 from ..domain.terms import Summary, summarize
 from ..extensions import db
@@ -85,7 +87,9 @@ def _list(query, state: str | None, page: int, per_page: int) -> Page:
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
     items = db.session.scalars(
-        query.order_by(Contract.last_activity_at.desc(), Contract.id.desc())
+        # The rows' totals read their milestones, and the owner's list their members: loaded with the page.
+        query.options(selectinload(Contract.milestones), selectinload(Contract.member))
+        .order_by(Contract.last_activity_at.desc(), Contract.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(items=list(items), page=page, pages=pages, total=count,
@@ -93,14 +97,8 @@ def _list(query, state: str | None, page: int, per_page: int) -> Page:
 
 
 def money_totals(member: Member) -> list:
-    """The member's money across all contracts, one ContractMoney per currency."""
-    contracts = list(db.session.scalars(db.select(Contract).where(Contract.member_id == member.id,
-                                                                  Contract.revision > 0)))
-    per_contract = ledger.contract_money(contracts)
-    totals: dict[str, ledger.ContractMoney] = {}
-    for c in contracts:
-        cm = per_contract[c.id]
-        totals[c.currency] = totals[c.currency] + cm if c.currency in totals else cm
+    """The member's money across all contracts, one ContractMoney per currency that was ever funded."""
+    totals = ledger.member_money(member.id)
     return [totals[k] for k in sorted(totals) if totals[k].funded.minor]
 
 

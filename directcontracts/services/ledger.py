@@ -79,19 +79,13 @@ class MilestoneMoney:
         return self.fees + self.clawed - self.owed
 
 
-def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
-    """Per milestone: funded, released (gross), refunded, fees, and what was taken back — summed from entries."""
-    rows = db.session.execute(
-        db.select(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account,
-                  db.func.sum(LedgerEntry.amount_minor))
-        .join(Journal, Journal.id == LedgerEntry.journal_id)
-        .where(LedgerEntry.contract_id.in_(contract_ids))
-        .group_by(LedgerEntry.milestone_id, Journal.kind, LedgerEntry.account)
-    ).all()
-    out: dict[int, MilestoneMoney] = defaultdict(MilestoneMoney)
-    for milestone_id, kind, account, total in rows:
+def _tally(rows) -> dict:
+    """MilestoneMoney per key from (key, journal kind, account, sum) rows; the sums are linear, so the key
+    may be a milestone, a contract or a currency."""
+    out: dict = defaultdict(MilestoneMoney)
+    for key, kind, account, total in rows:
         amount = int(total)  # PostgreSQL's SUM of a BIGINT is NUMERIC (a Decimal); Money wants an int
-        m = out[milestone_id]
+        m = out[key]
         if account == rules.ESCROW and kind == "funding":
             m.funded += amount
         elif account == rules.ESCROW and kind == "release":
@@ -108,6 +102,20 @@ def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
         elif kind in TAKE_BACKS and account == rules.SHOP:
             m.lost += -amount
     return out
+
+
+def _sums(key, *where):
+    """(key, journal kind, account, sum of amounts) of the entries matching ``where``: one query."""
+    return db.session.execute(
+        db.select(key, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
+        .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
+        .group_by(key, Journal.kind, LedgerEntry.account)
+    ).all()
+
+
+def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
+    """Per milestone: funded, released (gross), refunded, fees, and what was taken back — summed from entries."""
+    return _tally(_sums(LedgerEntry.milestone_id, LedgerEntry.contract_id.in_(contract_ids)))
 
 
 @dataclass
@@ -152,23 +160,38 @@ class ContractMoney:
                              self.returned + other.returned, self.clawed + other.clawed)
 
 
+def _as_contract_money(p: MilestoneMoney, currency: str) -> ContractMoney:
+    return ContractMoney(
+        funded=Money(p.funded, currency), released=Money(p.released, currency),
+        refunded=Money(p.refunded, currency), fees=Money(p.fees, currency),
+        taken_back=Money(p.returned + p.clawed + p.lost, currency), owed=Money(p.owed, currency),
+        returned=Money(p.returned, currency), clawed=Money(p.clawed, currency),
+    )
+
+
 def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
-    """Totals for each contract (one query for the whole list)."""
-    per_milestone = milestone_money([c.id for c in contracts])
-    out = {}
-    for c in contracts:
-        parts = [per_milestone.get(m.id, MilestoneMoney()) for m in c.milestones]
-        out[c.id] = ContractMoney(
-            funded=Money(sum(p.funded for p in parts), c.currency),
-            released=Money(sum(p.released for p in parts), c.currency),
-            refunded=Money(sum(p.refunded for p in parts), c.currency),
-            fees=Money(sum(p.fees for p in parts), c.currency),
-            taken_back=Money(sum(p.returned + p.clawed + p.lost for p in parts), c.currency),
-            owed=Money(sum(p.owed for p in parts), c.currency),
-            returned=Money(sum(p.returned for p in parts), c.currency),
-            clawed=Money(sum(p.clawed for p in parts), c.currency),
-        )
-    return out
+    """Totals for each contract: one query for the whole list, summed per contract by the database."""
+    if not contracts:
+        return {}
+    per_contract = _tally(_sums(LedgerEntry.contract_id, LedgerEntry.contract_id.in_([c.id for c in contracts])))
+    return {c.id: _as_contract_money(per_contract.get(c.id, MilestoneMoney()), c.currency) for c in contracts}
+
+
+def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMoney]]:
+    """A contract's totals and each of its milestones' money, from one query (a contract page needs both)."""
+    per_milestone = milestone_money([contract.id])
+    total = MilestoneMoney()
+    for p in per_milestone.values():
+        for name in ("funded", "released", "refunded", "fees", "returned", "clawed", "owed", "lost"):
+            setattr(total, name, getattr(total, name) + getattr(p, name))
+    return _as_contract_money(total, contract.currency), per_milestone
+
+
+def member_money(member_id: int) -> dict[str, ContractMoney]:
+    """Totals across all of a member's contracts, per currency: one query, summed by the database."""
+    per_currency = _tally(_sums(LedgerEntry.currency, LedgerEntry.contract_id.in_(
+        db.select(Contract.id).where(Contract.member_id == member_id).scalar_subquery())))
+    return {currency: _as_contract_money(p, currency) for currency, p in per_currency.items()}
 
 
 def gateway_doubts(now: datetime | None = None) -> list[str]:
@@ -255,7 +278,7 @@ def _dispute_problems(milestones: dict, money: dict) -> list[str]:
     return problems
 
 
-def _take_back_problems(paid: dict[str, PaymentAttempt]) -> list[str]:
+def _take_back_problems(paid: dict) -> list[str]:
     """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
     one chargeback journal giving the client exactly its amount (none otherwise)."""
     problems = []
@@ -282,7 +305,7 @@ def _take_back_problems(paid: dict[str, PaymentAttempt]) -> list[str]:
     return problems
 
 
-def _refunded_whole(attempt: PaymentAttempt) -> bool:
+def _refunded_whole(attempt) -> bool:
     """Was the whole payment refunded before it was reversed (nothing left to reverse)?"""
     refunded = db.session.scalar(db.select(db.func.coalesce(db.func.sum(Refund.amount_minor), 0))
                                  .where(Refund.attempt_id == attempt.id, Refund.status == "succeeded"))
@@ -310,8 +333,10 @@ def check(now: datetime | None = None) -> list[str]:
     ):
         problems.append(f"journal {journal_id} has no entries")
 
-    milestones = {m.id: m for m in db.session.scalars(db.select(Milestone))}
-    money = milestone_money(list({m.contract_id for m in milestones.values()}))
+    # Rows of the four columns the checks read, not whole objects: a big shop has many milestones.
+    milestones = {m.id: m for m in db.session.execute(
+        db.select(Milestone.id, Milestone.contract_id, Milestone.state, Milestone.amount_minor))}
+    money = _tally(_sums(LedgerEntry.milestone_id))
     per_contract: dict[int, int] = defaultdict(int)
     for milestone_id, mm in money.items():
         m = milestones.get(milestone_id)
@@ -345,20 +370,20 @@ def check(now: datetime | None = None) -> list[str]:
     ).all())
     if None in funding:
         problems.append(f"{funding.pop(None)} funding journal(s) without a payment attempt")
-    succeeded = {a.id: a for a in db.session.scalars(
-        db.select(PaymentAttempt).where(PaymentAttempt.status.in_(("succeeded", "reversed"))))}
+    succeeded = {a.id: a for a in db.session.execute(
+        db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor)
+        .where(PaymentAttempt.status.in_(("succeeded", "reversed"))))}
+    funded_by = {attempt_id: int(total) for attempt_id, total in db.session.execute(
+        db.select(Journal.payment_attempt_id, db.func.sum(LedgerEntry.amount_minor)).join(Journal)
+        .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW)
+        .group_by(Journal.payment_attempt_id))}
     for attempt_id, attempt in succeeded.items():
         count = funding.get(attempt_id, 0)
         if count != 1:
             problems.append(f"payment attempt {attempt_id} succeeded but has {count} funding journals")
-        else:
-            funded = db.session.scalar(
-                db.select(db.func.sum(LedgerEntry.amount_minor)).join(Journal)
-                .where(Journal.payment_attempt_id == attempt_id, Journal.kind == "funding",
-                       LedgerEntry.account == rules.ESCROW))
-            if funded != attempt.amount_minor:
-                problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
-                                f"but its journal funded {funded}")
+        elif (funded := funded_by.get(attempt_id)) != attempt.amount_minor:
+            problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
+                            f"but its journal funded {funded}")
     for attempt_id in set(funding) - set(succeeded):
         problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
     problems.extend(_take_back_problems(succeeded))

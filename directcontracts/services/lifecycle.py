@@ -205,9 +205,11 @@ class ReleasePreview:
     net: Money
 
 
-def release_preview(contract: Contract, milestone: Milestone) -> ReleasePreview:
-    """What releasing this milestone now would pay the freelancer, and its fee."""
-    money = ledger_svc.contract_money([contract])[contract.id]
+def release_preview(contract: Contract, milestone: Milestone,
+                    money: ledger_svc.ContractMoney | None = None) -> ReleasePreview:
+    """What releasing this milestone now would pay the freelancer, and its fee (``money``: the contract's
+    totals, when the caller has them already)."""
+    money = money or ledger_svc.contract_money([contract])[contract.id]
     fee = fee_for_release(milestone.amount, money.released - money.clawed, money.fees, contract.fee_bps)
     return ReleasePreview(gross=milestone.amount, fee=fee, net=milestone.amount - fee)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -29,33 +28,48 @@ class PayoutRow:
         return self.released - self.fees - self.taken_back
 
 
+def _month(column):
+    """``YYYY-MM`` of a timestamp, in the database's own words (SQLite has no to_char, PostgreSQL no strftime)."""
+    # The format is a literal, not a parameter: PostgreSQL would not match two parameters of the
+    # select and the GROUP BY as the same expression.
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.func.to_char(column, db.literal_column("'YYYY-MM'"))
+    return db.func.strftime(db.literal_column("'%Y-%m'"), column)
+
+
 def report(start: date | None = None, end: date | None = None) -> list[PayoutRow]:
-    """Releases and take-backs between ``start`` and ``end`` (inclusive), grouped by member, month and currency."""
+    """Releases and take-backs between ``start`` and ``end`` (inclusive), grouped by member, month and currency.
+
+    Summed by the database (one row per group comes back, however many entries there are).
+    """
+    period = _month(Journal.created_at)
+    release = Journal.kind == "release"
     query = (
-        db.select(Member.name, Member.email, Journal.created_at, Journal.kind, LedgerEntry.account,
-                  LedgerEntry.amount_minor, LedgerEntry.currency)
+        db.select(Member.name, Member.email, period, LedgerEntry.currency,
+                  # both the freelancer's part and the fee were released
+                  db.func.sum(db.case((release, LedgerEntry.amount_minor), else_=0)),
+                  db.func.sum(db.case((release & (LedgerEntry.account == rules.FEES), LedgerEntry.amount_minor),
+                                      else_=0)),
+                  # a take-back: the fee's part of it is the shop's, not the member's
+                  -db.func.sum(db.case((~release & (LedgerEntry.account == rules.FREELANCER),
+                                        LedgerEntry.amount_minor), else_=0)))
         .join(Journal, Journal.id == LedgerEntry.journal_id)
         .join(Contract, Contract.id == LedgerEntry.contract_id)
         .join(Member, Member.id == Contract.member_id)
         .where(Journal.kind.in_(("release", "reversal", "chargeback")),
                LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
+        .group_by(Member.name, Member.email, period, LedgerEntry.currency)
     )
     if start:
         query = query.where(Journal.created_at >= datetime.combine(start, time.min))
     if end:
         query = query.where(Journal.created_at < datetime.combine(end + timedelta(days=1), time.min))
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for name, email, created_at, kind, account, amount, currency in db.session.execute(query):
-        key = (name, email, f"{created_at:%Y-%m}", currency)
-        if kind == "release":
-            sums[key][0] += amount  # both the freelancer's part and the fee were released
-            sums[key][1] += amount if account == rules.FEES else 0
-        elif account == rules.FREELANCER:  # a take-back: the fee's part of it is the shop's, not the member's
-            sums[key][2] -= amount
+    rows = sorted((name, email, month, currency, int(released), int(fees), int(taken))
+                  for name, email, month, currency, released, fees, taken in db.session.execute(query))
     return [
-        PayoutRow(member=name, email=email, period=period, released=Money(released, currency),
+        PayoutRow(member=name, email=email, period=month, released=Money(released, currency),
                   fees=Money(fees, currency), taken_back=Money(taken, currency))
-        for (name, email, period, currency), (released, fees, taken) in sorted(sums.items())
+        for name, email, month, currency, released, fees, taken in rows
     ]
 
 

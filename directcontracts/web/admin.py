@@ -258,9 +258,9 @@ def contract_list():
 def contract_show(contract_id: int):
     """One contract, read-only: milestones, money, disputes, thread and timeline; no buttons."""
     contract = contract_queries.get_for_shop(contract_id, current_user)
+    money, per_milestone = ledger.money_of(contract)
     return render_template("owner/contract.html", contract=contract, timeline=activity.timeline(contract),
-                           money=ledger.contract_money([contract])[contract.id],
-                           per_milestone=ledger.milestone_money([contract.id]), refunding=refunds.in_flight(contract),
+                           money=money, per_milestone=per_milestone, refunding=refunds.in_flight(contract),
                            messages=thread.messages(contract), disputes=disputes.for_contract(contract))
 
 

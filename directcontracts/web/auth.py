@@ -62,7 +62,7 @@ def require_setup():
     if request.endpoint in ("auth.setup", "auth.setup_create", "static") or request.blueprint in ("client", "webhooks",
                                                                                                   "health"):
         return None
-    if accounts.member_count() == 0:
+    if not accounts.members_exist():
         return redirect(url_for("auth.setup"))
     return None
 

@@ -30,6 +30,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from flask import current_app
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, \
@@ -805,6 +806,7 @@ def clean_tables() -> None:
         _db.session.execute(table.delete())
     _db.session.commit()
     _db.session.remove()
+    current_app.extensions.pop(accounts.MEMBERS_EXIST, None)
 
 
 @pytest.fixture

@@ -28,14 +28,15 @@ def contract_list():
 def contract_show(contract_id: int):
     """The contract as it stands: status, milestones, money, timeline, and what can be done."""
     contract = _contract(contract_id)
+    money, per_milestone = ledger.money_of(contract)
     return render_template(
         "freelancer/show.html", contract=contract, summary=contract_queries.summary_of(contract),
-        timeline=activity.timeline(contract), money=ledger.contract_money([contract])[contract.id],
-        per_milestone=ledger.milestone_money([contract.id]), undeliverable=mailer.undeliverable(contract),
+        timeline=activity.timeline(contract), money=money, per_milestone=per_milestone,
+        undeliverable=mailer.undeliverable(contract),
         signed=bool(contract_queries.signed_ids([contract])), paying=funding.in_flight(contract),
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
-        refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m),
+        refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m, money),
         chargebacks=chargebacks.for_contract(contract), frozen=chargebacks.frozen_milestones(contract),
         frozen_words=chargebacks.FROZEN, reason_words=chargebacks.reason_words,
         link_sent_at=tokens.last_sent_at(contract),

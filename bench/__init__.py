@@ -1,0 +1,1 @@
+"""Performance tools: ``make bench`` (``python -m bench.bench``)."""
