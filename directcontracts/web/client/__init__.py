@@ -99,7 +99,7 @@ def verified_device(action: str = ""):
             if not g.verified:
                 target = kwargs.get("kind", action)
                 if target in MILESTONE_ACTIONS:  # back to the form of this milestone
-                    target = f"dispute-{kwargs['milestone_id']}"
+                    target = f"{target}-{kwargs['milestone_id']}"
                 if target == "receipt":  # back to this payment's receipt
                     target = f"receipt-{kwargs['attempt_id']}"
                 return redirect(url_for("client.verify_form", token=kwargs["token"], next=target), 303)
