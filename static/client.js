@@ -29,11 +29,11 @@
   // Drop-in could not load (its script, or Braintree's servers, out of reach): the pay button stays
   // disabled, and the client is told why and what to do.
   function dropinFailed(el) {
-    var box = document.getElementById("fund-error");
-    var loading = document.getElementById("dropin-loading");
-    if (loading) { loading.remove(); }
+    // Said where the card form would be, beside the disabled button.
+    var box = document.getElementById("dropin-status");
     if (box) {
       box.className = "flash error";
+      box.setAttribute("role", "alert");
       box.textContent = "Card and PayPal payments could not load, so you cannot pay yet. Nothing was charged. " +
         "Check your internet connection and reload this page; if it still fails, try again in a few minutes.";
     }
@@ -60,7 +60,7 @@
       paypal: { flow: "checkout", amount: chosen(), currency: el.dataset.currency }
     }, function (err, instance) {
       if (err) { dropinFailed(el); return; }
-      var loading = document.getElementById("dropin-loading");
+      var loading = document.getElementById("dropin-status");
       if (loading) { loading.remove(); }
       form.querySelector("button[type=submit]").disabled = false;
       form.addEventListener("change", function (e) {
