@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
 from tests.browser.test_dropin_options import FAKE_DROPIN, DropinGateway
-from tests.web.builders import create_draft, latest_code, request_payment, save_terms, sent_contract, verify, fund
+from tests.web.builders import create_draft, fund, latest_code, save_terms, sent_contract, verify
 
 pytestmark = pytest.mark.browser
 MIN_TAP = 44
