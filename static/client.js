@@ -26,10 +26,26 @@
     if (unconfirmed(evt)) { ctx.swap = "none"; }
   });
 
+  // Drop-in could not load (its script, or Braintree's servers, out of reach): the pay button stays
+  // disabled, and the client is told why and what to do.
+  function dropinFailed(el) {
+    // Said where the card form would be, beside the disabled button.
+    var box = document.getElementById("dropin-status");
+    if (box) {
+      box.className = "flash error";
+      box.setAttribute("role", "alert");
+      box.textContent = "Card and PayPal payments could not load, so you cannot pay yet. Nothing was charged. " +
+        "Check your internet connection and reload this page; if it still fails, try again in a few minutes.";
+    }
+    var button = el.closest("form").querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+  }
+
   function setupDropin() {
     var el = document.getElementById("dropin");
-    if (!el || el.dataset.ready || !window.braintree) { return; }
+    if (!el || el.dataset.ready) { return; }
     el.dataset.ready = "1";
+    if (!window.braintree || !window.braintree.dropin) { dropinFailed(el); return; }
     var form = el.closest("form");
     var nonce = form.querySelector("input[name=payment_method_nonce]");
     // PayPal's checkout needs the amount being paid: the chosen radio, or the one hidden
@@ -43,10 +59,10 @@
       authorization: el.dataset.clientToken, container: el,
       paypal: { flow: "checkout", amount: chosen(), currency: el.dataset.currency }
     }, function (err, instance) {
-      if (err) {
-        document.getElementById("fund-error").textContent = "Card and PayPal payments could not load. Reload the page to try again.";
-        return;
-      }
+      if (err) { dropinFailed(el); return; }
+      var loading = document.getElementById("dropin-status");
+      if (loading) { loading.remove(); }
+      form.querySelector("button[type=submit]").disabled = false;
       form.addEventListener("change", function (e) {
         if (e.target.name === "choice" && chosen()) { instance.updateConfiguration("paypal", "amount", chosen()); }
       });

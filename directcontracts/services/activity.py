@@ -14,6 +14,13 @@ def record(contract: Contract, kind: str, actor: str, message: str) -> TimelineE
     return event
 
 
+def milestones_of(contract: Contract, *titles: str) -> str:
+    """“Logo” of “Website”, or just “Logo design” when the one milestone bears the contract's title
+    (a single-amount contract): a notification names it once."""
+    quoted = ", ".join(f"“{t}”" for t in titles)
+    return quoted if list(titles) == [contract.title] else f"{quoted} of “{contract.title}”"
+
+
 def notify(contract: Contract, message: str) -> Notification:
     """Notify the contract's freelancer of something they did not cause."""
     note = Notification(member_id=contract.member_id, contract_id=contract.id, message=message)

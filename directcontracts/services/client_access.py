@@ -45,6 +45,17 @@ class VerificationError(ServiceError):
         self.retry_after = retry_after
 
 
+#: Typed before any code was asked for (or once the last one was used).
+NO_CODE = "Ask for a code first: we email it to you, then you type it here."
+
+
+def code_pending(contract: Contract, now: datetime | None = None, *, channel: str = LINK) -> bool:
+    """True while a code sent for this way in can still be typed (sent, not used, not expired)."""
+    row = db.session.scalar(db.select(VerificationCode).where(VerificationCode.contract_id == contract.id,
+                                                              VerificationCode.channel == channel))
+    return bool(row and row.code_hash and row.expires_at and row.expires_at >= (now or utcnow()))
+
+
 def _seconds(until: datetime, now: datetime) -> int:
     return max(1, int((until - now).total_seconds()))
 
@@ -106,6 +117,9 @@ def check_code(contract: Contract, code: str, now: datetime | None = None, *, ch
     if row.locked_until and row.locked_until > now:
         db.session.rollback()
         raise VerificationError(_locked_message(row.locked_until, now))
+    if not row.code_hash and not row.expires_at:  # none was sent, or the last one was used
+        db.session.rollback()
+        raise VerificationError(NO_CODE)
     if not row.code_hash or not row.expires_at or row.expires_at < now:
         db.session.rollback()
         raise VerificationError("That code has expired. Send yourself a new one.")

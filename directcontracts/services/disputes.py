@@ -127,8 +127,8 @@ def open_dispute(contract: Contract, milestone_id: int, *, by: str, reason: str,
                     f"{who} opened a dispute about “{m.title}” ({label}; {amount.format()} in question). "
                     f"The money stays in escrow until it is settled; the auto-release clock has stopped.")
     if by == "client":
-        activity.notify(contract, f"{contract.client_name} opened a dispute about “{m.title}” of “{contract.title}”.")
-    _notify_mediator(dispute, f"{who} opened a dispute about “{m.title}” of “{contract.title}”; you mediate it.")
+        activity.notify(contract, f"{contract.client_name} opened a dispute about {activity.milestones_of(contract, m.title)}.")
+    _notify_mediator(dispute, f"{who} opened a dispute about {activity.milestones_of(contract, m.title)}; you mediate it.")
     _tell_everyone(dispute, f"Dispute opened: {m.title} — {contract.title}", "dispute_opened",
                    days=days, label=label, statement=statement, amount=amount, by=by)
     db.session.commit()
@@ -354,7 +354,7 @@ def _close(contract: Contract, m: Milestone, dispute: Dispute, transaction_ref: 
                milestone=m, dispute=dispute)
     ref = f" (payment processor ref {transaction_ref})" if transaction_ref else ""
     activity.record(contract, "dispute_closed", author, f"Dispute about “{m.title}” closed. {by}: {what}{ref}.")
-    activity.notify(contract, f"The dispute about “{m.title}” of “{contract.title}” is closed: {what}.")
+    activity.notify(contract, f"The dispute about {activity.milestones_of(contract, m.title)} is closed: {what}.")
     _tell_everyone(dispute, f"Dispute closed: {m.title} — {contract.title}", "dispute_closed", what=what, by=by)
     lifecycle.maybe_complete(contract)
 
@@ -381,7 +381,7 @@ def deadlines(now: datetime, failures: list[str]) -> int:
         elif d.mediator_told_at is None and (not silent or now >= d.respond_by):
             d.mediator_told_at = now
             why = "both sides have spoken" if not silent else "the deadline to answer has passed"
-            _notify_mediator(d, f"The dispute about “{d.milestone.title}” of “{d.contract.title}” is ready for "
+            _notify_mediator(d, f"The dispute about {activity.milestones_of(d.contract, d.milestone.title)} is ready for "
                                 f"your decision: {why}.")
             _tell(d, "owner", f"Dispute ready for your decision: {d.milestone.title} — {d.contract.title}",
                   "dispute_ready", why=why)

@@ -159,7 +159,15 @@ def update_terms(contract: Contract, *, title: str, scope: str, currency: str, k
     return contract
 
 
-def preview_summary(contract: Contract, amount_text: str) -> Summary | None:
-    """Summary for a single amount being typed (not saved); None if it does not parse."""
-    amount, _ = parse_amount(amount_text, contract.currency, limits())
-    return summarize([amount], contract.currency, ShopSettings.get().fee_bps) if amount else None
+def preview_summary(contract: Contract, amount_text: str, currency: str | None = None) -> tuple[Summary, str | None]:
+    """The live total for a single amount being typed in ``currency`` (the one chosen, not yet saved).
+
+    Returns (summary, refusal): an amount that does not parse, or is out of limits, gives a zero
+    summary in that currency and the reason, to show in place of a silent 0.00. Nothing is saved.
+    """
+    currency = currency if currency in SUPPORTED_CURRENCIES else contract.currency
+    fee_bps = ShopSettings.get().fee_bps
+    if not (amount_text or "").strip():
+        return summarize([], currency, fee_bps), None
+    amount, refusal = parse_amount(amount_text, currency, limits())
+    return summarize([amount] if amount else [], currency, fee_bps), refusal

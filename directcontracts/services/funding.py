@@ -370,7 +370,7 @@ def _announce_funding(contract: Contract, attempt: PaymentAttempt, milestones: l
     activity.record(contract, "funded", "client",
                     f"Funded {titles}: {attempt.amount.format()} held in escrow "
                     f"({method_label(attempt)}, ref {attempt.transaction_id}).")
-    activity.notify(contract, f"{contract.client_name} funded {titles} of “{contract.title}”: "
+    activity.notify(contract, f"{contract.client_name} funded {activity.milestones_of(contract, *(m.title for m in milestones))}: "
                               f"{attempt.amount.format()} is in escrow — you can begin.")
     mailer.queue(contract.client_email, f"Receipt: {attempt.amount.format()} held in escrow for {contract.title}",
                  "receipt", contract=contract, attempt=attempt, milestones=milestones,

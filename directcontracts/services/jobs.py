@@ -162,7 +162,7 @@ def unfunded_reminders(now: datetime, failures: list[str]) -> int:
         if not _once(m, "unfunded_due", m.due_date.isoformat()):
             return False
         contract = m.contract
-        activity.notify(contract, f"“{m.title}” of “{contract.title}” was due {m.due_date:%Y-%m-%d} "
+        activity.notify(contract, f"{activity.milestones_of(contract, m.title)} was due {m.due_date:%Y-%m-%d} "
                                   f"and is not funded yet.")
         mailer.queue(contract.member.email, f"Not funded yet: {m.title} — {contract.title}",
                      "unfunded_due", contract=contract, milestone=m, link=freelancer_link(contract))

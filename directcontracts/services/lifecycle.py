@@ -521,7 +521,7 @@ def _tell_landed_late(contract: Contract, m: Milestone, row: Refund, amount: Mon
                     f"The refund of “{m.title}” reported as not made went through at the payment processor "
                     f"after all: {amount.format()} back to the client ({result.kind}, ref "
                     f"{result.transaction_id}). It is not refunded again. Reason: {row.reason}")
-    activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through after all: "
+    activity.notify(contract, f"The refund of {activity.milestones_of(contract, m.title)} went through after all: "
                               f"{amount.format()} is back with the client.")
     email_both(contract, f"Refund went through after all: {amount.format()} for {m.title} — {contract.title}",
                "refund_late", milestone=m, amount=amount, reason=row.reason, ref=result.transaction_id)
@@ -544,7 +544,7 @@ def _tell_refunded(contract: Contract, m: Milestone, row: Refund, amount: Money,
         activity.record(contract, "refunded", "system",
                         f"The payment settled and the pending refund of “{m.title}” was issued: {amount.format()} "
                         f"back to the client ({result.kind}, ref {result.transaction_id}). Reason: {row.reason}")
-        activity.notify(contract, f"The pending refund of “{m.title}” of “{contract.title}” was issued: "
+        activity.notify(contract, f"The pending refund of {activity.milestones_of(contract, m.title)} was issued: "
                                   f"{amount.format()} is back with the client.")
         mailer.queue(contract.member.email, f"Refund issued: {amount.format()} for {m.title} — {contract.title}",
                      "refunded", contract=contract, milestone=m, amount=amount, reason=row.reason,
@@ -553,7 +553,7 @@ def _tell_refunded(contract: Contract, m: Milestone, row: Refund, amount: Money,
         activity.record(contract, "refunded", "system",
                         f"The payment processor confirmed the refund of “{m.title}”: {amount.format()} back to "
                         f"the client ({result.kind}, ref {result.transaction_id}). Reason: {row.reason}")
-        activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” went through: "
+        activity.notify(contract, f"The refund of {activity.milestones_of(contract, m.title)} went through: "
                                   f"{amount.format()} is back with the client.")
     else:
         activity.record(contract, "refunded", "freelancer",
@@ -596,7 +596,7 @@ def _can_post_late(contract: Contract, m: Milestone, row: Refund, result: Refund
                     f"The refund of “{m.title}” ({amount.format()}) reported as not made went through at the "
                     f"payment processor after all (ref {result.transaction_id}), but “{m.title}” was already "
                     f"{m.state}: the client got {amount.format()} back on top. Check it in Braintree.")
-    activity.notify(contract, f"A refund of “{m.title}” of “{contract.title}” went through late, after the "
+    activity.notify(contract, f"A refund of {activity.milestones_of(contract, m.title)} went through late, after the "
                               f"milestone was {m.state}: {amount.format()} went back to the client on top. "
                               f"Check it in Braintree.")
     return False
@@ -700,7 +700,7 @@ def approve(contract: Contract, milestone_id: int, *, automatic: bool = False,
     activity.record(contract, "auto_released" if automatic else "released", "system" if automatic else "client",
                     f"{how}: “{m.title}” {preview.gross.format()}; fee {preview.fee.format()}, "
                     f"freelancer receives {preview.net.format()}.")
-    activity.notify(contract, f"“{m.title}” of “{contract.title}” was released: you receive "
+    activity.notify(contract, f"{activity.milestones_of(contract, m.title)} was released: you receive "
                               f"{preview.net.format()} ({preview.fee.format()} fee).")
     mailer.queue(contract.member.email, f"Released: {preview.net.format()} for {m.title} — {contract.title}",
                  "released", contract=contract, milestone=m, preview=preview, automatic=automatic,

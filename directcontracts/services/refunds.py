@@ -97,7 +97,7 @@ def refused(refund_id: int, message: str, now: datetime | None = None) -> None:
                         f"The pending refund of “{m.title}” ({amount.format()}) was refused by the payment "
                         f"processor when the payment settled: {message} Nothing went back to the client and the "
                         f"money is still in escrow. It can be refunded again.")
-        activity.notify(contract, f"The pending refund of “{m.title}” of “{contract.title}” was refused by the "
+        activity.notify(contract, f"The pending refund of {activity.milestones_of(contract, m.title)} was refused by the "
                                   f"payment processor; {amount.format()} is still in escrow.")
         lifecycle.email_both(contract, f"Refund not made: {m.title} — {contract.title}", "refund_refused",
                              milestone=m, amount=amount, why=message)
@@ -222,7 +222,7 @@ def _tell_not_made(contract, m, amount: Money) -> None:
     activity.record(contract, "refund_failed", "system",
                     f"The refund of “{m.title}” ({amount.format()}) was not made by the payment processor: "
                     f"nothing went back to the client and the money is still in escrow. It can be refunded again.")
-    activity.notify(contract, f"The refund of “{m.title}” of “{contract.title}” did not go through; "
+    activity.notify(contract, f"The refund of {activity.milestones_of(contract, m.title)} did not go through; "
                               f"{amount.format()} is still in escrow. You can refund it again.")
     lifecycle.email_both(contract, f"Refund not made: {m.title} — {contract.title}", "refund_failed",
                          milestone=m, amount=amount)

@@ -166,7 +166,7 @@ def test_client_signs_is_declined_then_funds_the_first_milestone(new_page, live_
     bell_before = int(page.locator("#bell-count").inner_text())
     pay = page.locator("#pay-button")
     expect(pay).to_have_text("Sign and pay")
-    expect(page.get_by_text("No fee is added", exact=False)).to_be_visible()
+    expect(page.get_by_text("No fee is added", exact=True)).to_be_visible()
     page.evaluate("window.__marker = 1")
 
     # -- a declined card: explained in the widget, nothing charged, the button usable again

@@ -28,20 +28,26 @@ bp = Blueprint("client", __name__, url_prefix="/c")
 #: Actions that need a verified device, and where to go once verified.
 ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form",
            "dispute": "client.dispute_open_form", "payments": "client.contract_view",
-           "receipt": "client.payment_status"}
+           "receipt": "client.payment_status", "approve": "client.approve_form",
+           "mchanges": "client.milestone_changes_form"}
+#: Actions on one milestone of the contract: ``<action>-<milestone id>``.
+MILESTONE_ACTIONS = ("dispute", "approve", "mchanges")
 
 
 def return_url(token: str, next_action: str) -> str | None:
     """Where a client goes once verified: ``fund``, ``changes``, ``decline``, ``payments``,
-    ``dispute-<milestone id>`` or ``receipt-<payment attempt id>``."""
+    ``dispute-``, ``approve-`` or ``mchanges-<milestone id>``, or ``receipt-<payment attempt id>``.
+
+    Always a path of this contract's link (``token``): a ``next`` never leads anywhere else.
+    """
     action, _, milestone_id = (next_action or "").partition("-")
-    if action == "dispute" and rules.is_number(milestone_id) and int(milestone_id) <= rules.MAX_ID:
+    if action in MILESTONE_ACTIONS and rules.is_number(milestone_id) and int(milestone_id) <= rules.MAX_ID:
         return url_for(ACTIONS[action], token=token, milestone_id=int(milestone_id))
     if action == "receipt" and milestone_id and len(milestone_id) <= 36:  # a payment attempt's id
         return url_for(ACTIONS[action], token=token, attempt_id=milestone_id)
     if action == "payments" and not milestone_id:
         return url_for(ACTIONS[action], token=token, _anchor="payments-heading")
-    if action in ACTIONS and action not in ("dispute", "receipt") and not milestone_id:
+    if action in ACTIONS and action not in (*MILESTONE_ACTIONS, "receipt") and not milestone_id:
         return url_for(ACTIONS[action], token=token)
     return None
 
@@ -92,8 +98,8 @@ def verified_device(action: str = ""):
         def wrapper(**kwargs):
             if not g.verified:
                 target = kwargs.get("kind", action)
-                if target == "dispute":  # back to the form of this milestone
-                    target = f"dispute-{kwargs['milestone_id']}"
+                if target in MILESTONE_ACTIONS:  # back to the form of this milestone
+                    target = f"{target}-{kwargs['milestone_id']}"
                 if target == "receipt":  # back to this payment's receipt
                     target = f"receipt-{kwargs['attempt_id']}"
                 return redirect(url_for("client.verify_form", token=kwargs["token"], next=target), 303)

@@ -66,8 +66,13 @@ def _remember_device(response, contract):
 # ---- verifying this device -------------------------------------------------
 
 def _verify_page(form: VerifyCheckForm, status: int = 200, *, sent: bool = False):
-    """The code form; the "send a code" form beside it posts the same ``next``."""
+    """The code form; the "send a code" form beside it posts the same ``next``.
+
+    ``sent``: a code was emailed just now. Until a code can be typed (``pending``), asking for
+    one is the page's main button.
+    """
     return _render("client/verify.html", status, form=form, sent=sent,
+                   pending=client_access.code_pending(g.contract),
                    email=client_access.masked_email(g.contract.client_email))
 
 
@@ -101,7 +106,7 @@ def verify_check(token: str):
     try:
         client_access.check_code(g.contract, form.code.data or "")
     except VerificationError as exc:
-        return _verify_page(form.add_errors({"code": str(exc)}), 422, sent=True)
+        return _verify_page(form.add_errors({"code": str(exc)}), 422)
     next_action = form.next.data or ""
     target = return_url(token, next_action) or url_for("client.contract_view", token=token, _anchor="milestones")
     response = redirect(target, 303)

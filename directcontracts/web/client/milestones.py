@@ -19,14 +19,14 @@ def _milestone_page(m, action: str, form: ApproveForm | MilestoneChangesForm, st
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/approve")
-@verified_device()
+@verified_device("approve")
 def approve_form(token: str, milestone_id: int):
     """Confirm the release: states exactly what is paid to the freelancer, now."""
     return _milestone_page(_milestone(milestone_id), "approve", ApproveForm())
 
 
 @bp.post("/<token>/milestones/<int:milestone_id>/approve")
-@verified_device()
+@verified_device("approve")
 def approve(token: str, milestone_id: int):
     """Approve and release at once (no security period). Twice is the same as once."""
     m, form = _milestone(milestone_id), ApproveForm()
@@ -40,14 +40,14 @@ def approve(token: str, milestone_id: int):
 
 
 @bp.get("/<token>/milestones/<int:milestone_id>/changes")
-@verified_device()
+@verified_device("mchanges")
 def milestone_changes_form(token: str, milestone_id: int):
     """Not satisfied yet: say what still needs doing."""
     return _milestone_page(_milestone(milestone_id), "changes", MilestoneChangesForm())
 
 
 @bp.post("/<token>/milestones/<int:milestone_id>/changes")
-@verified_device()
+@verified_device("mchanges")
 def milestone_changes(token: str, milestone_id: int):
     """Send the milestone back to work; the auto-release clock stops."""
     m, form = _milestone(milestone_id), MilestoneChangesForm()

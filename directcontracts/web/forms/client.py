@@ -95,7 +95,7 @@ class FundForm(Form):
     choice = StringField()
     signer_name = text("Your full name (your signature)",
                        validators=[Shown(required=True, maxlength=rules.SIGNER_NAME.max_length)])
-    agree = BooleanField("I agree to these terms and to how escrow works (below).")
+    agree = BooleanField("I agree to these terms and to how escrow works (above).")
     payment_method_nonce = StringField()
     idempotency_key = StringField()
 

@@ -42,9 +42,10 @@ class TermsForm(Form):
 
 
 class AmountForm(Form):
-    """The single amount being typed, for the live total (nothing is saved)."""
+    """The single amount being typed, and the currency chosen, for the live total (nothing is saved)."""
 
     amount = _plain("Amount")
+    currency = _plain("Currency")
 
 
 class MilestoneForm(Form):

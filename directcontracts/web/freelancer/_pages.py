@@ -88,9 +88,10 @@ def fragment(template: str, contract, status: int = 200, **context):
     return respond(render_template(f"freelancer/partials/{template}", **_editor(contract), **context), status)
 
 
-def summary(contract, oob: bool = False, value=None):
-    """The live total (``value``: a preview's instead of the saved one)."""
-    return respond(render_template("freelancer/partials/_summary.html", oob=oob,
+def summary(contract, oob: bool = False, value=None, refusal: str | None = None, preview: bool = False):
+    """The live total (``value``: a preview's instead of the saved one; ``refusal``: why the amount
+    typed gives none). A ``preview`` also relabels the amount field with the currency chosen."""
+    return respond(render_template("freelancer/partials/_summary.html", oob=oob, refusal=refusal, preview=preview,
                                    summary=value or contract_queries.summary_of(contract)))
 
 

@@ -85,9 +85,13 @@ def contract_terms_update(contract_id: int):
 
 @bp.post("/contracts/<int:contract_id>/terms/preview")
 def contract_amount_preview(contract_id: int):
-    """Live total and fee for the single amount being typed (htmx, nothing saved)."""
-    contract = _contract(contract_id)
-    return pages.summary(contract, value=drafts.preview_summary(contract, AmountForm().amount.data))
+    """Live total and fee for the single amount being typed, in the currency chosen (htmx, nothing saved).
+
+    An amount that cannot be taken shows why in place; the amount's label follows the currency (out of band).
+    """
+    contract, form = _contract(contract_id), AmountForm()
+    summary, refusal = drafts.preview_summary(contract, form.amount.data, form.currency.data)
+    return pages.summary(contract, value=summary, refusal=refusal, preview=True)
 
 
 # ---- step 3: review and send -----------------------------------------------
