@@ -274,8 +274,8 @@ def retry_returns(now: datetime | None = None, failures: list[str] | None = None
 def sweep(now: datetime | None = None, failures: list[str] | None = None) -> dict[str, int]:
     """Look up the attempts due for it (see the module doc); adopt or give back the sales found.
 
-    Returns counts: ``adopted``, ``returned`` (given back, or being given
-    back), ``waiting`` (the gateway did not answer: the rest wait for the next
+    Returns counts: ``adopted``, ``returned`` (given back by this run: one
+    still being given back is counted by the run that completes it), ``waiting`` (the gateway did not answer: the rest wait for the next
     run), ``unmatched`` (the daily audit's sales of no payment of ours). One
     attempt or sale that raises is named in ``failures`` (raised, after the
     others ran, when no list is given).
@@ -355,7 +355,9 @@ def _decide(attempt_id: str, sale: ChargeResult, now: datetime, counts: dict[str
         outcome = _return_stray(attempt_id, sale, "the same payment had already been received", now)
     if outcome == "adopted":
         counts["adopted"] += 1
-    elif outcome is not None:
+    elif outcome not in (None, "returning"):
+        # Given back by this run. One still ``returning`` (the gateway did not answer, or another reconciler
+        # claimed it first) is counted by the ``retry_returns`` that completes it, so never twice.
         counts["returned"] += 1
 
 
