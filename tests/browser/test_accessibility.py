@@ -9,6 +9,8 @@ test fails, so one run lists them all.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from directcontracts.models import Contract, Dispute, Milestone
@@ -16,7 +18,7 @@ from directcontracts.services import client_access
 from tests.browser.axe import FAILING_IMPACTS, describe, run_axe
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
 from tests.conftest import Client
-from tests.web.builders import funded_contract, request_payment, sent_contract
+from tests.web.builders import funded_contract, latest_code, request_payment, sent_contract
 from tests.web.money_steps import every_way
 
 pytestmark = pytest.mark.browser
@@ -133,3 +135,85 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.assert_clean()
     for each in (log, owner_log, client_log):
         each.assert_clean()
+
+
+# ---- the client's path with the keyboard only -------------------------------
+
+MAX_TABS = 80
+
+
+def tab_to(page, target):
+    """Press Tab until ``target`` (a locator) has the focus; fail if it never does."""
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def choose_radio(page, target):
+    """Tab into the radio group (the focus lands on its checked radio), then arrow to ``target``."""
+    group = page.locator(f"input[type=radio][name='{target.get_attribute('name')}']")
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        if group.evaluate_all("(els) => els.includes(document.activeElement)"):
+            break
+    else:
+        raise AssertionError("Tab never reached the radio group")
+    for _ in range(group.count()):
+        if target.is_checked():
+            return
+        page.keyboard.press("ArrowDown")
+    expect(target).to_be_checked()
+
+
+def test_the_client_goes_from_the_link_to_the_release_with_the_keyboard_only(new_page, app, db, make_member,
+                                                                            login_as, outbox):
+    fran = make_member("fran@example.com", "Fran Freelancer")
+    freelancer = login_as(fran, Client(app.test_client()))
+    cid, link = sent_contract(freelancer, outbox)
+    first = milestone_ids(db, cid)[0]
+    db.session.rollback()
+    page, log = new_page(viewport=PHONE)
+    page.goto(link)  # the emailed link: the only address typed
+
+    tab_to(page, page.get_by_role("link", name="Accept and fund"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Confirm it's you", level=1)).to_be_visible()
+    tab_to(page, page.get_by_role("button", name="Email me a code"))
+    page.keyboard.press("Enter")
+    code_field = page.get_by_label("6-digit code")
+    expect(code_field).to_be_visible()
+    tab_to(page, code_field)
+    page.keyboard.type(latest_code(outbox))
+    db.session.rollback()
+    tab_to(page, page.get_by_role("button", name="Confirm"))
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", name="Accept and fund", level=1)).to_be_visible()
+    tab_to(page, page.get_by_label("Your full name (your signature)"))
+    page.keyboard.type("Carla Client")
+    tab_to(page, page.get_by_label("I agree to these terms", exact=False))
+    page.keyboard.press("Space")
+    expect(page.get_by_label("I agree to these terms", exact=False)).to_be_checked()
+    choose_radio(page, page.get_by_role("radio", name=re.compile(r"^The first milestone")))
+    expect(page.get_by_role("radio", name="Test card (Visa) — approved")).to_be_checked()
+    tab_to(page, page.locator("#pay-button"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Receipt", level=1)).to_be_visible()
+
+    request_payment(freelancer, cid, first)  # the freelancer, meanwhile, asks for the payment
+    db.session.rollback()
+    tab_to(page, page.get_by_role("link", name="Back to the contract"))
+    page.keyboard.press("Enter")
+    approve_link = page.get_by_role("link", name="Approve and release")
+    expect(approve_link).to_be_visible()
+    tab_to(page, approve_link)
+    page.keyboard.press("Enter")
+    release = page.get_by_role("button", name="Release $1,000.00")
+    expect(release).to_be_visible()
+    tab_to(page, release)
+    page.keyboard.press("Enter")
+    expect(page.locator("#notices")).to_have_text(
+        "Released $1,000.00 to Fran Freelancer for “Milestone 1”. A receipt is on its way.")
+    log.assert_clean()
