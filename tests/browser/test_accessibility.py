@@ -6,6 +6,9 @@ dispute the client opened on milestone 2; contract C's money went every way (tes
 so the client's escrow and payments tables are full. Chromium then visits each screen and axe fails on any
 "serious" or "critical" violation (see tests/browser/axe.py). Every screen is checked before the
 test fails, so one run lists them all.
+
+Then the client's whole path — emailed link → confirm it's you → sign → fund → approve and release — with
+the keyboard only (Tab, Enter, Space, arrows, typing), on a phone-sized page.
 """
 from __future__ import annotations
 
