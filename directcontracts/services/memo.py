@@ -2,8 +2,9 @@
 are in flight?" for the buttons and again for the milestones): answered once, per request.
 
 Only inside a request (a CLI job or a test's app context asks the database each time), and forgotten at
-any write through the session (a flush, an UPDATE/DELETE/INSERT statement, a commit or a rollback), so
-an answer is never older than the request's own last change.
+any write through the session (a flush, an UPDATE/DELETE/INSERT statement, a commit or a rollback) and
+at any lock or fresh read (``SELECT … FOR UPDATE``, ``populate_existing``: services.locks), so an answer
+is never older than the request's own last change, and a check made under a lock is made afresh.
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def forget(*_args) -> None:
 
 
 def _on_execute(state) -> None:
-    if not state.is_select:
+    if (not state.is_select or getattr(state.statement, "_for_update_arg", None) is not None
+            or state.execution_options.get("populate_existing")):
         forget()
 
 
