@@ -13,8 +13,10 @@ listener. Prints one table and writes JSON (``bench/results.json`` by default).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -214,6 +216,24 @@ def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]
     ]
 
 
+ASSETS = re.compile(r'<(?:link[^>]*rel="stylesheet"[^>]*href|script[^>]*src)="([^"]+)"')
+
+
+def first_visit(browser, link: str) -> dict:
+    """What a client's first visit downloads, gzipped (level 6, as nginx's gzip_comp_level would be set):
+    the contract page's HTML and every stylesheet and script it links (cached afterwards: versioned URLs)."""
+    response = browser.get(link)
+    assert response.status_code == 200
+    html = response.data
+    files = {"HTML": len(gzip.compress(html, 6))}
+    for url in ASSETS.findall(html.decode()):
+        asset = browser.get(url.replace("&amp;", "&"))
+        assert asset.status_code == 200, url
+        files[url.split("?")[0]] = len(gzip.compress(asset.data, 6))
+        asset.close()
+    return {"files": files, "total_bytes": sum(files.values())}
+
+
 def run(contracts: int, repeat: int, url: str | None) -> dict:
     """Seed, measure, and return the results."""
     tmp = None
@@ -249,6 +269,7 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
             assert ledger.check() == []
         return 0
     results.append(measure("ledger check", check, statements, max(3, repeat // 4)))
+    weight = first_visit(seeded["visitor"], seeded["link"])
     empty = results[0]["median_ms"] or 1e-9
     for r in results:
         r["ratio"] = round(r["median_ms"] / empty, 1)
@@ -258,7 +279,8 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
     if tmp:
         tmp.cleanup()
     return {"contracts": contracts, "ledger_entries": entries, "database": engine.dialect.name,
-            "seed_seconds": round(seed_seconds, 1), "repeat": repeat, "results": results}
+            "seed_seconds": round(seed_seconds, 1), "repeat": repeat, "results": results,
+            "first_visit": weight}
 
 
 def table(report: dict) -> str:
@@ -269,6 +291,9 @@ def table(report: dict) -> str:
     for r in report["results"]:
         lines.append(f"{r['name']:<26}{r['median_ms']:>10.1f}{r['p95_ms']:>9.1f}{r['ratio']:>9.1f}"
                      f"{r['statements']:>6}{r['bytes']:>9}")
+    weight = report["first_visit"]
+    lines.append(f"client's first visit: {weight['total_bytes'] / 1024:.1f} KB gzip ("
+                 + ", ".join(f"{name} {size / 1024:.1f}" for name, size in weight["files"].items()) + ")")
     return "\n".join(lines)
 
 

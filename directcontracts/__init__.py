@@ -97,10 +97,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_edge(app: Flask) -> None:
-    """Input cleaning, id converters, body limit and security headers (web/edge.py), before any route."""
+    """Input cleaning, id converters, body limit and security headers (web/edge.py), and versioned static
+    files (web/static_files.py), before any route."""
+    from .web import static_files
     from .web.edge import register
 
     register(app)
+    static_files.register(app)  # versioned static URLs, cached for a year when the URL has the hash
 
 
 def register_blueprints(app: Flask) -> None:

@@ -265,6 +265,9 @@ def test_nginx_redacts_client_links_and_serves_static_files(tmp_path):
         assert css.status == 200
         assert css.headers["Cache-Control"] == "public, max-age=3600"
         assert css.headers["X-Content-Type-Options"] == "nosniff"
+        versioned = get("/static/app.css?v=0123456789ab")  # the URLs the app's pages link
+        assert versioned.status == 200
+        assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         htmx = get("/static/vendor/htmx-4.0.1.min.js")
         assert htmx.status == 200
         assert htmx.headers["Cache-Control"] == "public, max-age=31536000, immutable"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain import rules
@@ -111,11 +111,15 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint("account IN ('client','escrow','freelancer','fees','shop')", name="account"),
         CheckConstraint("amount_minor <> 0", name="amount_nonzero"),
+        # A member's totals (services.ledger.member_money) read only these columns, per contract: the
+        # index answers them without the table. Its first column serves the contract_id foreign key.
+        Index("ix_ledger_entry_contract_totals", "contract_id", "account", "journal_id", "currency",
+              "amount_minor"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"), index=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"))
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id"), index=True)
     account: Mapped[str] = mapped_column(String(12))
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -51,7 +51,7 @@ from ..models import (
     utcnow,
 )
 from ..payments import current_gateway
-from . import activity, mailer
+from . import activity, mailer, memo
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, NotFound, ValidationFailed
 from .links import external_url, freelancer_link, fresh_client_link
@@ -93,6 +93,7 @@ def _open_items():
             .where(Chargeback.status == "open"))
 
 
+@memo.per_request
 def frozen_milestones(contract: Contract) -> set[int]:
     """The contract's milestones whose money an open chargeback freezes (those still in escrow)."""
     return set(db.session.scalars(_open_items().join(Milestone, Milestone.id == PaymentItem.milestone_id)

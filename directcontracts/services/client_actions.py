@@ -10,7 +10,7 @@ from ..domain.rules import DECLINE_REASON, PROPOSAL_CHANGES, SIGNER_NAME, TextRu
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
-from . import activity, mailer, thread
+from . import activity, mailer, memo, thread
 from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
 from .links import freelancer_link
 from .locks import lock_without_payment
@@ -65,6 +65,7 @@ def reply(contract: Contract, kind: str, text: str, revision: int | None = None)
     return contract
 
 
+@memo.per_request
 def current_revision(contract: Contract) -> ContractRevision | None:
     return db.session.scalar(
         db.select(ContractRevision).where(ContractRevision.contract_id == contract.id)
@@ -72,6 +73,7 @@ def current_revision(contract: Contract) -> ContractRevision | None:
     )
 
 
+@memo.per_request
 def acceptance_of_current(contract: Contract) -> Acceptance | None:
     """The client's signature on the revision they are looking at, if any."""
     revision = current_revision(contract)

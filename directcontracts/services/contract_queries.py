@@ -52,12 +52,13 @@ def signed_ids(contracts: list[Contract]) -> set[int]:
 
 def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
     """The member's contracts, newest activity first, optionally of one status (LIST_STATUSES)."""
-    return _list(db.select(Contract).where(Contract.member_id == member.id), state, page, per_page)
+    # their own list needs no member rows: the contracts' member is the one already loaded (identity map)
+    return _list(db.select(Contract).where(Contract.member_id == member.id), state, page, per_page, members=False)
 
 
 def list_for_shop(state: str | None, page: int, per_page: int) -> Page:
     """Every member's contracts (the owner's read-only view), newest activity first, as ``list_for_member``."""
-    return _list(db.select(Contract), state, page, per_page)
+    return _list(db.select(Contract), state, page, per_page, members=True)
 
 
 def get_for_shop(contract_id: int, viewer: Member) -> Contract:
@@ -76,7 +77,7 @@ def dispute_for_shop(dispute_id: int, viewer: Member) -> Dispute:
     return dispute
 
 
-def _list(query, state: str | None, page: int, per_page: int) -> Page:
+def _list(query, state: str | None, page: int, per_page: int, members: bool) -> Page:
     if state == SIGNED:
         query = query.where(Contract.state == ContractState.SENT, _signed_current())
     elif state == ContractState.SENT:
@@ -86,9 +87,10 @@ def _list(query, state: str | None, page: int, per_page: int) -> Page:
     count = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
+    # The rows' totals read their milestones, and the owner's list their members: loaded with the page.
+    options = [selectinload(Contract.milestones)] + ([selectinload(Contract.member)] if members else [])
     items = db.session.scalars(
-        # The rows' totals read their milestones, and the owner's list their members: loaded with the page.
-        query.options(selectinload(Contract.milestones), selectinload(Contract.member))
+        query.options(*options)
         .order_by(Contract.last_activity_at.desc(), Contract.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ).all()

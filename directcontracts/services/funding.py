@@ -29,7 +29,7 @@ from ..domain.states import ContractAction, ContractState, MilestoneAction, Mile
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from ..payments import current_gateway
-from . import activity, mailer
+from . import activity, mailer, memo
 from . import ledger as ledger_svc
 from .client_actions import acceptance_of_current, sign
 from .isolation import isolated, raise_uncollected
@@ -83,6 +83,7 @@ def fundable(contract: Contract) -> list[Milestone]:
     return [m for m in contract.milestones if m.state == MilestoneState.PENDING and not m.hold_attempt_id]
 
 
+@memo.per_request
 def in_flight(contract: Contract) -> list[PaymentAttempt]:
     """Attempts of this contract whose outcome is not known yet."""
     return list(db.session.scalars(

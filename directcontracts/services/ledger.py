@@ -188,9 +188,16 @@ def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMone
 
 
 def member_money(member_id: int) -> dict[str, ContractMoney]:
-    """Totals across all of a member's contracts, per currency: one query, summed by the database."""
-    per_currency = _tally(_sums(LedgerEntry.currency, LedgerEntry.contract_id.in_(
-        db.select(Contract.id).where(Contract.member_id == member_id).scalar_subquery())))
+    """Totals across all of a member's contracts, per currency: one query, summed by the database.
+
+    Only the entries ``_tally`` reads are summed: never the client's side, and the freelancer's only in a
+    take-back (their side of a release is the escrow's less the fee). The account test is answered from
+    the ledger_entry index ``ix_ledger_entry_contract_totals``, before the journal is looked up."""
+    per_currency = _tally(_sums(
+        LedgerEntry.currency, LedgerEntry.contract_id.in_(
+            db.select(Contract.id).where(Contract.member_id == member_id).scalar_subquery()),
+        LedgerEntry.account != rules.CLIENT,
+        db.or_(LedgerEntry.account != rules.FREELANCER, Journal.kind.in_(TAKE_BACKS))))
     return {currency: _as_contract_money(p, currency) for currency, p in per_currency.items()}
 
 

@@ -44,7 +44,7 @@ from ..domain.payments import GatewayUnavailable
 from ..domain.states import MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, utcnow
-from . import activity, lifecycle, mailer
+from . import activity, lifecycle, mailer, memo
 from .isolation import backoff, isolated
 from .locks import lock_refund
 
@@ -66,6 +66,7 @@ RECHECK_BUDGET = 50
 MAX_IN_FLIGHT_DELAY = timedelta(hours=1)
 
 
+@memo.per_request
 def in_flight(contract: Contract) -> dict[int, str]:
     """This contract's milestones whose refund is queued or being confirmed: milestone id → refund status."""
     rows = db.session.execute(

@@ -11,6 +11,7 @@ from ..domain.fees import percent_label
 from ..domain.money import Money
 from ..domain.rules import MAX_ID, is_number
 from ..domain.states import display_state
+from ..services import memo
 
 STATE_LABELS = {
     "draft": "Draft", "sent": "Sent", "signed": "Signed — awaiting funding", "changes_requested": "Changes requested",
@@ -61,13 +62,18 @@ def register(app: Flask) -> None:
 
 
 
+@memo.per_request
+def _shop_settings():
+    """The shop's settings row, read once a request for the templates' promises below."""
+    from ..models import ShopSettings
+    return ShopSettings.get()
+
+
 def auto_release_days() -> int:
     """The shop's auto-release delay in days (templates promise it to the client)."""
-    from ..models import ShopSettings
-    return ShopSettings.get().auto_release_days
+    return _shop_settings().auto_release_days
 
 
 def dispute_response_days() -> int:
     """The days the other side has to answer a dispute (the guidance and emails promise it)."""
-    from ..models import ShopSettings
-    return ShopSettings.get().dispute_response_days
+    return _shop_settings().dispute_response_days
