@@ -62,10 +62,11 @@ def run_concurrently(app, contract_id, calls):
     def worker(index, key, choice):
         with app.test_request_context():
             contract = _db.session.get(Contract, contract_id)
+            shown = funding.quotes(contract)[choice].encode()  # what each page showed, before both submit
+            _db.session.rollback()
             barrier.wait()
             try:
-                attempt = funding.fund(contract, key=key, choice=choice,
-                    shown=funding.quotes(contract)[choice].encode(), nonce="fake-valid-nonce")
+                attempt = funding.fund(contract, key=key, choice=choice, shown=shown, nonce="fake-valid-nonce")
                 results[index] = (attempt.id, attempt.status)
             except Exception as exc:  # noqa: BLE001 - the test inspects it
                 results[index] = exc
