@@ -56,7 +56,7 @@ def dropin_app(app, gateway):
 def open_fund_page(new_page, live_server, client, link, outbox):
     """The client's browser on the fund page, verified, with the fake Drop-in in place."""
     page, log = new_page()
-    page.route("**/vendor/braintree-web-drop-in-*.js",
+    page.route("**/vendor/braintree-web-drop-in-*.js?v=*",
                lambda route: route.fulfill(body=FAKE_DROPIN, content_type="application/javascript"))
     page.goto(live_server(f"{link}/verify?next=fund"))
     page.get_by_role("button", name="Email me a code").click()

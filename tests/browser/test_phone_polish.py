@@ -128,10 +128,10 @@ def test_pay_button_waits_for_dropin(new_page, live_server, logged_in, outbox, d
     db.session.rollback()
     page, log = new_page(viewport=PHONE)
     if how == "script blocked":
-        page.route("**/vendor/braintree-web-drop-in-*.js", lambda route: route.abort())
+        page.route("**/vendor/braintree-web-drop-in-*.js?v=*", lambda route: route.abort())
     else:
         body = FAILING_DROPIN if how == "braintree unreachable" else FAKE_DROPIN
-        page.route("**/vendor/braintree-web-drop-in-*.js",
+        page.route("**/vendor/braintree-web-drop-in-*.js?v=*",
                    lambda route: route.fulfill(body=body, content_type="application/javascript"))
     fund_page(new_page=lambda **kw: (page, log), live_server=live_server, link=link, outbox=outbox, viewport=PHONE)
     pay = page.locator("#pay-button")
