@@ -57,6 +57,11 @@ def members_exist() -> bool:
     return extensions[MEMBERS_EXIST]
 
 
+def owner() -> Member | None:
+    """The shop owner (the mediator of every dispute, told of every chargeback); None before set-up."""
+    return db.session.scalar(db.select(Member).where(Member.is_owner.is_(True)).order_by(Member.id).limit(1))
+
+
 def find_member_by_email(email: str) -> Member | None:
     return db.session.scalar(db.select(Member).where(db.func.lower(Member.email) == email.lower()))
 

@@ -43,7 +43,6 @@ from ..models import (
     Contract,
     Dispute,
     Journal,
-    Member,
     Milestone,
     PaymentAttempt,
     PaymentItem,
@@ -51,7 +50,7 @@ from ..models import (
     utcnow,
 )
 from ..payments import current_gateway
-from . import activity, mailer, memo
+from . import accounts, activity, mailer, memo
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, NotFound, ValidationFailed
 from .links import external_url, freelancer_link, fresh_client_link
@@ -282,17 +281,13 @@ def _complete(contract: Contract) -> None:
     maybe_complete(contract)
 
 
-def _owner() -> Member | None:
-    return db.session.scalar(db.select(Member).where(Member.is_owner.is_(True)).order_by(Member.id).limit(1))
-
-
 def _day(value) -> str:
     return format_date(value, "medium", locale="en_US")
 
 
 def _tell(row: Chargeback, contract: Contract | None, what: str) -> None:
     """Timeline, bells and emails for the freelancer and the owner (the client's bank told the client)."""
-    owner = _owner()
+    owner = accounts.owner()
     owner_link = external_url("admin.chargeback_show", chargeback_id=row.id)
     covered = milestones_of(row)
     frozen = ", ".join(f"“{m.title}”" for m in covered if m.state in ESCROW_STATES)
@@ -338,10 +333,12 @@ def _tell(row: Chargeback, contract: Contract | None, what: str) -> None:
 
 
 def _owed(contract: Contract, row: Chargeback) -> Money | None:
-    journal = db.session.scalar(db.select(Journal).where(Journal.chargeback_id == row.id))
-    if journal is None:
-        return None
-    owed = -sum(e.amount_minor for e in journal.entries if e.account == rules.FREELANCER)
+    return owed_in(db.session.scalar(db.select(Journal).where(Journal.chargeback_id == row.id)), contract)
+
+
+def owed_in(journal: Journal | None, contract: Contract) -> Money | None:
+    """What a take-back journal took from the freelancer's releases (what they owe the shop), or None."""
+    owed = -sum(e.amount_minor for e in journal.entries if e.account == rules.FREELANCER) if journal else 0
     return Money(owed, contract.currency) if owed else None
 
 
@@ -421,8 +418,7 @@ def reverse(attempt_id: str, now: datetime | None = None) -> bool:
                                                                         attempt.amount_minor - refunded),
                                   attempt_id=attempt.id, memo=f"settlement declined: {attempt.transaction_id}")
         db.session.flush()
-        owed_minor = -sum(e.amount_minor for e in journal.entries if e.account == rules.FREELANCER)
-        owed = Money(owed_minor, contract.currency) if owed_minor else None
+        owed = owed_in(journal, contract)
     unfunded = _settle_taken(contract, milestones, MilestoneAction.REVERSE, now,
                              "The client's payment did not go through after all.")
     _tell_reversed(contract, attempt, unfunded, owed)
@@ -443,7 +439,7 @@ def _tell_reversed(contract: Contract, attempt: PaymentAttempt, unfunded: list[M
         text += f" {owed.format()} of it had already been released: {contract.member.name} owes it to the shop."
     activity.record(contract, "payment_reversed", "system", text)
     activity.notify(contract, f"“{contract.title}”: {text}")
-    owner = _owner()
+    owner = accounts.owner()
     if owed and owner is not None and owner.id != contract.member_id:
         activity.notify_member(owner.id, contract, f"“{contract.title}”: {text}")
     mailer.queue(contract.member.email, f"Payment did not go through: {contract.title}", "payment_reversed",

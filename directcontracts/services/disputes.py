@@ -35,6 +35,7 @@ from ..extensions import db
 from ..models import Contract, Dispute, Member, Milestone, Refund, ShopSettings, utcnow
 from . import activity, chargebacks, lifecycle, mailer, thread, tokens
 from . import ledger as ledger_svc
+from .accounts import owner  # the mediator of every dispute (``disputes.owner`` for the pages)
 from .errors import InvalidTransition, NotFound, ValidationFailed, clean_text
 from .links import external_url
 from .locks import lock_contract
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 #: The reminder to the side that has not answered goes this long before its deadline.
 REMIND_BEFORE = timedelta(days=1)
 
-
-def owner() -> Member | None:
-    """The shop owner: the mediator of every dispute."""
-    return db.session.scalar(db.select(Member).where(Member.is_owner.is_(True)).order_by(Member.id).limit(1))
 
 
 def own_case(dispute: Dispute) -> bool:

@@ -46,7 +46,7 @@ from ..domain.payments import GatewayUnavailable
 from ..extensions import db
 from ..models import Contract, Member, OpsRecord, utcnow
 from ..payments import current_gateway
-from . import backup
+from . import accounts, backup
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 JOBS_RECORD, HEALTH_RECORD = "jobs.run_due", "health"
@@ -210,7 +210,7 @@ def check_smtp(send_test_email: bool = False) -> list[Check]:
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     owner = None
     if send_test_email:
-        owner = db.session.scalar(db.select(Member).where(Member.is_owner.is_(True)).order_by(Member.id).limit(1))
+        owner = accounts.owner()
     try:
         smtp = (smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP)(state.server, state.port, timeout=timeout)
     except (OSError, smtplib.SMTPException) as exc:
