@@ -7,12 +7,11 @@ from datetime import timedelta
 
 from directcontracts.models import Chargeback, Journal, PaymentAttempt, WebhookNotification
 from directcontracts.services import chargebacks, ledger
-from tests.web.builders import approve, contract, funded_contract, request_payment
+from tests.web.builders import approve, contract, funded_contract, post_webhook, request_payment
 
 
 def post(app, signed):
-    signature, payload = signed
-    return app.test_client().post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload})
+    return post_webhook(app.test_client(), signed)
 
 
 def test_a_chargeback_end_to_end_with_signed_webhooks(braintree_app, standin, app, logged_in, visitor, outbox, db):

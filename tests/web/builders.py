@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from directcontracts.models import Contract
+from directcontracts.models import Contract, PaymentAttempt
 
 
 def create_draft(client, *, name="Carla Client", email="carla@client-co.com", company="Client Co"):
@@ -119,3 +119,15 @@ def approve(visitor, link, mid, expect=303):
     r = visitor.post(f"{link}/milestones/{mid}/approve")
     assert r.status_code == expect, r.text
     return r
+
+
+def post_webhook(http, signed):
+    """POST a signed ``(signature, payload)`` notification the way Braintree does: form fields, no CSRF
+    token, no session."""
+    signature, payload = signed
+    return http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload})
+
+
+def sale_of(db) -> str:
+    """The gateway's transaction id of the (one) payment made."""
+    return db.session.scalar(db.select(PaymentAttempt.transaction_id))

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from directcontracts.models import Journal, PaymentAttempt
-from tests.web.builders import approve, contract, funded_contract, request_payment
+from directcontracts.models import Journal
+from tests.web.builders import approve, contract, funded_contract, post_webhook, request_payment, sale_of
 
 FROZEN = "is reviewing a chargeback"
 
@@ -20,16 +20,11 @@ def hook(app):
     http = app.test_client()
 
     def post(signed):
-        signature, payload = signed
-        response = http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload})
+        response = post_webhook(http, signed)
         assert response.status_code == 200, response.text
         return response
 
     return post
-
-
-def sale_of(db) -> str:
-    return db.session.scalar(db.select(PaymentAttempt.transaction_id))
 
 
 def opened(hook, gateway, db, logged_in, visitor, outbox, amounts=("300", "500"), reason="product_not_received"):

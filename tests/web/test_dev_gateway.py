@@ -9,14 +9,10 @@ import re
 from directcontracts.models import PaymentAttempt, WebhookNotification
 from directcontracts.services import ledger
 from tests.conftest import sales
-from tests.web.builders import approve, contract, funded_contract, request_payment
+from tests.web.builders import approve, contract, funded_contract, request_payment, sale_of
 from tests.web.refund_steps import credits, refunds
 
 PANEL = "/dev/gateway"
-
-
-def sale_of(db) -> str:
-    return db.session.scalar(db.select(PaymentAttempt.transaction_id))
 
 
 def act(client, sale, action, **form):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from directcontracts.models import PaymentAttempt, Refund
 from directcontracts.services import funding, ledger
 from tests.conftest import sales

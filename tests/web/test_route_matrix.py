@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy.orm
 
 from directcontracts.extensions import limiter
+from tests.web.builders import post_webhook
 from tests.web.route_matrix_world import ROLES, World, bogus_token, build, login_location
 
 LOGIN, VERIFY, COMMIT = "login", "verify", "commit"
@@ -254,8 +255,7 @@ def hook(app):
     http = app.test_client()
 
     def post(signed):
-        signature, payload = signed
-        r = http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload})
+        r = post_webhook(http, signed)
         assert r.status_code == 200, r.text
     return post
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from babel.dates import format_date
 
-from directcontracts.models import Chargeback, Journal, PaymentAttempt, WebhookNotification
+from directcontracts.models import Chargeback, Journal, WebhookNotification
 from directcontracts.services import chargebacks, ledger, payouts
 from tests.conftest import race
-from tests.web.builders import approve, contract, funded_contract, request_payment
+from tests.web.builders import approve, contract, funded_contract, post_webhook, request_payment, sale_of
 from tests.web.refund_steps import cli, credits, refunds
 
 FROZEN = "is reviewing a chargeback"
@@ -22,15 +22,7 @@ def hook(app):
     """POST a signed notification the way Braintree does (form fields; no CSRF token, no session)."""
     http = app.test_client()
 
-    def post(signed, **kw):
-        signature, payload = signed
-        return http.post("/webhooks/braintree", data={"bt_signature": signature, "bt_payload": payload}, **kw)
-
-    return post
-
-
-def sale_of(db) -> str:
-    return db.session.scalar(db.select(PaymentAttempt.transaction_id))
+    return lambda signed: post_webhook(http, signed)
 
 
 def notifications(db) -> list[WebhookNotification]:
