@@ -61,7 +61,6 @@ class MoneyLine:
     """A milestone's money so far; ``in_terms``: it is one of the signed milestones (else added after)."""
 
     title: str
-    amount: Money
     funded: Money
     released: Money
     refunded: Money
@@ -117,8 +116,8 @@ def signed(contract: Contract) -> Agreement | None:
     revision = db.session.get(ContractRevision, acceptance.revision_id)
     terms = parse_terms(revision.snapshot)
     signed_ids = {m.id for m in terms.milestones}
-    money = client_money.of(contract)
-    lines = [MoneyLine(title=m.milestone.title, amount=m.milestone.amount, funded=m.funded, released=m.released,
+    money = client_money.ClientMoney(milestones=client_money.milestones(contract), currency=contract.currency)
+    lines = [MoneyLine(title=m.milestone.title, funded=m.funded, released=m.released,
                        refunded=m.refunded, held=m.held,
                        charged_back=m.charged_back or Money(0, contract.currency), in_terms=m.milestone.id in signed_ids)
              for m in money.milestones
