@@ -40,10 +40,13 @@ def test_both_parties_see_the_terms_as_signed_and_the_signature(app, db, logged_
         assert signature.accepted_at.strftime("%Y") in text and "UTC" in text  # the ``when`` filter's format
         assert "Milestone 1 $1,000.00" in text and "Milestone 3 $500.00" in text
         assert "Total: $3,500.00" in text
-        assert ("The client pays exactly the amounts above; no fee is added for the client. "
-                "Fran Freelancer pays a processing fee of 3.4% of what is released to them.") in text
+        assert "The client pays exactly the amounts above; no fee is added for the client." in text
         assert "Print or save as PDF" in page.text  # the button (shown by static/print.js)
         assert 'src="/static/print.js' in page.text
+    # the rate is the freelancer's business: their copy names it, the client's says who pays
+    assert "Fran Freelancer pays a processing fee of 3.4% of what is released to them." in text_of(member_page.text)
+    assert "Fran Freelancer pays the processing fee, out of what is released to them." in text_of(client_page.text)
+    assert "3.4%" not in text_of(client_page.text)
     # the contract pages link to it once signed
     assert f'href="{link}/agreement"' in visitor.get(link).text
     assert f'href="/contracts/{cid}/agreement"' in logged_in.get(f"/contracts/{cid}").text
