@@ -1,13 +1,14 @@
 """Template filters and globals: money and dates formatted with Babel."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from babel.dates import format_date, format_datetime
 from flask import Flask, has_request_context, request
 from flask_login import current_user
+from jinja2 import pass_context
 
 from ..domain.fees import percent_label
+from ..domain.locales import Display
 from ..domain.money import Money
 from ..domain.rules import MAX_ID, is_number
 from ..domain.states import display_state
@@ -23,19 +24,32 @@ STATE_LABELS = {
 }
 
 
-def money(value, currency: str | None = None) -> str:
-    """``{{ m|money }}`` for Money, ``{{ minor|money(currency) }}`` for integers."""
-    if isinstance(value, Money):
-        return value.format()
-    return Money(int(value or 0), currency).format()
+@pass_context
+def money(ctx, value, currency: str | None = None) -> str:
+    """``{{ m|money }}`` for Money, ``{{ minor|money(currency) }}`` for integers, in the reader's locale."""
+    amount = value if isinstance(value, Money) else Money(int(value or 0), currency)
+    return amount.format(display_of(ctx).locale)
 
 
-def when(value: datetime | date | None, fmt: str = "medium") -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return format_datetime(value.replace(tzinfo=UTC), fmt, tzinfo=UTC, locale="en_US") + " UTC"
-    return format_date(value, fmt, locale="en_US")
+@pass_context
+def when(ctx, value: datetime | date | None, fmt: str = "medium") -> str:
+    """A timestamp in the reader's zone and locale, the zone named ("Nov 27, 2026, 2:05 PM CET");
+    a date alone (a due date) as it is, never shifted across zones."""
+    return display_of(ctx).when(value, fmt)
+
+
+def display_of(ctx=None) -> Display:
+    """The reader's zone and locale: the template's ``display`` (an email passes its recipient's), else the
+    member logged in, else the shop's (a client's page)."""
+    given = ctx.get("display") if ctx is not None else None
+    return given if isinstance(given, Display) else _request_display()
+
+
+@memo.per_request
+def _request_display() -> Display:
+    from ..services.preferences import display_for
+    member = current_user if has_request_context() else None
+    return display_for(member if member is not None and member.is_authenticated else None)
 
 
 def arg_id(name: str, default: int | None = None) -> int | None:
