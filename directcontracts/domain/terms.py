@@ -93,16 +93,16 @@ def limit_in(major: Decimal, currency: str, rounding: str) -> Money:
     return Money(int(minor), currency)
 
 
-def check_amount(amount: Money, limits: Limits) -> str | None:
-    """Message if ``amount`` is outside the shop's limits, else None."""
+def check_amount(amount: Money, limits: Limits, locale: str = DEFAULT_LOCALE) -> str | None:
+    """Message if ``amount`` is outside the shop's limits (written as ``locale`` writes amounts), else None."""
     low = limit_in(limits.min_amount, amount.currency, ROUND_CEILING)
     high = limit_in(limits.max_amount, amount.currency, ROUND_FLOOR)
     if amount.minor <= 0:
         return "The amount must be more than zero."
     if amount < low:
-        return f"The minimum is {low.format()}."
+        return f"The minimum is {low.format(locale)}."
     if amount > high:
-        return f"The maximum is {high.format()}."
+        return f"The maximum is {high.format(locale)}."
     return None
 
 
@@ -123,7 +123,7 @@ def parse_amount(text: str, currency: str, limits: Limits,
             return None, f"{currency} amounts have no decimals."
         return None, f"{currency} amounts have at most {digits} decimals."
     amount = Money(int(value.scaleb(digits)), currency)
-    error = check_amount(amount, limits)
+    error = check_amount(amount, limits, locale)
     return (None, error) if error else (amount, None)
 
 

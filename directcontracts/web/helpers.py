@@ -8,7 +8,7 @@ from flask_login import current_user
 from jinja2 import pass_context
 
 from ..domain.fees import percent_label
-from ..domain.locales import Display
+from ..domain.locales import SUPPORTED_LOCALES, Display, locale_label, time_zones
 from ..domain.money import Money
 from ..domain.rules import MAX_ID, is_number
 from ..domain.states import display_state
@@ -52,6 +52,18 @@ def _request_display() -> Display:
     return display_for(member if member is not None and member.is_authenticated else None)
 
 
+def amount_hint() -> str | None:
+    """For an amount field: how the reader's locale writes one, when it is not the English way."""
+    example = _request_display().example_amount()
+    return None if example == "1,234.50" else f"Type it as {example}, or 1234.50."
+
+
+def zone_choices() -> dict:
+    """The time zones and locales a member or the owner picks from (``partials/_zone_fields.html``)."""
+    return {"zones": sorted(time_zones()),
+            "locales": [(name, locale_label(name)) for name in SUPPORTED_LOCALES]}
+
+
 def arg_id(name: str, default: int | None = None) -> int | None:
     """A whole number from the query string (a page, an id), or ``default`` when it is not one that fits."""
     value = request.args.get(name, "")
@@ -64,6 +76,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(percent_label, "percent")
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
+    app.add_template_global(amount_hint, "amount_hint")
     app.add_template_global(auto_release_days, "auto_release_days")
     app.add_template_global(dispute_response_days, "dispute_response_days")
 
