@@ -102,6 +102,8 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(page, "funded contract with a payment request")
     page.goto(f"/contracts/{cid}/disputes/{did}")
     audit.check(page, "dispute (freelancer)")
+    page.goto("/account")
+    audit.check(page, "account (time zone and language)")
 
     # -- the owner
     owner, owner_log = new_page(viewport=viewport)
