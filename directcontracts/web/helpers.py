@@ -1,4 +1,4 @@
-"""Template filters and globals: money and dates formatted with Babel."""
+"""Template filters and globals: money and dates formatted with Babel in the reader's zone and locale."""
 from __future__ import annotations
 
 from datetime import date, datetime
