@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import format_currency, get_currency_precision
 
 #: Currencies a contract may be written in (the form offers these).
-SUPPORTED_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY")
+SUPPORTED_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "KWD")
 
 
 class MoneyError(ValueError):

@@ -91,6 +91,8 @@ class ShopDefaults:
     dispute_response_days: int = 7  # the other side's time to answer a dispute
     min_amount: Decimal = Decimal("5")  # per milestone, major units of the contract currency
     max_amount: Decimal = Decimal("1000000")
+    time_zone: str = "UTC"  # IANA name (domain.locales): what clients see, and members by default
+    locale: str = "en_US"  # one of domain.locales.SUPPORTED_LOCALES
 
 
 SHOP_DEFAULTS = ShopDefaults()
@@ -102,6 +104,10 @@ MAX_AUTO_RELEASE_DAYS = 90
 #: The range the owner may set a dispute's answering time in (days).
 MIN_DISPUTE_RESPONSE_DAYS = 1
 MAX_DISPUTE_RESPONSE_DAYS = 30
+
+#: The columns holding an IANA time zone name (the longest today is 32 characters) and a locale ("pt_BR").
+TIME_ZONE_LENGTH = 64
+LOCALE_LENGTH = 16
 
 #: Milestones one contract may have.
 MAX_MILESTONES = 50

@@ -12,7 +12,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .fees import fee_on
 from . import rules
-from .money import SUPPORTED_CURRENCIES, Money, MoneyError, precision, total
+from .locales import DEFAULT_LOCALE, AmountError, read_amount
+from .money import SUPPORTED_CURRENCIES, Money, precision, total
 from .rules import SHOP_DEFAULTS, check_text
 
 
@@ -92,32 +93,43 @@ def limit_in(major: Decimal, currency: str, rounding: str) -> Money:
     return Money(int(minor), currency)
 
 
-def check_amount(amount: Money, limits: Limits) -> str | None:
-    """Message if ``amount`` is outside the shop's limits, else None."""
+def check_amount(amount: Money, limits: Limits, locale: str = DEFAULT_LOCALE) -> str | None:
+    """Message if ``amount`` is outside the shop's limits (written as ``locale`` writes amounts), else None."""
     low = limit_in(limits.min_amount, amount.currency, ROUND_CEILING)
     high = limit_in(limits.max_amount, amount.currency, ROUND_FLOOR)
     if amount.minor <= 0:
         return "The amount must be more than zero."
     if amount < low:
-        return f"The minimum is {low.format()}."
+        return f"The minimum is {low.format(locale)}."
     if amount > high:
-        return f"The maximum is {high.format()}."
+        return f"The maximum is {high.format(locale)}."
     return None
 
 
-def parse_amount(text: str, currency: str, limits: Limits) -> tuple[Money | None, str | None]:
-    """Parse and limit-check an amount; returns (money, error)."""
+def parse_amount(text: str, currency: str, limits: Limits,
+                 locale: str = DEFAULT_LOCALE) -> tuple[Money | None, str | None]:
+    """Read an amount as a person using ``locale`` types it (or in the plain form "1234.50") and
+    limit-check it; returns (money, error).
+
+    More decimals than the currency has (ISO 4217: JPY none, KWD three) are refused, never rounded.
+    """
     try:
-        amount = Money.parse(text, currency)
-    except MoneyError as exc:
+        value = read_amount(text, locale)
+    except AmountError as exc:
         return None, str(exc)
-    error = check_amount(amount, limits)
+    digits = precision(currency)
+    if value.as_tuple().exponent < -digits:
+        if digits == 0:
+            return None, f"{currency} amounts have no decimals."
+        return None, f"{currency} amounts have at most {digits} decimals."
+    amount = Money(int(value.scaleb(digits)), currency)
+    error = check_amount(amount, limits, locale)
     return (None, error) if error else (amount, None)
 
 
 def parse_milestone(
     *, title: str, amount_text: str, due_text: str, description: str,
-    currency: str, today: date, limits: Limits,
+    currency: str, today: date, limits: Limits, locale: str = DEFAULT_LOCALE,
 ) -> MilestoneInput:
     """Validate one milestone row; ``errors`` is empty when it is good."""
     m = MilestoneInput(
@@ -126,7 +138,7 @@ def parse_milestone(
     )
     if err := check_text(m.title, rules.TITLE):
         m.errors["title"] = err
-    m.amount, err = parse_amount(m.amount_text, currency, limits)
+    m.amount, err = parse_amount(m.amount_text, currency, limits, locale)
     if err:
         m.errors["amount"] = err
     if m.due_text:

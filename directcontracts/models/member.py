@@ -34,6 +34,9 @@ class Member(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     #: Set when the owner deactivates the member: they cannot log in; their contracts stay.
     deactivated_at: Mapped[datetime | None] = mapped_column()
+    #: The member's IANA time zone and locale (``domain.locales``); None follows the shop's.
+    time_zone: Mapped[str | None] = mapped_column(String(rules.TIME_ZONE_LENGTH))
+    locale: Mapped[str | None] = mapped_column(String(rules.LOCALE_LENGTH))
 
     @property
     def is_active(self) -> bool:
@@ -86,6 +89,11 @@ class ShopSettings(db.Model):
     # Wide enough for the largest limit the amount columns can hold (domain.terms.largest_max_amount).
     min_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.min_amount)
     max_amount: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=SHOP_DEFAULTS.max_amount)
+    #: What clients (who have no account) see, and members who chose nothing else (``domain.locales``).
+    time_zone: Mapped[str] = mapped_column(String(rules.TIME_ZONE_LENGTH), default=SHOP_DEFAULTS.time_zone,
+                                           server_default=SHOP_DEFAULTS.time_zone)
+    locale: Mapped[str] = mapped_column(String(rules.LOCALE_LENGTH), default=SHOP_DEFAULTS.locale,
+                                        server_default=SHOP_DEFAULTS.locale)
 
     @classmethod
     def get(cls) -> "ShopSettings":

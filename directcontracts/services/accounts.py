@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import passwords, rules
 from ..extensions import db
-from ..models import Member, PasswordReset, utcnow
+from ..models import Member, PasswordReset, ShopSettings, utcnow
 from . import links, mailer
 from .errors import LinkGone, NotFound, ServiceError, ValidationFailed
 from .tokens import hash_token
@@ -123,7 +123,13 @@ def session_member(member_id: int, session_version: int) -> Member | None:
     started; ``end_sessions`` moves the version on, so every older session
     (a copied cookie included) stops naming anyone.
     """
-    member = db.session.get(Member, member_id)
+    # The shop's settings come in the same statement: every page a member sees reads the shop's time zone
+    # and locale (the member's defaults), and ``ShopSettings.get`` then finds the row already loaded.
+    row = db.session.execute(db.select(Member, ShopSettings).outerjoin(ShopSettings, ShopSettings.id == 1)
+                             .where(Member.id == member_id)).first()
+    member = row[0] if row is not None else None
+    if row is not None:
+        db.session.info["shop_settings"] = row[1]  # the identity map holds rows weakly: keep it for the request
     if member is None or member.session_version != session_version or member.deactivated_at is not None:
         return None
     return member

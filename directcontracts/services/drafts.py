@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Contract, Member, Milestone, ShopSettings, utcnow
 from . import activity, tokens
 from .accounts import find_member_by_email, normalise_email
+from .preferences import display_for
 from .errors import ValidationFailed
 
 
@@ -93,6 +94,11 @@ def limits() -> Limits:
     return ShopSettings.get().limits()
 
 
+def typing_locale(contract: Contract) -> str:
+    """The locale amounts are typed in on a contract's builder: its member's (only they edit it)."""
+    return display_for(contract.member).locale
+
+
 def update_terms(contract: Contract, *, title: str, scope: str, currency: str, kind: str,
                  amount_text: str = "", due_text: str = "", today: date | None = None) -> Contract:
     """Save title, scope, currency and kind (and the single amount). Raises ValidationFailed.
@@ -134,7 +140,7 @@ def update_terms(contract: Contract, *, title: str, scope: str, currency: str, k
         else:
             single = parse_milestone(title=title or "Full amount", amount_text=amount_text,
                                      due_text=due_text, description="", currency=currency,
-                                     today=today, limits=lim)
+                                     today=today, limits=lim, locale=typing_locale(contract))
             for field in ("amount", "due_date"):
                 if field in single.errors:
                     errors[field] = single.errors[field]
@@ -163,11 +169,12 @@ def preview_summary(contract: Contract, amount_text: str, currency: str | None =
     """The live total for a single amount being typed in ``currency`` (the one chosen, not yet saved).
 
     Returns (summary, refusal): an amount that does not parse, or is out of limits, gives a zero
-    summary in that currency and the reason, to show in place of a silent 0.00. Nothing is saved.
+    summary in that currency and the reason, which the preview shows instead of the totals (never
+    a silent 0.00). Nothing is saved.
     """
     currency = currency if currency in SUPPORTED_CURRENCIES else contract.currency
     fee_bps = ShopSettings.get().fee_bps
     if not (amount_text or "").strip():
         return summarize([], currency, fee_bps), None
-    amount, refusal = parse_amount(amount_text, currency, limits())
+    amount, refusal = parse_amount(amount_text, currency, limits(), typing_locale(contract))
     return summarize([amount] if amount else [], currency, fee_bps), refusal

@@ -69,8 +69,10 @@ def fit_subject(subject: str, limit: int = MAX_SUBJECT) -> str:
 
 def queue(to: str, subject: str, template: str, *, contract=None, **context) -> OutboxEmail:
     """Render ``templates/email/<template>.txt`` (and ``.html``) into an outbox row."""
+    from .preferences import display_for_address  # accounts (which preferences reads) queues email too
     subject = fit_subject(subject)
-    context.update(contract=contract, subject=subject)
+    # times and amounts in the recipient's zone and locale: a member's own, the shop's for a client
+    context.update(contract=contract, subject=subject, display=display_for_address(to))
     email = OutboxEmail(
         to_addr=to,
         subject=subject,

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Contract, Milestone, utcnow
 from . import activity, mailer
 from .contract_queries import milestone_of
-from .drafts import limits
+from .drafts import limits, typing_locale
 from .errors import ValidationFailed
 from .lifecycle import maybe_complete
 from .links import fresh_client_link
@@ -53,6 +53,7 @@ def _parse(contract: Contract, form: dict, today: date | None) -> MilestoneInput
         title=form.get("title", ""), amount_text=form.get("amount", ""),
         due_text=form.get("due_date", ""), description=form.get("description", ""),
         currency=contract.currency, today=today or date.today(), limits=limits(),
+        locale=typing_locale(contract),
     )
 
 

@@ -9,6 +9,7 @@ from ..domain.money import MoneyError, plain_decimal
 from ..domain.terms import check_limits
 from ..extensions import db
 from ..models import Member, ShopSettings
+from . import preferences
 from .errors import NotFound, ValidationFailed
 
 
@@ -72,9 +73,14 @@ def update(form) -> ShopSettings:
     days = _days(form, "auto_release_days", rules.MIN_AUTO_RELEASE_DAYS, rules.MAX_AUTO_RELEASE_DAYS, errors)
     answer_days = _days(form, "dispute_response_days", rules.MIN_DISPUTE_RESPONSE_DAYS,
                         rules.MAX_DISPUTE_RESPONSE_DAYS, errors, current=s.dispute_response_days)
+    # an older form without these fields leaves them as they are
+    time_zone = (form.get("time_zone") or "").strip() if form.get("time_zone") is not None else s.time_zone
+    locale = (form.get("locale") or "").strip() if form.get("locale") is not None else s.locale
+    errors.update(preferences.check(time_zone, locale, allow_default=False))
     if errors:
         raise ValidationFailed(errors)
     s.shop_name, s.fee_bps, s.min_amount, s.max_amount = name, fee_bps, low, high
+    s.time_zone, s.locale = time_zone, locale
     s.auto_release_days, s.dispute_response_days = days, answer_days
     db.session.commit()
     return s

@@ -8,8 +8,13 @@ from flask_login import current_user, login_required
 from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
 from ..htmx import respond, wants_fragment
+<<<<<<< HEAD
 from .helpers import arg_id
 from ..services import accounts, activity, agreement, contract_queries, disputes, ledger, refunds, thread
+=======
+from .helpers import arg_id, zone_choices
+from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
+>>>>>>> i13-locale
 from ..services import payouts as payouts_svc, settings as settings_svc
 from ..services import gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
@@ -107,13 +112,15 @@ def settings():
                               "min_amount": f"{s.min_amount.normalize():f}",
                               "max_amount": f"{s.max_amount.normalize():f}",
                               "auto_release_days": s.auto_release_days, "shop_name": s.shop_name,
-                              "dispute_response_days": s.dispute_response_days})
+                              "dispute_response_days": s.dispute_response_days,
+                              "time_zone": s.time_zone, "locale": s.locale})
     return _settings_page(form)
 
 
 def _settings_page(form: SettingsForm, status: int = 200):
     """The settings form and the health panel as last checked (the checks are not run here)."""
-    return respond(render_template("owner/settings.html", form=form, health=health.cached()), status)
+    return respond(render_template("owner/settings.html", form=form, health=health.cached(),
+                                   **zone_choices()), status)
 
 
 @bp.post("/settings")

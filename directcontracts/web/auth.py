@@ -10,10 +10,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from ..htmx import respond
-from ..services import accounts
+from ..services import accounts, preferences
 from ..services.errors import ServiceError, ValidationFailed
 from . import limits, sessions
-from .forms.auth import LoginForm, PasswordChangeForm, PasswordForgotForm, PasswordResetForm, SetupForm
+from .forms.auth import (
+    LoginForm, PasswordChangeForm, PasswordForgotForm, PasswordResetForm, PreferencesForm, SetupForm,
+)
+from .helpers import zone_choices
 
 bp = Blueprint("auth", __name__)
 
@@ -152,6 +155,32 @@ def password_change():
     sessions.start(member)  # the version moved on: this browser gets a fresh session, every other one ended
     flash("Your password is changed. You were logged out everywhere else.", "success")
     return redirect(url_for("freelancer.contract_list"), 303)
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """A member's account: their time zone and locale (or the shop's), and a link to change the password."""
+    member = current_user._get_current_object()
+    return _account_page(PreferencesForm(formdata=None, data={"time_zone": member.time_zone or "",
+                                                              "locale": member.locale or ""}))
+
+
+def _account_page(form: PreferencesForm, status: int = 200):
+    return respond(render_template("auth/account.html", form=form, shop=preferences.shop_display(),
+                                   **zone_choices()), status)
+
+
+@bp.post("/account")
+@login_required
+def account_update():
+    """Save the member's time zone and locale; a zone or locale not on the lists is refused beside its field."""
+    form = PreferencesForm()
+    if not form.submit(preferences.update_member, current_user._get_current_object(),
+                       **form.values("time_zone", "locale")):
+        return _account_page(form, 422)
+    flash("Saved: dates, times and amounts now show in your time zone and locale.", "success")
+    return redirect(url_for("auth.account"), 303)
 
 
 @bp.get("/password/forgot")

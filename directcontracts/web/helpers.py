@@ -1,13 +1,14 @@
-"""Template filters and globals: money and dates formatted with Babel."""
+"""Template filters and globals: money and dates formatted with Babel in the reader's zone and locale."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from babel.dates import format_date, format_datetime
 from flask import Flask, has_request_context, request
 from flask_login import current_user
+from jinja2 import pass_context
 
 from ..domain.fees import percent_label
+from ..domain.locales import SUPPORTED_LOCALES, Display, locale_label, time_zones
 from ..domain.money import Money
 from ..domain.rules import MAX_ID, is_number
 from ..domain.states import display_state
@@ -23,19 +24,44 @@ STATE_LABELS = {
 }
 
 
-def money(value, currency: str | None = None) -> str:
-    """``{{ m|money }}`` for Money, ``{{ minor|money(currency) }}`` for integers."""
-    if isinstance(value, Money):
-        return value.format()
-    return Money(int(value or 0), currency).format()
+@pass_context
+def money(ctx, value, currency: str | None = None) -> str:
+    """``{{ m|money }}`` for Money, ``{{ minor|money(currency) }}`` for integers, in the reader's locale."""
+    amount = value if isinstance(value, Money) else Money(int(value or 0), currency)
+    return amount.format(display_of(ctx).locale)
 
 
-def when(value: datetime | date | None, fmt: str = "medium") -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return format_datetime(value.replace(tzinfo=UTC), fmt, tzinfo=UTC, locale="en_US") + " UTC"
-    return format_date(value, fmt, locale="en_US")
+@pass_context
+def when(ctx, value: datetime | date | None, fmt: str = "medium") -> str:
+    """A timestamp in the reader's zone and locale, the zone named ("Nov 27, 2026, 2:05 PM CET");
+    a date alone (a due date) as it is, never shifted across zones."""
+    return display_of(ctx).when(value, fmt)
+
+
+def display_of(ctx=None) -> Display:
+    """The reader's zone and locale: the template's ``display`` (an email passes its recipient's), else the
+    member logged in, else the shop's (a client's page)."""
+    given = ctx.get("display") if ctx is not None else None
+    return given if isinstance(given, Display) else _request_display()
+
+
+@memo.per_request
+def _request_display() -> Display:
+    from ..services.preferences import display_for
+    member = current_user if has_request_context() else None
+    return display_for(member if member is not None and member.is_authenticated else None)
+
+
+def amount_hint() -> str | None:
+    """For an amount field: how the reader's locale writes one, when it is not the English way."""
+    example = _request_display().example_amount()
+    return None if example == "1,234.50" else f"Type it as {example}, or 1234.50."
+
+
+def zone_choices() -> dict:
+    """The time zones and locales a member or the owner picks from (``partials/_zone_fields.html``)."""
+    return {"zones": sorted(time_zones()),
+            "locales": [(name, locale_label(name)) for name in SUPPORTED_LOCALES]}
 
 
 def arg_id(name: str, default: int | None = None) -> int | None:
@@ -50,6 +76,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(percent_label, "percent")
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
+    app.add_template_global(amount_hint, "amount_hint")
     app.add_template_global(auto_release_days, "auto_release_days")
     app.add_template_global(dispute_response_days, "dispute_response_days")
 

@@ -107,6 +107,8 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(page, "signed agreement (freelancer)")
     page.goto(f"/contracts/{sent_cid}/agreement")
     audit.check(page, "agreement not signed yet (freelancer)")
+    page.goto("/account")
+    audit.check(page, "account (time zone and language)")
 
     # -- the owner
     owner, owner_log = new_page(viewport=viewport)

@@ -90,6 +90,9 @@ TABLE: dict[str, dict[str, tuple]] = {
     "auth.setup": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},  # once a member exists: to the login page
     "auth.setup_create": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},
     # Password pages: changing needs a session; forgotten and reset are for anyone (a member too).
+    # A member's own time zone and locale: an empty form means "the shop's", so it saves.
+    "auth.account": {"GET": members(200), "POST": members(COMMIT)},
+    "auth.account_update": {"GET": members(200), "POST": members(COMMIT)},
     "auth.password_form": {"GET": members(200), "POST": members(422)},
     "auth.password_change": {"GET": members(200), "POST": members(422)},
     "auth.password_forgot_form": {"GET": everyone(200), "POST": everyone(422)},  # an empty email

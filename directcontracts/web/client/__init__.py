@@ -21,7 +21,7 @@ from ...domain import rules
 from ...domain.states import ContractState
 from ...htmx import respond
 from ...payments import current_gateway
-from ...services import client_access, tokens
+from ...services import client_access, preferences, tokens
 
 bp = Blueprint("client", __name__, url_prefix="/c")
 
@@ -50,6 +50,13 @@ def return_url(token: str, next_action: str) -> str | None:
     if action in ACTIONS and action not in (*MILESTONE_ACTIONS, "receipt") and not milestone_id:
         return url_for(ACTIONS[action], token=token)
     return None
+
+
+@bp.context_processor
+def shop_zone():
+    """A client has no account: their pages show times (with the zone named) and amounts in the shop's
+    zone and locale, even in a browser where a member happens to be logged in."""
+    return {"display": preferences.shop_display()}
 
 
 @bp.after_request

@@ -58,6 +58,13 @@ class PasswordChangeForm(Form):
     password = new_password("New password")
 
 
+class PreferencesForm(Form):
+    """A member's time zone and locale (empty: the shop's); ``services.preferences`` checks both."""
+
+    time_zone = text("Time zone")
+    locale = text("Language and region (dates and amounts)")
+
+
 class PasswordForgotForm(Form):
     """Ask for a reset link by email."""
 

@@ -29,6 +29,9 @@ class SettingsForm(Form):
                                {"min": rules.MIN_AUTO_RELEASE_DAYS, "max": rules.MAX_AUTO_RELEASE_DAYS})
     dispute_response_days = number("Time to answer a dispute (days)",
                                    {"min": rules.MIN_DISPUTE_RESPONSE_DAYS, "max": rules.MAX_DISPUTE_RESPONSE_DAYS})
+    #: The shop's time zone and locale (clients see them; members by default): ``services.settings`` checks.
+    time_zone = text("Time zone")
+    locale = text("Language and region (dates and amounts)")
 
 
 class PeriodForm(Form):
