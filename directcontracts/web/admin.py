@@ -8,13 +8,8 @@ from flask_login import current_user, login_required
 from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
 from ..htmx import respond, wants_fragment
-<<<<<<< HEAD
-from .helpers import arg_id
-from ..services import accounts, activity, agreement, contract_queries, disputes, ledger, refunds, thread
-=======
 from .helpers import arg_id, zone_choices
-from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
->>>>>>> i13-locale
+from ..services import accounts, activity, agreement, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
 from ..services import gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
