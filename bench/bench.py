@@ -64,14 +64,16 @@ def seed_http(app) -> dict:
 
     member, visitor = Client(app.test_client()), Client(app.test_client())
     assert member.post("/login", {"email": email, "password": PASSWORD}).status_code == 303
-    cid, link = builders.funded_contract(member, visitor, outbox)
+    cid, link = builders.funded_contract(member, visitor, outbox, choice="first")
     with app.app_context():
-        first = db.session.scalars(db.select(Milestone.id).where(Milestone.contract_id == cid)
-                                   .order_by(Milestone.position)).first()
+        first, second = db.session.scalars(db.select(Milestone.id).where(Milestone.contract_id == cid)
+                                           .order_by(Milestone.position)).all()[:2]
+        attempt = db.session.scalar(db.select(PaymentAttempt.id).where(PaymentAttempt.contract_id == cid))
     builders.request_payment(member, cid, first)
     builders.approve(visitor, link, first)
     builders.sent_contract(member, outbox)
-    return {"member": member, "visitor": visitor, "contract_id": cid, "link": link}
+    return {"member": member, "visitor": visitor, "contract_id": cid, "link": link, "unfunded": second,
+            "attempt": attempt}
 
 
 def _next_id(model) -> int:
@@ -80,7 +82,8 @@ def _next_id(model) -> int:
 
 def seed_bulk(app, n: int) -> None:
     """``n`` more contracts of the owner, as valid rows: 10% drafts, 15% sent, 5% signed, 50% active
-    (three milestones funded, the first released), 20% completed (two milestones, both released)."""
+    (five milestones funded, the first two released), 20% completed (three milestones, all released): about
+    5 milestones and 10 ledger entries a contract, the shape of the issue's 5,000-contract shop (~51,000 entries)."""
     with app.app_context():
         member_id = db.session.scalar(db.select(accounts.Member.id))
         snapshot = db.session.scalar(db.select(ContractRevision.snapshot))
@@ -114,10 +117,10 @@ def seed_bulk(app, n: int) -> None:
                       revision=0 if kind == "draft" else 1, created_at=when, last_activity_at=when,
                       sent_at=None if kind == "draft" else when,
                       closed_at=when if kind == "completed" else None)
-            amounts = [100_00, 250_00, 50_00] if kind != "completed" else [300_00, 120_00]
+            amounts = [100_00, 250_00, 50_00, 75_00, 125_00] if kind != "completed" else [300_00, 120_00, 80_00]
             mids = []
             for pos, amount in enumerate(amounts, 1):
-                state_m = {"active": "funded" if pos > 1 else "released", "completed": "released"}.get(kind, "pending")
+                state_m = {"active": "funded" if pos > 2 else "released", "completed": "released"}.get(kind, "pending")
                 mids.append(add(Milestone, contract_id=cid, position=pos, title=f"Milestone {pos}",
                                 amount_minor=amount, description="", state=state_m, created_at=when,
                                 funded_at=when if state_m != "pending" else None, submit_note="",
@@ -149,7 +152,7 @@ def seed_bulk(app, n: int) -> None:
                     add(LedgerEntry, journal_id=funding, contract_id=cid, milestone_id=mid, account=account,
                         amount_minor=sign * amount, currency="USD")
             for pos, (mid, amount) in enumerate(zip(mids, amounts), 1):
-                if kind == "active" and pos > 1:
+                if kind == "active" and pos > 2:
                     continue
                 fee = (amount * 500 + 5000) // 10000
                 release = add(Journal, kind="release", contract_id=cid, payment_attempt_id=None, memo="",
@@ -199,7 +202,7 @@ def measure(name: str, run, statements: Statements, repeat: int) -> dict:
 
 
 def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]:
-    """(name, who, url) of every page measured."""
+    """(name, who, url) of every page measured (who "fragment": the member, asking as htmx does)."""
     cid, link = seeded["contract_id"], seeded["link"]
     late = max(1, -(-total // per_page) - 1)
     return [
@@ -208,11 +211,15 @@ def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]
         ("contracts, active", "member", "/contracts?status=active"),
         (f"contracts, page {late}", "member", f"/contracts?page={late}"),
         ("contract detail", "member", f"/contracts/{cid}"),
+        ("terms page", "member", f"/contracts/{cid}/terms"),
+        ("milestone editor", "fragment", f"/contracts/{cid}/milestones/{seeded['unfunded']}/edit"),
         ("notifications count", "member", "/notifications/count"),
         ("notifications page", "member", "/notifications"),
         ("payouts report", "member", "/admin/payouts"),
         ("payouts CSV", "member", "/admin/payouts.csv"),
         ("client's contract page", "visitor", link),
+        ("client's fund page", "visitor", f"{link}/fund"),
+        ("client's payment status", "visitor", f"{link}/payments/{seeded['attempt']}"),
     ]
 
 
@@ -256,10 +263,11 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
     statements = Statements(engine)
     results = []
     for name, who, path in pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"]):
-        browser = seeded[who]
+        browser = seeded["member" if who == "fragment" else who]
+        headers = {"HX-Request": "true"} if who == "fragment" else {}
 
-        def get(browser=browser, path=path):
-            response = browser.get(path)
+        def get(browser=browser, path=path, headers=headers):
+            response = browser.get(path, headers=headers)
             assert response.status_code == 200, (path, response.status_code)
             return len(response.data)
         results.append(measure(name, get, statements, repeat))
