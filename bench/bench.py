@@ -1,6 +1,6 @@
 """``make bench``: seed a shop of N contracts, then time the member's, the owner's and the client's pages.
 
-    python -m bench.bench [--contracts N] [--repeat R] [--json PATH]
+    python -m bench.bench [--contracts N] [--repeat R] [--json PATH] [--explain PATH] [--http SECONDS]
 
 N defaults to ``BENCH_CONTRACTS`` (5,000). The database is a temporary SQLite file, or ``DATABASE_URL``
 (emptied first: give it one of its own). A few contracts go through the app over HTTP (sent, signed,
@@ -8,7 +8,9 @@ funded, released, so every page has real rows); the rest are bulk-inserted rows 
 (drafts, sent, signed, active with money in escrow and released, completed), which ``ledger check``
 must pass. Each page is timed in-process with the Flask test client against an empty route registered
 here (not in the app), measured in the same run; statements are counted with a ``before_cursor_execute``
-listener. Prints one table and writes JSON (``bench/results.json`` by default).
+listener. Prints one table and writes JSON (``bench/results.json`` by default), and the plans of the list
+pages' queries (``bench/explain-<database>.txt``: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL). ``--http``
+then serves the same database under gunicorn and times pages with wrk (``bench.http``).
 """
 from __future__ import annotations
 
@@ -33,8 +35,7 @@ from directcontracts.services import accounts, ledger
 from tests.conftest import PASSWORD, Client, FreshContextClient
 from tests.web import builders
 
-EMPTY = "/_bench/empty"
-CHUNK = 2000
+from . import EMPTY, http
 
 
 def make_app(url: str):
@@ -173,6 +174,63 @@ def seed_bulk(app, n: int) -> None:
         db.session.commit()
 
 
+def analyze(engine) -> None:
+    """Statistics for the planner after the bulk insert, as autovacuum (PostgreSQL) or a routine ANALYZE
+    (SQLite) would have them on a shop that grew: without them PostgreSQL plans the lists for empty tables
+    (a nested loop over 5,000 contracts where a hash join belongs: several times slower)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
+#: The list pages whose queries ``explain`` shows the plans of.
+LISTS = ("contracts, first page", "contracts, active", "contracts, page", "notifications count",
+         "notifications page", "payouts report", "payouts CSV")
+
+
+def explain(seeded: dict, engine, page_list, out_path: str) -> None:
+    """Each SELECT the list pages send, with its plan: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL (run with the
+    page's own parameters), EXPLAIN QUERY PLAN on SQLite. Written to ``out_path``."""
+    postgres = engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    sent: list = []
+
+    def one(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+    lines = [f"Plans of the list pages' queries on {engine.dialect.name} (python -m bench.bench, "
+             f"{'EXPLAIN (ANALYZE, BUFFERS)' if postgres else 'EXPLAIN QUERY PLAN'})", ""]
+    for name, who, path in page_list:
+        if not name.startswith(LISTS):
+            continue
+        browser = seeded[who]
+        assert browser.get(path).status_code == 200
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", one)
+        try:
+            assert browser.get(path).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", one)
+        lines += ["=" * 100, f"{name}: GET {path} ({len(sent)} statements)", "=" * 100]
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            for statement, parameters in sent:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                cursor.execute(prefix + statement, parameters)
+                plan = [" | ".join(str(v) for v in row) if not postgres else row[0] for row in cursor.fetchall()]
+                lines += ["", " ".join(statement.split()), f"  parameters: {parameters}", *("  " + p for p in plan)]
+            raw.rollback()
+        finally:
+            raw.close()
+        lines.append("")
+    with open(out_path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
 class Statements:
     """Counts SQL statements sent to the database (``before_cursor_execute``)."""
 
@@ -241,8 +299,9 @@ def first_visit(browser, link: str) -> dict:
     return {"files": files, "total_bytes": sum(files.values())}
 
 
-def run(contracts: int, repeat: int, url: str | None) -> dict:
-    """Seed, measure, and return the results."""
+def run(contracts: int, repeat: int, url: str | None, explain_path: str | None = None,
+        http_seconds: float = 0, http_rounds: int = 3) -> dict:
+    """Seed, measure (in-process; then under gunicorn when ``http_seconds``), and return the results."""
     tmp = None
     if not url:
         tmp = tempfile.TemporaryDirectory(prefix="dc-bench-")
@@ -254,15 +313,18 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
     start = time.perf_counter()
     seeded = seed_http(app)
     seed_bulk(app, max(0, contracts - 2))
+    with app.app_context():
+        engine = db.engine
+        analyze(engine)
     seed_seconds = time.perf_counter() - start
     with app.app_context():
         problems = ledger.check()
         entries = db.session.scalar(db.select(db.func.count(LedgerEntry.id)))
-        engine = db.engine
     assert not problems, f"the seeded books do not pass ledger check: {problems[:5]}"
     statements = Statements(engine)
     results = []
-    for name, who, path in pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"]):
+    page_list = pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"])
+    for name, who, path in page_list:
         browser = seeded["member" if who == "fragment" else who]
         headers = {"HX-Request": "true"} if who == "fragment" else {}
 
@@ -281,6 +343,9 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
     empty = results[0]["median_ms"] or 1e-9
     for r in results:
         r["ratio"] = round(r["median_ms"] / empty, 1)
+    if explain_path:
+        explain(seeded, engine, page_list, explain_path.format(database=engine.dialect.name))
+    served = http.run(url, seeded, http_seconds, http_rounds) if http_seconds else None
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -288,13 +353,15 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
         tmp.cleanup()
     return {"contracts": contracts, "ledger_entries": entries, "database": engine.dialect.name,
             "seed_seconds": round(seed_seconds, 1), "repeat": repeat, "results": results,
-            "first_visit": weight}
+            "first_visit": weight, "load_average": os.getloadavg(), "http": served}
 
 
 def table(report: dict) -> str:
     """The results as a plain-text table."""
+    load = ", ".join(f"{x:.1f}" for x in report["load_average"])
     lines = [f"{report['contracts']} contracts, {report['ledger_entries']} ledger entries on "
-             f"{report['database']} (seeded in {report['seed_seconds']} s); {report['repeat']} runs each",
+             f"{report['database']} (seeded in {report['seed_seconds']} s); {report['repeat']} runs each; "
+             f"load average at the end {load} on {os.cpu_count()} CPUs",
              f"{'page':<26}{'median ms':>10}{'p95 ms':>9}{'x empty':>9}{'SQL':>6}{'bytes':>9}"]
     for r in report["results"]:
         lines.append(f"{r['name']:<26}{r['median_ms']:>10.1f}{r['p95_ms']:>9.1f}{r['ratio']:>9.1f}"
@@ -302,6 +369,8 @@ def table(report: dict) -> str:
     weight = report["first_visit"]
     lines.append(f"client's first visit: {weight['total_bytes'] / 1024:.1f} KB gzip ("
                  + ", ".join(f"{name} {size / 1024:.1f}" for name, size in weight["files"].items()) + ")")
+    if report["http"]:
+        lines.append(http.table(report["http"]))
     return "\n".join(lines)
 
 
@@ -310,8 +379,14 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=int(os.environ.get("BENCH_CONTRACTS", 5000)))
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 20)))
     parser.add_argument("--json", default=os.environ.get("BENCH_JSON", "bench/results.json"))
+    parser.add_argument("--explain", default="bench/explain-{database}.txt", metavar="PATH",
+                        help="where the list queries' plans go ({database}: sqlite or postgresql; '' for none)")
+    parser.add_argument("--http", type=float, default=0, metavar="SECONDS",
+                        help="then under gunicorn with wrk: SECONDS a page, in paired rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds of --http")
     args = parser.parse_args()
-    report = run(args.contracts, args.repeat, os.environ.get("DATABASE_URL"))
+    report = run(args.contracts, args.repeat, os.environ.get("DATABASE_URL"), args.explain or None,
+                 args.http, args.rounds)
     print(table(report))
     with open(args.json, "w") as out:
         json.dump(report, out, indent=2)
