@@ -242,21 +242,33 @@ class Statements:
         self.count += 1
 
 
-def measure(name: str, run, statements: Statements, repeat: int) -> dict:
-    """Median and p95 wall time (ms), statements and bytes of one ``run`` (after two warm-up runs)."""
+def _ms(run) -> tuple[float, int]:
+    start = time.perf_counter()
+    size = run()
+    return (time.perf_counter() - start) * 1000, size
+
+
+def measure(name: str, run, statements: Statements, repeat: int, empty=None) -> dict:
+    """Median and p95 wall time (ms), statements and bytes of one ``run`` (after two warm-up runs).
+
+    With ``empty`` (the empty route's run), each run is paired with one of the empty route just before it,
+    and ``ratio`` is the median of the pairs' ratios: a machine busy with other work slows both alike."""
     for _ in range(2):
         run()
-    times, counts, size = [], [], 0
+    times, counts, ratios, size = [], [], [], 0
     for _ in range(repeat):
+        base = _ms(empty)[0] if empty else None
         before = statements.count
-        start = time.perf_counter()
-        size = run()
-        times.append((time.perf_counter() - start) * 1000)
+        elapsed, size = _ms(run)
         counts.append(statements.count - before)
+        times.append(elapsed)
+        if base:
+            ratios.append(elapsed / base)
     times.sort()
     return {"name": name, "median_ms": round(statistics.median(times), 2),
             "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 2),
-            "statements": max(counts), "bytes": size}
+            "statements": max(counts), "bytes": size,
+            "ratio": round(statistics.median(ratios), 1) if ratios else 1.0}
 
 
 def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]:
@@ -324,6 +336,7 @@ def run(contracts: int, repeat: int, url: str | None, explain_path: str | None =
     statements = Statements(engine)
     results = []
     page_list = pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"])
+    empty = None
     for name, who, path in page_list:
         browser = seeded["member" if who == "fragment" else who]
         headers = {"HX-Request": "true"} if who == "fragment" else {}
@@ -332,17 +345,15 @@ def run(contracts: int, repeat: int, url: str | None, explain_path: str | None =
             response = browser.get(path, headers=headers)
             assert response.status_code == 200, (path, response.status_code)
             return len(response.data)
-        results.append(measure(name, get, statements, repeat))
+        results.append(measure(name, get, statements, repeat, empty))
+        empty = empty or get  # the first page is the empty route: every other run is paired with one of it
 
     def check():
         with app.app_context():
             assert ledger.check() == []
         return 0
-    results.append(measure("ledger check", check, statements, max(3, repeat // 4)))
+    results.append(measure("ledger check", check, statements, max(3, repeat // 4), empty))
     weight = first_visit(seeded["visitor"], seeded["link"])
-    empty = results[0]["median_ms"] or 1e-9
-    for r in results:
-        r["ratio"] = round(r["median_ms"] / empty, 1)
     if explain_path:
         explain(seeded, engine, page_list, explain_path.format(database=engine.dialect.name))
     served = http.run(url, seeded, http_seconds, http_rounds) if http_seconds else None
