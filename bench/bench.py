@@ -242,10 +242,12 @@ class Statements:
         self.count += 1
 
 
-def _ms(run) -> tuple[float, int]:
-    start = time.perf_counter()
+def _ms(run) -> tuple[float, int, float]:
+    """Wall time (ms), the run's result, and this process's CPU time (ms: on SQLite the database's work too,
+    and nearly independent of the machine's other load)."""
+    start, cpu = time.perf_counter(), time.process_time()
     size = run()
-    return (time.perf_counter() - start) * 1000, size
+    return (time.perf_counter() - start) * 1000, size, (time.process_time() - cpu) * 1000
 
 
 def measure(name: str, run, statements: Statements, repeat: int, empty=None) -> dict:
@@ -255,17 +257,18 @@ def measure(name: str, run, statements: Statements, repeat: int, empty=None) -> 
     and ``ratio`` is the median of the pairs' ratios: a machine busy with other work slows both alike."""
     for _ in range(2):
         run()
-    times, counts, ratios, size = [], [], [], 0
+    times, counts, ratios, cpu, size = [], [], [], [], 0
     for _ in range(repeat):
         base = _ms(empty)[0] if empty else None
         before = statements.count
-        elapsed, size = _ms(run)
+        elapsed, size, used = _ms(run)
         counts.append(statements.count - before)
         times.append(elapsed)
+        cpu.append(used)
         if base:
             ratios.append(elapsed / base)
     times.sort()
-    return {"name": name, "median_ms": round(statistics.median(times), 2),
+    return {"name": name, "median_ms": round(statistics.median(times), 2), "cpu_ms": round(statistics.median(cpu), 2),
             "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 2),
             "statements": max(counts), "bytes": size,
             "ratio": round(statistics.median(ratios), 1) if ratios else 1.0}
@@ -373,10 +376,10 @@ def table(report: dict) -> str:
     lines = [f"{report['contracts']} contracts, {report['ledger_entries']} ledger entries on "
              f"{report['database']} (seeded in {report['seed_seconds']} s); {report['repeat']} runs each; "
              f"load average at the end {load} on {os.cpu_count()} CPUs",
-             f"{'page':<26}{'median ms':>10}{'p95 ms':>9}{'x empty':>9}{'SQL':>6}{'bytes':>9}"]
+             f"{'page':<26}{'median ms':>10}{'p95 ms':>9}{'x empty':>9}{'SQL':>6}{'bytes':>9}{'CPU ms':>8}"]
     for r in report["results"]:
         lines.append(f"{r['name']:<26}{r['median_ms']:>10.1f}{r['p95_ms']:>9.1f}{r['ratio']:>9.1f}"
-                     f"{r['statements']:>6}{r['bytes']:>9}")
+                     f"{r['statements']:>6}{r['bytes']:>9}{r['cpu_ms']:>8.1f}")
     weight = report["first_visit"]
     lines.append(f"client's first visit: {weight['total_bytes'] / 1024:.1f} KB gzip ("
                  + ", ".join(f"{name} {size / 1024:.1f}" for name, size in weight["files"].items()) + ")")
