@@ -10,7 +10,7 @@ must pass. Each page is timed in-process with the Flask test client against an e
 here (not in the app), measured in the same run; statements are counted with a ``before_cursor_execute``
 listener. Prints one table and writes JSON (``bench/results.json`` by default), and the plans of the list
 pages' queries (``bench/explain-<database>.txt``: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL). ``--http``
-then serves the same database under gunicorn and times pages with wrk (``bench.http``).
+then serves the same database under gunicorn and times pages with wrk (``bench.wrk``).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from directcontracts.services import accounts, ledger
 from tests.conftest import PASSWORD, Client, FreshContextClient
 from tests.web import builders
 
-from . import EMPTY, http
+from . import EMPTY, wrk
 
 
 def make_app(url: str):
@@ -359,7 +359,7 @@ def run(contracts: int, repeat: int, url: str | None, explain_path: str | None =
     weight = first_visit(seeded["visitor"], seeded["link"])
     if explain_path:
         explain(seeded, engine, page_list, explain_path.format(database=engine.dialect.name))
-    served = http.run(url, seeded, http_seconds, http_rounds) if http_seconds else None
+    served = wrk.run(url, seeded, http_seconds, http_rounds) if http_seconds else None
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -384,7 +384,7 @@ def table(report: dict) -> str:
     lines.append(f"client's first visit: {weight['total_bytes'] / 1024:.1f} KB gzip ("
                  + ", ".join(f"{name} {size / 1024:.1f}" for name, size in weight["files"].items()) + ")")
     if report["http"]:
-        lines.append(http.table(report["http"]))
+        lines.append(wrk.table(report["http"]))
     return "\n".join(lines)
 
 

@@ -68,7 +68,7 @@ def cookie_header(browser) -> str:
     return "; ".join(f"{c.key}={c.value}" for c in jar.values())
 
 
-def wrk(url: str, seconds: float, cookie: str, connections: int) -> tuple[float, int]:
+def wrk_rate(url: str, seconds: float, cookie: str, connections: int) -> tuple[float, int]:
     """Requests/s wrk reached on ``url`` (2 threads, ``connections`` connections), and its non-2xx/3xx count."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     if cookie:
@@ -98,7 +98,7 @@ def run(database_url: str, seeded: dict, seconds: float, rounds: int = 3, connec
         for _ in range(rounds):
             figures = {}
             for name, path, cookie in targets:
-                rate, errors = wrk(base + path, seconds, cookie, connections)
+                rate, errors = wrk_rate(base + path, seconds, cookie, connections)
                 if errors:
                     raise SystemExit(f"{name}: {errors} responses were not 2xx/3xx under wrk")
                 figures[name] = rate
