@@ -12,8 +12,10 @@ LOAD_SECONDS ?= 60
 LOAD_PG ?= postgresql://postgres@127.0.0.1:5432/load
 LOAD_WORKERS ?= 4
 BENCH_CONTRACTS ?= 5000
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/bench
+BENCH_HTTP_SECONDS ?= 10
 
-.PHONY: demo test test-pg install clean-demo bench scan load screenshots
+.PHONY: demo test test-pg install clean-demo bench bench-http scan load screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +62,12 @@ bench: install
 ## through Debian's Chromium (builder, proposal, fund page, receipt, signed agreement); docs/screenshots/readme-*.png.
 screenshots: install
 	$(BIN)/python -m tests.tools.screenshots
+
+## The same on PostgreSQL $(BENCH_PG) (emptied first; create it with createdb), then under gunicorn (2 workers,
+## loopback) with wrk: the empty route, the client's contract page and the contracts list, $(BENCH_HTTP_SECONDS) s
+## each in 3 paired rounds; requests/s and the ratio to the empty route. Needs Debian's wrk.
+bench-http: install
+	DATABASE_URL=$(BENCH_PG) BENCH_CONTRACTS=$(BENCH_CONTRACTS) $(BIN)/python -m bench.bench --http $(BENCH_HTTP_SECONDS)
 
 clean-demo:
 	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json* instance/jobs.log

@@ -1,6 +1,6 @@
 """``make bench``: seed a shop of N contracts, then time the member's, the owner's and the client's pages.
 
-    python -m bench.bench [--contracts N] [--repeat R] [--json PATH]
+    python -m bench.bench [--contracts N] [--repeat R] [--json PATH] [--explain PATH] [--http SECONDS]
 
 N defaults to ``BENCH_CONTRACTS`` (5,000). The database is a temporary SQLite file, or ``DATABASE_URL``
 (emptied first: give it one of its own). A few contracts go through the app over HTTP (sent, signed,
@@ -8,7 +8,9 @@ funded, released, so every page has real rows); the rest are bulk-inserted rows 
 (drafts, sent, signed, active with money in escrow and released, completed), which ``ledger check``
 must pass. Each page is timed in-process with the Flask test client against an empty route registered
 here (not in the app), measured in the same run; statements are counted with a ``before_cursor_execute``
-listener. Prints one table and writes JSON (``bench/results.json`` by default).
+listener. Prints one table and writes JSON (``bench/results.json`` by default), and the plans of the list
+pages' queries (``bench/explain-<database>.txt``: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL). ``--http``
+then serves the same database under gunicorn and times pages with wrk (``bench.wrk``).
 """
 from __future__ import annotations
 
@@ -33,8 +35,7 @@ from directcontracts.services import accounts, ledger
 from tests.conftest import PASSWORD, Client, FreshContextClient
 from tests.web import builders
 
-EMPTY = "/_bench/empty"
-CHUNK = 2000
+from . import EMPTY, wrk
 
 
 def make_app(url: str):
@@ -64,14 +65,16 @@ def seed_http(app) -> dict:
 
     member, visitor = Client(app.test_client()), Client(app.test_client())
     assert member.post("/login", {"email": email, "password": PASSWORD}).status_code == 303
-    cid, link = builders.funded_contract(member, visitor, outbox)
+    cid, link = builders.funded_contract(member, visitor, outbox, choice="first")
     with app.app_context():
-        first = db.session.scalars(db.select(Milestone.id).where(Milestone.contract_id == cid)
-                                   .order_by(Milestone.position)).first()
+        first, second = db.session.scalars(db.select(Milestone.id).where(Milestone.contract_id == cid)
+                                           .order_by(Milestone.position)).all()[:2]
+        attempt = db.session.scalar(db.select(PaymentAttempt.id).where(PaymentAttempt.contract_id == cid))
     builders.request_payment(member, cid, first)
     builders.approve(visitor, link, first)
     builders.sent_contract(member, outbox)
-    return {"member": member, "visitor": visitor, "contract_id": cid, "link": link}
+    return {"member": member, "visitor": visitor, "contract_id": cid, "link": link, "unfunded": second,
+            "attempt": attempt}
 
 
 def _next_id(model) -> int:
@@ -80,7 +83,8 @@ def _next_id(model) -> int:
 
 def seed_bulk(app, n: int) -> None:
     """``n`` more contracts of the owner, as valid rows: 10% drafts, 15% sent, 5% signed, 50% active
-    (three milestones funded, the first released), 20% completed (two milestones, both released)."""
+    (five milestones funded, the first two released), 20% completed (three milestones, all released): about
+    5 milestones and 10 ledger entries a contract, the shape of the issue's 5,000-contract shop (~51,000 entries)."""
     with app.app_context():
         member_id = db.session.scalar(db.select(accounts.Member.id))
         snapshot = db.session.scalar(db.select(ContractRevision.snapshot))
@@ -114,10 +118,10 @@ def seed_bulk(app, n: int) -> None:
                       revision=0 if kind == "draft" else 1, created_at=when, last_activity_at=when,
                       sent_at=None if kind == "draft" else when,
                       closed_at=when if kind == "completed" else None)
-            amounts = [100_00, 250_00, 50_00] if kind != "completed" else [300_00, 120_00]
+            amounts = [100_00, 250_00, 50_00, 75_00, 125_00] if kind != "completed" else [300_00, 120_00, 80_00]
             mids = []
             for pos, amount in enumerate(amounts, 1):
-                state_m = {"active": "funded" if pos > 1 else "released", "completed": "released"}.get(kind, "pending")
+                state_m = {"active": "funded" if pos > 2 else "released", "completed": "released"}.get(kind, "pending")
                 mids.append(add(Milestone, contract_id=cid, position=pos, title=f"Milestone {pos}",
                                 amount_minor=amount, description="", state=state_m, created_at=when,
                                 funded_at=when if state_m != "pending" else None, submit_note="",
@@ -149,7 +153,7 @@ def seed_bulk(app, n: int) -> None:
                     add(LedgerEntry, journal_id=funding, contract_id=cid, milestone_id=mid, account=account,
                         amount_minor=sign * amount, currency="USD")
             for pos, (mid, amount) in enumerate(zip(mids, amounts), 1):
-                if kind == "active" and pos > 1:
+                if kind == "active" and pos > 2:
                     continue
                 fee = (amount * 500 + 5000) // 10000
                 release = add(Journal, kind="release", contract_id=cid, payment_attempt_id=None, memo="",
@@ -170,6 +174,63 @@ def seed_bulk(app, n: int) -> None:
         db.session.commit()
 
 
+def analyze(engine) -> None:
+    """Statistics for the planner after the bulk insert, as autovacuum (PostgreSQL) or a routine ANALYZE
+    (SQLite) would have them on a shop that grew: without them PostgreSQL plans the lists for empty tables
+    (a nested loop over 5,000 contracts where a hash join belongs: several times slower)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
+#: The list pages whose queries ``explain`` shows the plans of.
+LISTS = ("contracts, first page", "contracts, active", "contracts, page", "notifications count",
+         "notifications page", "payouts report", "payouts CSV")
+
+
+def explain(seeded: dict, engine, page_list, out_path: str) -> None:
+    """Each SELECT the list pages send, with its plan: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL (run with the
+    page's own parameters), EXPLAIN QUERY PLAN on SQLite. Written to ``out_path``."""
+    postgres = engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    sent: list = []
+
+    def one(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+    lines = [f"Plans of the list pages' queries on {engine.dialect.name} (python -m bench.bench, "
+             f"{'EXPLAIN (ANALYZE, BUFFERS)' if postgres else 'EXPLAIN QUERY PLAN'})", ""]
+    for name, who, path in page_list:
+        if not name.startswith(LISTS):
+            continue
+        browser = seeded[who]
+        assert browser.get(path).status_code == 200
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", one)
+        try:
+            assert browser.get(path).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", one)
+        lines += ["=" * 100, f"{name}: GET {path} ({len(sent)} statements)", "=" * 100]
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            for statement, parameters in sent:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                cursor.execute(prefix + statement, parameters)
+                plan = [" | ".join(str(v) for v in row) if not postgres else row[0] for row in cursor.fetchall()]
+                lines += ["", " ".join(statement.split()), f"  parameters: {parameters}", *("  " + p for p in plan)]
+            raw.rollback()
+        finally:
+            raw.close()
+        lines.append("")
+    with open(out_path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
 class Statements:
     """Counts SQL statements sent to the database (``before_cursor_execute``)."""
 
@@ -181,25 +242,40 @@ class Statements:
         self.count += 1
 
 
-def measure(name: str, run, statements: Statements, repeat: int) -> dict:
-    """Median and p95 wall time (ms), statements and bytes of one ``run`` (after two warm-up runs)."""
+def _ms(run) -> tuple[float, int, float]:
+    """Wall time (ms), the run's result, and this process's CPU time (ms: on SQLite the database's work too,
+    and nearly independent of the machine's other load)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    size = run()
+    return (time.perf_counter() - start) * 1000, size, (time.process_time() - cpu) * 1000
+
+
+def measure(name: str, run, statements: Statements, repeat: int, empty=None) -> dict:
+    """Median and p95 wall time (ms), statements and bytes of one ``run`` (after two warm-up runs).
+
+    With ``empty`` (the empty route's run), each run is paired with one of the empty route just before it,
+    and ``ratio`` is the median of the pairs' ratios: a machine busy with other work slows both alike."""
     for _ in range(2):
         run()
-    times, counts, size = [], [], 0
+    times, counts, ratios, cpu, size = [], [], [], [], 0
     for _ in range(repeat):
+        base = _ms(empty)[0] if empty else None
         before = statements.count
-        start = time.perf_counter()
-        size = run()
-        times.append((time.perf_counter() - start) * 1000)
+        elapsed, size, used = _ms(run)
         counts.append(statements.count - before)
+        times.append(elapsed)
+        cpu.append(used)
+        if base:
+            ratios.append(elapsed / base)
     times.sort()
-    return {"name": name, "median_ms": round(statistics.median(times), 2),
+    return {"name": name, "median_ms": round(statistics.median(times), 2), "cpu_ms": round(statistics.median(cpu), 2),
             "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 2),
-            "statements": max(counts), "bytes": size}
+            "statements": max(counts), "bytes": size,
+            "ratio": round(statistics.median(ratios), 1) if ratios else 1.0}
 
 
 def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]:
-    """(name, who, url) of every page measured."""
+    """(name, who, url) of every page measured (who "fragment": the member, asking as htmx does)."""
     cid, link = seeded["contract_id"], seeded["link"]
     late = max(1, -(-total // per_page) - 1)
     return [
@@ -208,11 +284,15 @@ def pages(seeded: dict, total: int, per_page: int) -> list[tuple[str, str, str]]
         ("contracts, active", "member", "/contracts?status=active"),
         (f"contracts, page {late}", "member", f"/contracts?page={late}"),
         ("contract detail", "member", f"/contracts/{cid}"),
+        ("terms page", "member", f"/contracts/{cid}/terms"),
+        ("milestone editor", "fragment", f"/contracts/{cid}/milestones/{seeded['unfunded']}/edit"),
         ("notifications count", "member", "/notifications/count"),
         ("notifications page", "member", "/notifications"),
         ("payouts report", "member", "/admin/payouts"),
         ("payouts CSV", "member", "/admin/payouts.csv"),
         ("client's contract page", "visitor", link),
+        ("client's fund page", "visitor", f"{link}/fund"),
+        ("client's payment status", "visitor", f"{link}/payments/{seeded['attempt']}"),
     ]
 
 
@@ -234,8 +314,9 @@ def first_visit(browser, link: str) -> dict:
     return {"files": files, "total_bytes": sum(files.values())}
 
 
-def run(contracts: int, repeat: int, url: str | None) -> dict:
-    """Seed, measure, and return the results."""
+def run(contracts: int, repeat: int, url: str | None, explain_path: str | None = None,
+        http_seconds: float = 0, http_rounds: int = 3) -> dict:
+    """Seed, measure (in-process; then under gunicorn when ``http_seconds``), and return the results."""
     tmp = None
     if not url:
         tmp = tempfile.TemporaryDirectory(prefix="dc-bench-")
@@ -247,32 +328,38 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
     start = time.perf_counter()
     seeded = seed_http(app)
     seed_bulk(app, max(0, contracts - 2))
+    with app.app_context():
+        engine = db.engine
+        analyze(engine)
     seed_seconds = time.perf_counter() - start
     with app.app_context():
         problems = ledger.check()
         entries = db.session.scalar(db.select(db.func.count(LedgerEntry.id)))
-        engine = db.engine
     assert not problems, f"the seeded books do not pass ledger check: {problems[:5]}"
     statements = Statements(engine)
     results = []
-    for name, who, path in pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"]):
-        browser = seeded[who]
+    page_list = pages(seeded, contracts, app.config["CONTRACTS_PER_PAGE"])
+    empty = None
+    for name, who, path in page_list:
+        browser = seeded["member" if who == "fragment" else who]
+        headers = {"HX-Request": "true"} if who == "fragment" else {}
 
-        def get(browser=browser, path=path):
-            response = browser.get(path)
+        def get(browser=browser, path=path, headers=headers):
+            response = browser.get(path, headers=headers)
             assert response.status_code == 200, (path, response.status_code)
             return len(response.data)
-        results.append(measure(name, get, statements, repeat))
+        results.append(measure(name, get, statements, repeat, empty))
+        empty = empty or get  # the first page is the empty route: every other run is paired with one of it
 
     def check():
         with app.app_context():
             assert ledger.check() == []
         return 0
-    results.append(measure("ledger check", check, statements, max(3, repeat // 4)))
+    results.append(measure("ledger check", check, statements, max(3, repeat // 4), empty))
     weight = first_visit(seeded["visitor"], seeded["link"])
-    empty = results[0]["median_ms"] or 1e-9
-    for r in results:
-        r["ratio"] = round(r["median_ms"] / empty, 1)
+    if explain_path:
+        explain(seeded, engine, page_list, explain_path.format(database=engine.dialect.name))
+    served = wrk.run(url, seeded, http_seconds, http_rounds) if http_seconds else None
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -280,20 +367,24 @@ def run(contracts: int, repeat: int, url: str | None) -> dict:
         tmp.cleanup()
     return {"contracts": contracts, "ledger_entries": entries, "database": engine.dialect.name,
             "seed_seconds": round(seed_seconds, 1), "repeat": repeat, "results": results,
-            "first_visit": weight}
+            "first_visit": weight, "load_average": os.getloadavg(), "http": served}
 
 
 def table(report: dict) -> str:
     """The results as a plain-text table."""
+    load = ", ".join(f"{x:.1f}" for x in report["load_average"])
     lines = [f"{report['contracts']} contracts, {report['ledger_entries']} ledger entries on "
-             f"{report['database']} (seeded in {report['seed_seconds']} s); {report['repeat']} runs each",
-             f"{'page':<26}{'median ms':>10}{'p95 ms':>9}{'x empty':>9}{'SQL':>6}{'bytes':>9}"]
+             f"{report['database']} (seeded in {report['seed_seconds']} s); {report['repeat']} runs each; "
+             f"load average at the end {load} on {os.cpu_count()} CPUs",
+             f"{'page':<26}{'median ms':>10}{'p95 ms':>9}{'x empty':>9}{'SQL':>6}{'bytes':>9}{'CPU ms':>8}"]
     for r in report["results"]:
         lines.append(f"{r['name']:<26}{r['median_ms']:>10.1f}{r['p95_ms']:>9.1f}{r['ratio']:>9.1f}"
-                     f"{r['statements']:>6}{r['bytes']:>9}")
+                     f"{r['statements']:>6}{r['bytes']:>9}{r['cpu_ms']:>8.1f}")
     weight = report["first_visit"]
     lines.append(f"client's first visit: {weight['total_bytes'] / 1024:.1f} KB gzip ("
                  + ", ".join(f"{name} {size / 1024:.1f}" for name, size in weight["files"].items()) + ")")
+    if report["http"]:
+        lines.append(wrk.table(report["http"]))
     return "\n".join(lines)
 
 
@@ -302,8 +393,14 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=int(os.environ.get("BENCH_CONTRACTS", 5000)))
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 20)))
     parser.add_argument("--json", default=os.environ.get("BENCH_JSON", "bench/results.json"))
+    parser.add_argument("--explain", default="bench/explain-{database}.txt", metavar="PATH",
+                        help="where the list queries' plans go ({database}: sqlite or postgresql; '' for none)")
+    parser.add_argument("--http", type=float, default=0, metavar="SECONDS",
+                        help="then under gunicorn with wrk: SECONDS a page, in paired rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds of --http")
     args = parser.parse_args()
-    report = run(args.contracts, args.repeat, os.environ.get("DATABASE_URL"))
+    report = run(args.contracts, args.repeat, os.environ.get("DATABASE_URL"), args.explain or None,
+                 args.http, args.rounds)
     print(table(report))
     with open(args.json, "w") as out:
         json.dump(report, out, indent=2)

@@ -50,7 +50,7 @@ from ..models import (
     utcnow,
 )
 from ..payments import current_gateway
-from . import accounts, activity, mailer, memo
+from . import accounts, activity, mailer, memo, presence
 from . import ledger as ledger_svc
 from .errors import InvalidTransition, NotFound, ValidationFailed
 from .links import external_url, freelancer_link, fresh_client_link
@@ -95,6 +95,8 @@ def _open_items():
 @memo.per_request
 def frozen_milestones(contract: Contract) -> set[int]:
     """The contract's milestones whose money an open chargeback freezes (those still in escrow)."""
+    if not any(c.status == "open" for c in for_contract(contract)):
+        return set()
     return set(db.session.scalars(_open_items().join(Milestone, Milestone.id == PaymentItem.milestone_id)
                                   .where(Chargeback.contract_id == contract.id,
                                          Milestone.state.in_(list(ESCROW_STATES)))))
@@ -130,7 +132,11 @@ def get(chargeback_id: int) -> Chargeback:
     return row
 
 
+@memo.per_request
 def for_contract(contract: Contract) -> list[Chargeback]:
+    """The contract's chargebacks, oldest first (none asked for when the page's probe found none)."""
+    if presence.none(contract, "chargebacks"):
+        return []
     return list(db.session.scalars(db.select(Chargeback).where(Chargeback.contract_id == contract.id)
                                    .order_by(Chargeback.id)))
 

@@ -10,7 +10,7 @@ from ..domain.rules import DECLINE_REASON, PROPOSAL_CHANGES, SIGNER_NAME, TextRu
 from ..domain.states import ContractAction, ContractState, contract_transition
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, TimelineEvent, utcnow
-from . import activity, mailer, memo, thread
+from . import activity, mailer, memo, presence, thread
 from .errors import InvalidTransition, PageOutdated, ValidationFailed, clean_text
 from .links import freelancer_link
 from .locks import lock_without_payment
@@ -76,10 +76,9 @@ def current_revision(contract: Contract) -> ContractRevision | None:
 @memo.per_request
 def acceptance_of_current(contract: Contract) -> Acceptance | None:
     """The client's signature on the revision they are looking at, if any."""
-    revision = current_revision(contract)
-    if revision is None:
-        return None
-    return db.session.scalar(db.select(Acceptance).where(Acceptance.revision_id == revision.id))
+    current = (db.select(ContractRevision.id).where(ContractRevision.contract_id == contract.id)
+               .order_by(ContractRevision.number.desc()).limit(1).scalar_subquery())  # current_revision's
+    return db.session.scalar(db.select(Acceptance).where(Acceptance.revision_id == current))
 
 
 def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str,
@@ -142,14 +141,17 @@ VIEW_QUIET = timedelta(hours=1)
 def record_view(contract: Contract) -> None:
     """The client opened the link: a timeline entry (at most one an hour); the first view
     of each revision also notifies the freelancer."""
-    last = db.session.scalar(
-        db.select(TimelineEvent).where(TimelineEvent.contract_id == contract.id, TimelineEvent.kind == "viewed")
-        .order_by(TimelineEvent.id.desc()).limit(1))
+    asked, last = presence.known(contract, "viewed_at")  # the page asks its other small questions with it
+    if not asked:
+        last = db.session.scalar(
+            db.select(TimelineEvent.created_at).where(TimelineEvent.contract_id == contract.id,
+                                                      TimelineEvent.kind == "viewed")
+            .order_by(TimelineEvent.id.desc()).limit(1))
     now = utcnow()
-    if last is not None and now - last.created_at < VIEW_QUIET:
+    if last is not None and now - last < VIEW_QUIET:
         return
     activity.record(contract, "viewed", "client", f"The client opened the contract (revision {contract.revision}).")
-    first_of_revision = last is None or (contract.sent_at is not None and last.created_at < contract.sent_at)
+    first_of_revision = last is None or (contract.sent_at is not None and last < contract.sent_at)
     if first_of_revision:
         activity.notify(contract, f"{contract.client_name} opened “{contract.title}”.")
     db.session.commit()

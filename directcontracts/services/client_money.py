@@ -18,15 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..domain import ledger as rules
 from ..domain.money import Money
 from ..extensions import db
-from ..models import Contract, Journal, LedgerEntry, Milestone, PaymentAttempt, PaymentItem, Refund, SaleReturn
-from . import chargebacks, ledger
+from ..models import Contract, Milestone, PaymentAttempt, SaleReturn
+from . import chargebacks, ledger, refunds
 from .funding import method_label
-from .refunds import IN_FLIGHT as REFUND_IN_FLIGHT
 
 #: A payment's status, in the client's words: (short label, CSS/status key).
 CONFIRMED, CONFIRMING, DECLINED, GIVEN_BACK = "confirmed", "confirming", "declined", "given_back"
@@ -152,12 +151,14 @@ def payments(contract: Contract) -> list[PaymentLine]:
     """The client's payments for this contract, newest first, each with what it paid for."""
     attempts = db.session.scalars(
         db.select(PaymentAttempt).where(PaymentAttempt.contract_id == contract.id)
-        .options(selectinload(PaymentAttempt.items).selectinload(PaymentItem.milestone))
+        .options(joinedload(PaymentAttempt.items))  # a few items each: one query
         .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id)
-    ).all()
+    ).unique().all()
+    given_back = [a.id for a in attempts if a.status == "returned"]  # only these show a return's status
     returns = dict(db.session.execute(
         db.select(SaleReturn.attempt_id, SaleReturn.status)
-        .where(SaleReturn.attempt_id.in_([a.id for a in attempts]))).all()) if attempts else {}
+        .where(SaleReturn.attempt_id.in_(given_back))).all()) if given_back else {}
+    milestones = {m.id: m for m in contract.milestones}  # the contract's own (loaded with it)
     disputed = {c.attempt_id: c for c in chargebacks.for_contract(contract)}  # one a sale (Braintree)
     lines = []
     for a in attempts:
@@ -168,8 +169,8 @@ def payments(contract: Contract) -> list[PaymentLine]:
             attempt_id=a.id, at=a.decided_at or a.created_at, amount=a.amount,
             method=method_label(a) if known_method else "—",
             reference=a.transaction_id or "—",
-            items=[(i.milestone.title, Money(i.amount_minor, a.currency))
-                   for i in sorted(a.items, key=lambda i: i.milestone.position)],
+            items=[(milestones[i.milestone_id].title, Money(i.amount_minor, a.currency))
+                   for i in sorted(a.items, key=lambda i: milestones[i.milestone_id].position)],
             status=status,
             detail=_detail(status, returns.get(a.id, "returning"), chargeback),
         ))
@@ -193,25 +194,18 @@ def _taken_back(contract: Contract) -> dict[tuple[int, str], int]:
     releases (the freelancer's part and the fee's); the shop's own money covering an earlier refund is left
     out, as it never was in this milestone's escrow."""
     out: dict[tuple[int, str], int] = {}
-    for milestone_id, kind, total in db.session.execute(
-            db.select(LedgerEntry.milestone_id, Journal.kind, db.func.sum(LedgerEntry.amount_minor))
-            .join(Journal, Journal.id == LedgerEntry.journal_id)
-            .where(LedgerEntry.contract_id == contract.id, Journal.kind.in_(ledger.TAKE_BACKS),
-                   LedgerEntry.account.in_((rules.ESCROW, rules.FREELANCER, rules.FEES)))
-            .group_by(LedgerEntry.milestone_id, Journal.kind)):
-        out[(milestone_id, kind)] = -int(total)
+    for milestone_id, kind, account, total in ledger.contract_sums(contract.id):  # summed by the database
+        if kind in ledger.TAKE_BACKS and account in (rules.ESCROW, rules.FREELANCER, rules.FEES):
+            out[(milestone_id, kind)] = out.get((milestone_id, kind), 0) - int(total)
     return out
 
 
 def milestones(contract: Contract) -> list[MilestoneLine]:
     """Per milestone, from the ledger: funded, released, refunded, in escrow, charged back, and a refund being
     confirmed; a reversed payment counts as never made."""
-    money = ledger.milestone_money([contract.id])
+    money = ledger.per_milestone(contract)
     taken, frozen = _taken_back(contract), chargebacks.frozen_milestones(contract)
-    refunding = {milestone_id: (amount, status) for milestone_id, amount, status in db.session.execute(
-        db.select(Refund.milestone_id, Refund.amount_minor, Refund.status)
-        .join(Milestone, Milestone.id == Refund.milestone_id)
-        .where(Milestone.contract_id == contract.id, Refund.status.in_(REFUND_IN_FLIGHT)))}
+    refunding = refunds.in_flight_amounts(contract)
     cur = contract.currency
     lines = []
     for m in contract.milestones:

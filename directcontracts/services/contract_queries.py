@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain.states import SIGNED, ContractState
 from ..domain.terms import Summary, summarize
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, Dispute, Member, Milestone, ShopSettings
-from . import ledger
+from . import ledger, presence
 from .errors import NotFound
 
 
 def get_for_member(contract_id: int, member: Member) -> Contract:
     """The member's own contract; NotFound for anyone else's (no hint it exists)."""
-    contract = db.session.get(Contract, contract_id)
+    # with its milestones: every contract page shows them (one query, not two)
+    contract = db.session.get(Contract, contract_id, options=[joinedload(Contract.milestones)])
     if contract is None or contract.member_id != member.id:
         raise NotFound("No such contract.")
     return contract
@@ -40,6 +41,12 @@ def _signed_current():
     return (db.select(Acceptance.id).join(ContractRevision, ContractRevision.id == Acceptance.revision_id)
             .where(Acceptance.contract_id == Contract.id, ContractRevision.number == Contract.revision)
             .exists())
+
+
+def signed(contract: Contract) -> bool:
+    """Whether the client signed the contract's current revision (a page: with its other small questions)."""
+    asked, answer = presence.known(contract, "signed")
+    return answer if asked else bool(signed_ids([contract]))
 
 
 def signed_ids(contracts: list[Contract]) -> set[int]:

@@ -33,7 +33,7 @@ from ..domain.rules import DISPUTE_DECISION, DISPUTE_MESSAGE, DISPUTE_REASONS, D
 from ..domain.states import MilestoneAction, milestone_transition
 from ..extensions import db
 from ..models import Contract, Dispute, Member, Milestone, Refund, ShopSettings, utcnow
-from . import activity, chargebacks, lifecycle, mailer, thread, tokens
+from . import activity, chargebacks, lifecycle, mailer, memo, presence, thread, tokens
 from . import ledger as ledger_svc
 from .accounts import owner  # the mediator of every dispute (``disputes.owner`` for the pages)
 from .errors import InvalidTransition, NotFound, ValidationFailed, clean_text
@@ -61,8 +61,11 @@ def get(contract: Contract, dispute_id: int) -> Dispute:
     return dispute
 
 
+@memo.per_request
 def for_contract(contract: Contract) -> list[Dispute]:
     """The contract's disputes, open ones first, then newest first."""
+    if presence.none(contract, "disputes"):
+        return []
     return list(db.session.scalars(db.select(Dispute).where(Dispute.contract_id == contract.id)
                                    .order_by(Dispute.status.desc(), Dispute.id.desc())))
 

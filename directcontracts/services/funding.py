@@ -29,7 +29,7 @@ from ..domain.states import ContractAction, ContractState, MilestoneAction, Mile
 from ..extensions import db
 from ..models import Contract, Milestone, PaymentAttempt, PaymentItem, utcnow
 from ..payments import current_gateway
-from . import activity, mailer, memo
+from . import activity, mailer, memo, presence
 from . import ledger as ledger_svc
 from .client_actions import acceptance_of_current, sign
 from .isolation import isolated, raise_uncollected
@@ -86,6 +86,8 @@ def fundable(contract: Contract) -> list[Milestone]:
 @memo.per_request
 def in_flight(contract: Contract) -> list[PaymentAttempt]:
     """Attempts of this contract whose outcome is not known yet."""
+    if presence.none(contract, "paying"):
+        return []
     return list(db.session.scalars(
         db.select(PaymentAttempt).where(PaymentAttempt.contract_id == contract.id,
                                         PaymentAttempt.status.in_(("pending", "unknown")))

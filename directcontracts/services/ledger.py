@@ -22,6 +22,7 @@ from ..models import (
     WebhookNotification,
     utcnow,
 )
+from . import memo
 
 #: A refund still being confirmed, or a sale still being given back, after this long is not
 #: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
@@ -113,6 +114,18 @@ def _sums(key, *where):
     ).all()
 
 
+@memo.per_request
+def contract_sums(contract_id: int) -> list:
+    """One contract's (milestone, journal kind, account, sum) rows: the page's money questions all read these
+    (once a request; a write in it asks again)."""
+    return _sums(LedgerEntry.milestone_id, LedgerEntry.contract_id == contract_id)
+
+
+def per_milestone(contract: Contract) -> dict[int, MilestoneMoney]:
+    """``milestone_money`` of one contract, from the request's ``contract_sums``."""
+    return _tally(contract_sums(contract.id))
+
+
 def milestone_money(contract_ids: list[int]) -> dict[int, MilestoneMoney]:
     """Per milestone: funded, released (gross), refunded, fees, and what was taken back — summed from entries."""
     return _tally(_sums(LedgerEntry.milestone_id, LedgerEntry.contract_id.in_(contract_ids)))
@@ -179,12 +192,12 @@ def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
 
 def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMoney]]:
     """A contract's totals and each of its milestones' money, from one query (a contract page needs both)."""
-    per_milestone = milestone_money([contract.id])
+    milestones = per_milestone(contract)
     total = MilestoneMoney()
-    for p in per_milestone.values():
+    for p in milestones.values():
         for name in ("funded", "released", "refunded", "fees", "returned", "clawed", "owed", "lost"):
             setattr(total, name, getattr(total, name) + getattr(p, name))
-    return _as_contract_money(total, contract.currency), per_milestone
+    return _as_contract_money(total, contract.currency), milestones
 
 
 def member_money(member_id: int) -> dict[str, ContractMoney]:

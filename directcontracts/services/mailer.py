@@ -377,14 +377,19 @@ def undeliverable(contract: Contract) -> list[OutboxEmail]:
     (the address works now) or the address is no longer the client's nor the
     member's (it was corrected).
     """
+    from . import presence  # (presence reads MAX_ATTEMPTS from this module: imported here, not at the top)
+    if presence.none(contract, "given_up"):
+        return []
+    given_up = db.session.scalars(
+        db.select(OutboxEmail).where(OutboxEmail.contract_id == contract.id, OutboxEmail.sent_at.is_(None),
+                                     OutboxEmail.attempts >= MAX_ATTEMPTS).order_by(OutboxEmail.id)).all()
+    if not given_up:
+        return []
     address = db.func.lower(OutboxEmail.to_addr)
     last_delivered = dict(db.session.execute(
         db.select(address, db.func.max(OutboxEmail.id))
         .where(OutboxEmail.contract_id == contract.id, OutboxEmail.sent_at.is_not(None)).group_by(address)
     ).all())
-    given_up = db.session.scalars(
-        db.select(OutboxEmail).where(OutboxEmail.contract_id == contract.id, OutboxEmail.sent_at.is_(None),
-                                     OutboxEmail.attempts >= MAX_ATTEMPTS).order_by(OutboxEmail.id))
     current = {contract.client_email.lower(), contract.member.email.lower()}
     return [row for row in given_up
             if row.to_addr.lower() in current and last_delivered.get(row.to_addr.lower(), 0) < row.id]

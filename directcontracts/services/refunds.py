@@ -44,7 +44,7 @@ from ..domain.payments import GatewayUnavailable
 from ..domain.states import MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, utcnow
-from . import activity, lifecycle, mailer, memo
+from . import activity, lifecycle, mailer, memo, presence
 from .isolation import backoff, isolated
 from .locks import lock_refund
 
@@ -67,12 +67,20 @@ MAX_IN_FLIGHT_DELAY = timedelta(hours=1)
 
 
 @memo.per_request
+def in_flight_amounts(contract: Contract) -> dict[int, tuple[int, str]]:
+    """This contract's refunds queued or being confirmed: milestone id → (amount, refund status)."""
+    if presence.none(contract, "refunds"):
+        return {}
+    rows = db.session.execute(
+        db.select(Refund.milestone_id, Refund.amount_minor, Refund.status)
+        .join(Milestone, Milestone.id == Refund.milestone_id)
+        .where(Milestone.contract_id == contract.id, Refund.status.in_(IN_FLIGHT)))
+    return {milestone_id: (amount, status) for milestone_id, amount, status in rows}
+
+
 def in_flight(contract: Contract) -> dict[int, str]:
     """This contract's milestones whose refund is queued or being confirmed: milestone id → refund status."""
-    rows = db.session.execute(
-        db.select(Refund.milestone_id, Refund.status).join(Milestone, Milestone.id == Refund.milestone_id)
-        .where(Milestone.contract_id == contract.id, Refund.status.in_(IN_FLIGHT)))
-    return {milestone_id: status for milestone_id, status in rows}
+    return {milestone_id: status for milestone_id, (_, status) in in_flight_amounts(contract).items()}
 
 
 def refused(refund_id: int, message: str, now: datetime | None = None) -> None:

@@ -24,8 +24,8 @@ from ..domain.rules import THREAD_MESSAGE
 from ..domain.ledger import CLIENT, ESCROW
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Chargeback, Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
-from . import activity, mailer
+from ..models import Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
+from . import activity, mailer, memo, presence
 from .errors import InvalidTransition, clean_text
 from .isolation import each, isolated
 from .links import external_url, freelancer_link, fresh_client_link
@@ -90,10 +90,19 @@ def add(contract: Contract, author: str, body: str, *, kind: str = "message", na
 
 def messages(contract: Contract, *, dispute: Dispute | None = None) -> list[Message]:
     """The thread, oldest first (``dispute``: that dispute's entries only)."""
-    query = db.select(Message).where(Message.contract_id == contract.id)
-    if dispute is not None:
-        query = query.where(Message.dispute_id == dispute.id)
+    if dispute is None:
+        return list(_thread(contract))
+    query = db.select(Message).where(Message.contract_id == contract.id, Message.dispute_id == dispute.id)
     return list(db.session.scalars(query.order_by(Message.created_at, Message.id)))
+
+
+@memo.per_request
+def _thread(contract: Contract) -> tuple[Message, ...]:
+    """The whole thread, oldest first: once a request (the page shows it and finds the open request in it)."""
+    if presence.none(contract, "messages"):
+        return ()
+    query = db.select(Message).where(Message.contract_id == contract.id)
+    return tuple(db.session.scalars(query.order_by(Message.created_at, Message.id)))
 
 
 def may_post(contract: Contract, author: str) -> str | None:
@@ -252,19 +261,12 @@ def open_request(contract: Contract) -> Message | None:
     Acting is anything the freelancer puts in the thread after it: a revision
     sent, a payment requested again, a reply.
     """
-    request = db.session.scalar(
-        db.select(Message).where(Message.contract_id == contract.id, Message.author == "client",
-                                 Message.kind.in_(REQUEST_KINDS))
-        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
-    if request is None:
-        return None
-    answered = db.session.scalar(
-        db.select(Message.id).where(Message.contract_id == contract.id, Message.author == "freelancer",
-                                    db.or_(Message.created_at > request.created_at,
-                                           db.and_(Message.created_at == request.created_at,
-                                                   Message.id > request.id)))
-        .limit(1))
-    return None if answered is not None else request
+    thread = _thread(contract)  # oldest first, by (created_at, id)
+    for at, message in reversed(list(enumerate(thread))):
+        if message.author == "client" and message.kind in REQUEST_KINDS:
+            answered = any(later.author == "freelancer" for later in thread[at + 1:])
+            return None if answered else message
+    return None
 
 
 @dataclass(frozen=True)
@@ -290,23 +292,19 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
     now = now or utcnow()
     titles = {m.id: m.title for m in contract.milestones}
     freelancer = contract.member.name
+    # Escrow's side of fundings, releases and refunds; what a take-back gave the client is its client side
+    # (part of it may have come from releases). One query for both.
+    escrow_side = db.and_(LedgerEntry.account == ESCROW, Journal.kind.in_(("funding", "release", "refund")))
+    client_side = db.and_(LedgerEntry.account == CLIENT, Journal.kind.in_(("reversal", "chargeback")))
     rows = db.session.execute(
         db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
         .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-        .where(Journal.contract_id == contract.id, LedgerEntry.account == ESCROW,
-               Journal.kind.in_(("funding", "release", "refund")))
+        .where(Journal.contract_id == contract.id, db.or_(escrow_side, client_side))
         .order_by(Journal.created_at, Journal.id, LedgerEntry.id)).all()
     journals: dict[int, tuple[str, datetime, list[str], int]] = {}
     for journal_id, kind, at, milestone_id, amount in rows:
         _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
-        journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + abs(amount))
-    # What a take-back gave the client is its client side (part of it may have come from releases).
-    for journal_id, kind, at, milestone_id, amount in db.session.execute(
-            db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
-            .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-            .where(Journal.contract_id == contract.id, Journal.kind.in_(("reversal", "chargeback")),
-                   LedgerEntry.account == CLIENT).order_by(Journal.created_at, Journal.id, LedgerEntry.id)):
-        _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
+        amount = amount if kind in ("reversal", "chargeback") else abs(amount)
         journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + amount)
     events = []
     for kind, at, names, total in journals.values():
@@ -319,7 +317,8 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
                 "chargeback": f"Your bank gave you back {amount} for {what} (a chargeback)."}.get(kind)
         if text:
             events.append(MoneyEvent(at, text))
-    for cb in db.session.scalars(db.select(Chargeback).where(Chargeback.contract_id == contract.id)):
+    from . import chargebacks, disputes  # both add to the thread: imported here, not at the top (a cycle)
+    for cb in chargebacks.for_contract(contract):
         events.append(MoneyEvent(cb.opened_at, f"Your bank opened a chargeback of {cb.amount.format()}: the money "
                                                f"still in escrow for it is frozen until the bank decides."))
         if cb.status == "won" and cb.closed_at is not None:
@@ -327,7 +326,7 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
                                                    f"for {freelancer}: the money stays as it was."))
     outcomes = {"released": "the money went to " + freelancer, "refunded": "the money was refunded to you",
                 "split": "the money was divided between you and " + freelancer}
-    for d in db.session.scalars(db.select(Dispute).where(Dispute.contract_id == contract.id)):
+    for d in disputes.for_contract(contract):
         title = titles.get(d.milestone_id, "a milestone")
         events.append(MoneyEvent(d.created_at, f"A dispute about “{title}” was opened: its money is held "
                                                f"until it is settled."))

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ClientToken, Contract, utcnow
+from . import presence
 
 #: Crockford base32 without I, L, O, U: easy to read aloud and type.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -90,10 +92,14 @@ def open_link(raw: str, now: datetime | None = None) -> Link:
     if not raw or len(raw) > 100:
         return Link(None, "unknown")
     digest = hash_token(raw)
-    token = db.session.scalar(db.select(ClientToken).where(ClientToken.token_hash == digest))
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    # the token, its contract, the contract's member and milestones (every client page shows them): one query
+    found = db.session.execute(
+        db.select(ClientToken, Contract).join(Contract, Contract.id == ClientToken.contract_id)
+        .where(ClientToken.token_hash == digest)
+        .options(joinedload(Contract.member), joinedload(Contract.milestones))).unique().first()
+    if found is None or not hmac.compare_digest(found[0].token_hash, digest):
         return Link(None, "unknown")
-    contract = db.session.get(Contract, token.contract_id)
+    token, contract = found
     if token.revoked_at is not None:
         return Link(contract, "replaced")
     if expired(contract, token.created_at, now):
@@ -109,5 +115,8 @@ def contract_for_token(raw: str) -> Contract | None:
 
 def last_sent_at(contract: Contract) -> datetime | None:
     """When the newest link still working was issued (None: no link works)."""
+    asked, when = presence.known(contract, "link_sent_at")
+    if asked:
+        return when
     return db.session.scalar(db.select(db.func.max(ClientToken.created_at))
                              .where(ClientToken.contract_id == contract.id, ClientToken.revoked_at.is_(None)))

@@ -33,7 +33,7 @@ def contract_show(contract_id: int):
         "freelancer/show.html", contract=contract, summary=contract_queries.summary_of(contract),
         timeline=activity.timeline(contract), money=money, per_milestone=per_milestone,
         undeliverable=mailer.undeliverable(contract),
-        signed=bool(contract_queries.signed_ids([contract])), paying=funding.in_flight(contract),
+        signed=contract_queries.signed(contract), paying=funding.in_flight(contract),
         actions=actions.contract_actions(contract, "freelancer"),
         milestone_actions=actions.milestone_actions(contract, "freelancer"),
         refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m, money),
