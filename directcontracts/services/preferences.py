@@ -9,13 +9,21 @@ from __future__ import annotations
 from ..domain.locales import Display, check_locale, check_time_zone, time_zones
 from ..extensions import db
 from ..models import Member, ShopSettings
+from . import memo
 from .accounts import find_member_by_email
 from .errors import ValidationFailed
 
 
+@memo.per_request
+def shop_settings() -> ShopSettings:
+    """The shop's settings row, read once a request (and held: the session's identity map alone keeps
+    rows only while something refers to them, so two ``ShopSettings.get()`` would be two statements)."""
+    return ShopSettings.get()
+
+
 def shop_display() -> Display:
     """The shop's zone and locale: what clients see."""
-    s = ShopSettings.get()
+    s = shop_settings()
     return _safe(s.time_zone, s.locale)
 
 
@@ -23,7 +31,7 @@ def display_for(member: Member | None) -> Display:
     """A member's zone and locale (the shop's where they chose none); the shop's for None (a client)."""
     if member is None:
         return shop_display()
-    shop = ShopSettings.get()
+    shop = shop_settings()
     return _safe(member.time_zone or shop.time_zone, member.locale or shop.locale)
 
 

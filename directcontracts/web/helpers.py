@@ -89,11 +89,10 @@ def register(app: Flask) -> None:
 
 
 
-@memo.per_request
 def _shop_settings():
     """The shop's settings row, read once a request for the templates' promises below."""
-    from ..models import ShopSettings
-    return ShopSettings.get()
+    from ..services.preferences import shop_settings
+    return shop_settings()
 
 
 def auto_release_days() -> int:
