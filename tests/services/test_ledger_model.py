@@ -113,6 +113,7 @@ class CM:
     state: str = "sent"
     unknown_attempt: str | None = None
     last_key: str | None = None
+    signed: bool = False  # the client signed the revision they see (a fund form was submitted)
     taken_since_release: bool = False
 
 
@@ -371,12 +372,14 @@ class LedgerModel(RuleBasedStateMachine):
     def revise_and_resend(self, i):
         self.step("revise_and_resend")
         c = self.pick(i, lambda c: c.state in ("sent", "changes_requested"))
-        ok, _ = self.attempt_(lambda: proposals.revise(self.row(c), self.fran),
-                              c.state in ("sent", "changes_requested") and c.unknown_attempt is None, "revise")
+        # a draft revision of a proposal the client signed (a declined payment) is refused: they agreed to it
+        possible = (c.state == "changes_requested" or (c.state == "sent" and not c.signed)) and c.unknown_attempt is None
+        ok, draft = self.attempt_(lambda: proposals.revise(self.row(c), self.fran).id, possible, "revise")
         if ok:
             with self.ctx():
-                proposals.send(self.row(c), self.fran)
+                proposals.send(_db.session.get(Contract, draft), self.fran)
             c.state, c.fee_bps = "sent", self.fee_bps  # a new revision snapshots the shop's rate now
+            c.signed = False
 
     # ---- funding ------------------------------------------------------------------------------
 
@@ -407,6 +410,7 @@ class LedgerModel(RuleBasedStateMachine):
         if not ok:
             return
         c.last_key = key
+        c.signed = True  # signed in the transaction that started the payment, whatever its outcome
         total = sum(m.amount for m in chosen)
         outcome = sandbox_status(how, total, c.currency)
         expected_status = {"approved": "succeeded", "declined": None, "lost": "unknown"}[outcome]
