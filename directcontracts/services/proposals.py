@@ -67,8 +67,9 @@ def stale_revision(draft: Contract) -> str | None:
     refusal = revision_refusal(sent.state, acceptance_of_current(sent) is not None)
     if refusal is None:
         return None
-    return (f"{refusal} {sent.client_name} answered revision {sent.revision} as it was sent, so this draft "
-            f"revision cannot be sent. Discard it to go back to the contract.")
+    answered = ("" if sent.state == ContractState.WITHDRAWN
+                else f" {sent.client_name} answered revision {sent.revision} as it was sent.")
+    return f"{refusal}{answered} Discard this draft revision to go back to the contract."
 
 
 def _snapshot(contract: Contract) -> str:

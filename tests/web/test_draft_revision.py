@@ -183,6 +183,18 @@ def test_a_decline_since_the_draft_started_stops_its_sending(logged_in, visitor,
     assert contract(db, cid).state == "declined" and len(drafts_of(db, cid)) == 1
 
 
+def test_a_withdrawn_proposals_draft_revision_says_so_and_can_be_discarded(logged_in, outbox, db):
+    cid, _ = sent_contract(logged_in, outbox, amounts=("300",))
+    draft = revise(logged_in, cid)
+    assert logged_in.post(f"/contracts/{cid}/withdraw").status_code == 303
+    show = logged_in.get(f"/contracts/{cid}").text
+    assert ("This proposal can no longer be revised: it was withdrawn. Discard this draft revision to go back to "
+            "the contract.") in show and "answered" not in show
+    assert "Discard draft revision…" in show and "Continue the draft revision" not in show
+    assert logged_in.post(f"/contracts/{draft}/send").status_code == 303 and contract(db, cid).revision == 1
+    assert logged_in.post(f"/contracts/{cid}/revision/discard").status_code == 303 and drafts_of(db, cid) == []
+
+
 def test_after_a_change_request_the_draft_revision_answers_it(logged_in, visitor, outbox, db):
     cid, link = sent_contract(logged_in, outbox, amounts=("300",))
     verify(visitor, link, outbox, "changes")
