@@ -13,7 +13,7 @@ LOAD_PG ?= postgresql://postgres@127.0.0.1:5432/load
 LOAD_WORKERS ?= 4
 BENCH_CONTRACTS ?= 5000
 
-.PHONY: demo test test-pg install clean-demo bench scan load
+.PHONY: demo test test-pg install clean-demo bench scan load screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ load: install
 ## pages against an empty route: median, p95, SQL statements, bytes; the table, and JSON in bench/results.json.
 bench: install
 	BENCH_CONTRACTS=$(BENCH_CONTRACTS) $(BIN)/python -m bench.bench
+
+## The README's screenshots: the demo set-up on a temporary SQLite database, one contract with fixed data walked
+## through Debian's Chromium (builder, proposal, fund page, receipt, signed agreement); docs/screenshots/readme-*.png.
+screenshots: install
+	$(BIN)/python -m tests.tools.screenshots
 
 clean-demo:
 	rm -f instance/directcontracts.sqlite3 instance/secret_key instance/test-gateway.json* instance/jobs.log

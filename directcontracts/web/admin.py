@@ -9,7 +9,7 @@ from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
 from ..htmx import respond, wants_fragment
 from .helpers import arg_id
-from ..services import accounts, activity, contract_queries, disputes, ledger, refunds, thread
+from ..services import accounts, activity, agreement, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
 from ..services import gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
@@ -261,7 +261,16 @@ def contract_show(contract_id: int):
     money, per_milestone = ledger.money_of(contract)
     return render_template("owner/contract.html", contract=contract, timeline=activity.timeline(contract),
                            money=money, per_milestone=per_milestone, refunding=refunds.in_flight(contract),
-                           messages=thread.messages(contract), disputes=disputes.for_contract(contract))
+                           messages=thread.messages(contract), disputes=disputes.for_contract(contract),
+                           signed=bool(contract_queries.signed_ids([contract])))
+
+
+@bp.get("/contracts/<int:contract_id>/agreement")
+def contract_agreement(contract_id: int):
+    """The agreement a member's client signed, printable, as the member sees it (read-only, the owner only)."""
+    contract = contract_queries.get_for_shop(contract_id, current_user)
+    return render_template("freelancer/agreement.html", contract=contract, agreement=agreement.signed(contract),
+                           back=url_for("admin.contract_show", contract_id=contract.id))
 
 
 # ---- reconciliation: the books against the gateway's own records -----------------

@@ -112,6 +112,11 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(page, "funded contract with a payment request")
     page.goto(f"/contracts/{cid}/disputes/{did}")
     audit.check(page, "dispute (freelancer)")
+    page.goto(f"/contracts/{cid}/agreement")
+    expect(page.get_by_role("button", name="Print or save as PDF")).to_be_visible()
+    audit.check(page, "signed agreement (freelancer)")
+    page.goto(f"/contracts/{sent_cid}/agreement")
+    audit.check(page, "agreement not signed yet (freelancer)")
 
     # -- the owner
     owner, owner_log = new_page(viewport=viewport)
@@ -119,7 +124,8 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     for path, screen in [("/admin/settings", "owner settings"), ("/admin/members", "owner members"),
                          ("/admin/payouts", "owner payouts"), ("/admin/disputes", "owner disputes"),
                          (f"/admin/disputes/{did}", "owner dispute"), ("/admin/chargebacks", "owner chargebacks"),
-                         ("/admin/reconciliation", "owner reconciliation")]:
+                         ("/admin/reconciliation", "owner reconciliation"),
+                         (f"/admin/contracts/{cid}/agreement", "owner signed agreement")]:
         owner.goto(path)
         audit.check(owner, screen)
 
@@ -139,6 +145,9 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(client, "client funded contract with a payment request")
     client.goto(f"{link}/disputes/{did}")
     audit.check(client, "client dispute")
+    client.goto(f"{link}/agreement")
+    expect(client.get_by_role("heading", name="Signature")).to_be_visible()
+    audit.check(client, "client signed agreement")
     money_cid, money_link = world["money"]
     trust_this_browser(client, live_server, db, money_cid)
     client.goto(money_link)

@@ -124,6 +124,7 @@ TABLE: dict[str, dict[str, tuple]] = {
     "client.dispute_accept": NO_GET | {"POST": link_act(303)},
     "client.dispute_release": NO_GET | {"POST": link_act(200)},
     "client.payment_status": {"GET": link_act(200)} | NO_POST,
+    "client.agreement_view": {"GET": link_act_no_ids(200)} | NO_POST,
     # Another contract's key finds nothing on this contract: the "no record of this payment yet" page (a request
     # that timed out may not have reached the server), the same for any key it does not know.
     "client.payment_by_key": {"GET": row(404, 200, 200, 303, VERIFY, VERIFY, VERIFY)} | NO_POST,
@@ -132,6 +133,7 @@ TABLE: dict[str, dict[str, tuple]] = {
     "freelancer.contract_create": {"GET": members(200), "POST": members(422)},
     "freelancer.contract_new": {"GET": members(200)} | NO_POST,
     "freelancer.contract_show": {"GET": own(200)} | NO_POST,
+    "freelancer.contract_agreement": {"GET": own(200)} | NO_POST,
     "freelancer.contract_client": {"GET": own(200), "POST": own(422)},
     "freelancer.contract_client_update": {"GET": own(200), "POST": own(422)},
     "freelancer.contract_terms": {"GET": own(200), "POST": own(422)},
@@ -192,6 +194,7 @@ TABLE: dict[str, dict[str, tuple]] = {
     "admin.webhook_list": {"GET": owner_only(200)} | NO_POST,
     "admin.contract_list": {"GET": owner_only(200)} | NO_POST,
     "admin.contract_show": {"GET": owner_only(200)} | NO_POST,
+    "admin.contract_agreement": {"GET": owner_only(200)} | NO_POST,
     "admin.dispute_list": {"GET": owner_only(200)} | NO_POST,
     "admin.dispute_show": {"GET": owner_only(200)} | NO_POST,
     "admin.dispute_say": NO_GET | {"POST": owner_only(422)},

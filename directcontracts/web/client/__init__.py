@@ -7,9 +7,9 @@ keeps the device verified for that contract for 30 days.
 
 One blueprint; its routes live in one module per story: ``access`` (find by
 reference, open by code, verify a device), ``proposal`` (the contract page,
-asking for changes, declining), ``funding`` (sign and fund, payment status)
-and ``milestones`` (approve, ask for changes). Every POST reads a form class
-of ``web.forms.client``.
+asking for changes, declining), ``funding`` (sign and fund, payment status),
+``milestones`` (approve, ask for changes) and ``agreement`` (the signed
+agreement, printable). Every POST reads a form class of ``web.forms.client``.
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ bp = Blueprint("client", __name__, url_prefix="/c")
 ACTIONS = {"fund": "client.fund_form", "changes": "client.changes_form", "decline": "client.decline_form",
            "dispute": "client.dispute_open_form", "payments": "client.contract_view",
            "receipt": "client.payment_status", "approve": "client.approve_form",
-           "mchanges": "client.milestone_changes_form"}
+           "mchanges": "client.milestone_changes_form", "agreement": "client.agreement_view"}
 #: Actions on one milestone of the contract: ``<action>-<milestone id>``.
 MILESTONE_ACTIONS = ("dispute", "approve", "mchanges")
 
 
 def return_url(token: str, next_action: str) -> str | None:
-    """Where a client goes once verified: ``fund``, ``changes``, ``decline``, ``payments``,
+    """Where a client goes once verified: ``fund``, ``changes``, ``decline``, ``payments``, ``agreement``,
     ``dispute-``, ``approve-`` or ``mchanges-<milestone id>``, or ``receipt-<payment attempt id>``.
 
     Always a path of this contract's link (``token``): a ``next`` never leads anywhere else.
@@ -115,4 +115,4 @@ def _view(token: str):
 
 # The routes register themselves on ``bp``.
 from . import thread, disputes  # noqa: E402,F401,I001  (before proposal, which uses their page_context)
-from . import access, funding, milestones, proposal  # noqa: E402,F401
+from . import access, agreement, funding, milestones, proposal  # noqa: E402,F401

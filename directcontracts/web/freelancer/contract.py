@@ -5,8 +5,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from ...domain.states import LIST_STATUSES
-from ...services import (actions, activity, chargebacks, client_links, contract_queries, funding, ledger, lifecycle,
-                         mailer, proposals, refunds, tokens)
+from ...services import (actions, activity, agreement, chargebacks, client_links, contract_queries, funding, ledger,
+                         lifecycle, mailer, proposals, refunds, tokens)
 from ...services.errors import InvalidTransition
 from ..forms.freelancer import PaymentRequestForm, RefundForm
 from ..helpers import arg_id
@@ -44,6 +44,14 @@ def contract_show(contract_id: int):
         frozen_words=chargebacks.FROZEN, reason_words=chargebacks.reason_words,
         link_sent_at=tokens.last_sent_at(contract), **pages.revision_context(contract),
         **thread.page_context(contract), **disputes.page_context(contract))
+
+
+@bp.get("/contracts/<int:contract_id>/agreement")
+def contract_agreement(contract_id: int):
+    """The agreement the client signed, printable (the contract's member only); before they sign, says so."""
+    contract = _contract(contract_id)
+    return render_template("freelancer/agreement.html", contract=contract, agreement=agreement.signed(contract),
+                           back=url_for("freelancer.contract_show", contract_id=contract.id))
 
 
 @bp.post("/contracts/<int:contract_id>/revise")
