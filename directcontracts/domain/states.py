@@ -277,12 +277,13 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
     return frozenset(str(a) for a in actions)
 
 
-def revision_refusal(state: ContractState | str, signed: bool, paying: bool = False) -> str | None:
+def revision_refusal(state: ContractState | str, signed: bool) -> str | None:
     """Why a draft revision cannot replace the sent proposal now (None: it can be sent).
 
-    Only a proposal still waiting for the client's answer can be revised: sent and not signed, or with
-    changes asked for (even after signing). Once the client signed or funded it, declined it, or it was withdrawn, its
-    draft revision can only be discarded.
+    Only a proposal still waiting for the client's answer can be revised: sent and not signed, or
+    with changes asked for (even after signing). Once the client signed or funded it, declined it,
+    or it was withdrawn, its draft revision can only be discarded. (A payment being confirmed makes
+    it wait: services.locks.lock_without_payment refuses then.)
     """
     state = ContractState(state)
     if (state, CA.SEND_REVISION) not in CONTRACT_ALLOWED:
@@ -291,8 +292,6 @@ def revision_refusal(state: ContractState | str, signed: bool, paying: bool = Fa
         return f"This proposal can no longer be revised: {reason}."
     if signed and state == C.SENT:  # a client who signed and then asked for changes wants a revision
         return "This proposal can no longer be revised: the client signed it, and it starts when they fund it."
-    if paying:
-        return "The client is paying right now. Wait until the payment is confirmed."
     return None
 
 

@@ -149,4 +149,3 @@ def test_a_draft_revision_is_sent_only_over_an_open_proposal():
     assert revision_refusal("active", signed=True) == "This proposal can no longer be revised: the client has funded it."
     assert revision_refusal("declined", signed=False) == "This proposal can no longer be revised: the client declined it."
     assert revision_refusal("withdrawn", signed=False) == "This proposal can no longer be revised: it was withdrawn."
-    assert revision_refusal("sent", signed=False, paying=True).startswith("The client is paying right now.")

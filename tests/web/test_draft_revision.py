@@ -114,7 +114,8 @@ def test_sending_the_draft_revision_applies_it_and_refuses_the_older_page(logged
     page = visitor.get(link).text
     assert "$350.00" in page and "Extra pages" in page and "$500.00" not in page
     # the fund form from revision 1's page is refused: nothing charged, the change told
-    stale = visitor.post(f"{link}/fund", old_form | {"choice": "all", "payment_method_nonce": "fake-valid-nonce"} | SIGN)
+    stale = visitor.post(f"{link}/fund",
+                         old_form | {"choice": "all", "payment_method_nonce": "fake-valid-nonce"} | SIGN)
     assert stale.status_code == 409
     assert "The freelancer sent revision 2 of the proposal; you opened revision 1." in stale.text
     assert "Nothing was charged" in stale.text
@@ -229,8 +230,8 @@ def test_a_draft_revision_is_its_freelancers_alone_and_is_no_contract_of_its_own
     for url in (f"/contracts/{draft}", f"/contracts/{draft}/terms", f"/contracts/{draft}/review",
                 f"/contracts/{cid}/revision/discard"):
         assert other.get(url).status_code == 404, url
-    for url in (f"/contracts/{draft}/send", f"/contracts/{draft}/milestones/{dm.id}", f"/contracts/{cid}/revision/discard",
-                f"/contracts/{cid}/revise"):
+    for url in (f"/contracts/{draft}/send", f"/contracts/{draft}/milestones/{dm.id}",
+                f"/contracts/{cid}/revision/discard", f"/contracts/{cid}/revise"):
         assert other.post(url, {"title": "x", "amount": "9"}).status_code == 404, url
     # the owner's read-only view does not list or open it
     owner_page = logged_in.get(f"/admin/contracts/{draft}")
