@@ -31,7 +31,8 @@ class ContractState(StrEnum):
 class ContractAction(StrEnum):
     EDIT = "edit"              # change terms while still a draft
     SEND = "send"              # draft -> sent (first time or a revision)
-    REVISE = "revise"          # reopen a sent proposal for editing; the client link says so
+    REVISE = "revise"          # start a draft revision of a sent proposal; the client keeps the sent one
+    SEND_REVISION = "send_revision"  # the draft revision replaces the sent one: a new revision for the client
     REQUEST_CHANGES = "request_changes"
     DECLINE = "decline"
     WITHDRAW = "withdraw"
@@ -74,12 +75,14 @@ CONTRACT_ALLOWED: dict[tuple[ContractState, ContractAction], ContractState] = {
     (C.DRAFT, CA.EDIT): C.DRAFT,
     (C.DRAFT, CA.SEND): C.SENT,
     (C.DRAFT, CA.WITHDRAW): C.WITHDRAWN,
-    (C.SENT, CA.REVISE): C.DRAFT,
+    (C.SENT, CA.REVISE): C.SENT,
+    (C.SENT, CA.SEND_REVISION): C.SENT,
     (C.SENT, CA.REQUEST_CHANGES): C.CHANGES_REQUESTED,
     (C.SENT, CA.DECLINE): C.DECLINED,
     (C.SENT, CA.WITHDRAW): C.WITHDRAWN,
     (C.SENT, CA.ACTIVATE): C.ACTIVE,
-    (C.CHANGES_REQUESTED, CA.REVISE): C.DRAFT,
+    (C.CHANGES_REQUESTED, CA.REVISE): C.CHANGES_REQUESTED,
+    (C.CHANGES_REQUESTED, CA.SEND_REVISION): C.SENT,
     (C.CHANGES_REQUESTED, CA.WITHDRAW): C.WITHDRAWN,
     (C.ACTIVE, CA.COMPLETE): C.COMPLETED,
     (C.ACTIVE, CA.END): C.ENDED,
@@ -130,6 +133,7 @@ CONTRACT_ACTION_ROLES: dict[ContractAction, frozenset[str]] = {
     CA.EDIT: frozenset({"freelancer"}),
     CA.SEND: frozenset({"freelancer"}),
     CA.REVISE: frozenset({"freelancer"}),
+    CA.SEND_REVISION: frozenset({"freelancer"}),
     CA.REQUEST_CHANGES: frozenset({"client"}),
     CA.DECLINE: frozenset({"client"}),
     CA.WITHDRAW: frozenset({"freelancer"}),
@@ -218,6 +222,7 @@ class ContractFacts:
     signed: bool = False     # the client signed the current revision (sent, not funded yet)
     fundable: bool = False   # some milestone can be funded now
     sent: bool = False       # it was sent to the client at least once (the client has a link)
+    draft_revision: bool = False  # the freelancer has a draft revision of it (not sent)
 
 
 @dataclass(frozen=True)
@@ -231,7 +236,10 @@ class MilestoneFacts:
 
 
 #: Contract actions a payment being confirmed holds back.
-_WAIT_FOR_PAYMENT = frozenset({CA.REVISE, CA.WITHDRAW, CA.END, CA.DECLINE, CA.REQUEST_CHANGES, CA.ACTIVATE})
+_WAIT_FOR_PAYMENT = frozenset({CA.REVISE, CA.SEND_REVISION, CA.WITHDRAW, CA.END, CA.DECLINE, CA.REQUEST_CHANGES,
+                               CA.ACTIVATE})
+#: A signature on the revision the client sees: it is no longer an open proposal to revise.
+_SIGNED_HOLDS = frozenset({CA.REVISE, CA.SEND_REVISION})
 
 
 def _table_actions(table: dict, roles: dict, state, role: str) -> list:
@@ -241,8 +249,9 @@ def _table_actions(table: dict, roles: dict, state, role: str) -> list:
 def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[str]:
     """The buttons ``role`` sees now: the transition and role tables, narrowed by the facts.
 
-    Contract, freelancer: edit, send, withdraw, revise, end, change_milestones, and send_link
-    (a new client link) once sent and unless withdrawn.
+    Contract, freelancer: edit, send, withdraw, revise and send_revision (not once the client signed the
+    revision they see), end, change_milestones, send_link (a new client link) once sent and unless
+    withdrawn, and discard_revision while a draft revision exists (whatever happened to the contract since).
     Contract, client: request_changes, decline, and one way to pay: accept_and_fund
     (sent, not signed), fund (sent, signed) or fund_milestone (active, something fundable).
     Milestone: the table's actions (none while a refund is being confirmed or a chargeback freezes it); for the
@@ -254,6 +263,8 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
     actions = set(_table_actions(CONTRACT_ALLOWED, CONTRACT_ACTION_ROLES, state, role))
     if facts.paying:
         actions -= _WAIT_FOR_PAYMENT
+    if facts.signed and state == C.SENT:
+        actions -= _SIGNED_HOLDS
     if role == "client" and CA.ACTIVATE in actions:  # the client activates by paying
         actions.remove(CA.ACTIVATE)
         actions.add("fund" if facts.signed else "accept_and_fund")
@@ -261,7 +272,27 @@ def actions_for(facts: ContractFacts | MilestoneFacts, role: str) -> frozenset[s
         actions.add("fund_milestone")
     if role == "freelancer" and can_send_link(state, facts.sent):
         actions.add("send_link")
+    if role == "freelancer" and facts.draft_revision:
+        actions.add("discard_revision")
     return frozenset(str(a) for a in actions)
+
+
+def revision_refusal(state: ContractState | str, signed: bool) -> str | None:
+    """Why a draft revision cannot replace the sent proposal now (None: it can be sent).
+
+    Only a proposal still waiting for the client's answer can be revised: sent and not signed, or
+    with changes asked for (even after signing). Once the client signed or funded it, declined it,
+    or it was withdrawn, its draft revision can only be discarded. (A payment being confirmed makes
+    it wait: services.locks.lock_without_payment refuses then.)
+    """
+    state = ContractState(state)
+    if (state, CA.SEND_REVISION) not in CONTRACT_ALLOWED:
+        reason = {C.ACTIVE: "the client has funded it", C.COMPLETED: "it is completed", C.ENDED: "it was ended",
+                  C.DECLINED: "the client declined it", C.WITHDRAWN: "it was withdrawn"}.get(state, f"it is {state}")
+        return f"This proposal can no longer be revised: {reason}."
+    if signed and state == C.SENT:  # a client who signed and then asked for changes wants a revision
+        return "This proposal can no longer be revised: the client signed it, and it starts when they fund it."
+    return None
 
 
 def can_send_link(state: ContractState, sent: bool) -> bool:

@@ -42,6 +42,10 @@ class Contract(db.Model):
     #: When it reached a finished state (completed, ended, declined, withdrawn); its client
     #: links expire CLIENT_LINK_DAYS_AFTER_END days after (services.tokens).
     closed_at: Mapped[datetime | None] = mapped_column()
+    #: Set on a *draft revision*: the builder's working copy of a sent proposal's next revision (this
+    #: contract's row id). The client keeps seeing the sent contract until the freelancer sends the
+    #: copy, which is applied onto it (services.proposals); it is never a contract of its own.
+    draft_of_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"), unique=True)
 
     member = relationship("Member")
 
@@ -97,6 +101,8 @@ class Milestone(db.Model):
     #: When an unanswered payment request is released automatically (None: no clock running).
     auto_release_at: Mapped[datetime | None] = mapped_column(index=True)
     settled_at: Mapped[datetime | None] = mapped_column()
+    #: On a draft revision's milestone: the sent contract's milestone it edits (None: one it adds).
+    draft_of_id: Mapped[int | None] = mapped_column(ForeignKey("milestone.id"))
 
     contract: Mapped[Contract] = relationship(back_populates="milestones")
 

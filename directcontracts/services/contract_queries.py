@@ -17,11 +17,15 @@ from . import ledger, presence
 from .errors import NotFound
 
 
-def get_for_member(contract_id: int, member: Member) -> Contract:
-    """The member's own contract; NotFound for anyone else's (no hint it exists)."""
+def get_for_member(contract_id: int, member: Member, draft_revision: bool = False) -> Contract:
+    """The member's own contract; NotFound for anyone else's (no hint it exists).
+
+    A draft revision (the builder's copy of a sent contract's next revision) is found only when
+    ``draft_revision`` says the caller edits or sends one: it is no contract of its own.
+    """
     # with its milestones: every contract page shows them (one query, not two)
     contract = db.session.get(Contract, contract_id, options=[joinedload(Contract.milestones)])
-    if contract is None or contract.member_id != member.id:
+    if contract is None or contract.member_id != member.id or (contract.draft_of_id and not draft_revision):
         raise NotFound("No such contract.")
     return contract
 
@@ -71,7 +75,7 @@ def list_for_shop(state: str | None, page: int, per_page: int) -> Page:
 def get_for_shop(contract_id: int, viewer: Member) -> Contract:
     """Any contract of the shop, for the owner only; NotFound for anyone else (no hint it exists)."""
     contract = db.session.get(Contract, contract_id)
-    if contract is None or not viewer.is_owner:
+    if contract is None or not viewer.is_owner or contract.draft_of_id:
         raise NotFound("No such contract.")
     return contract
 
@@ -85,6 +89,7 @@ def dispute_for_shop(dispute_id: int, viewer: Member) -> Dispute:
 
 
 def _list(query, state: str | None, page: int, per_page: int, members: bool) -> Page:
+    query = query.where(Contract.draft_of_id.is_(None))  # a draft revision is part of its contract
     if state == SIGNED:
         query = query.where(Contract.state == ContractState.SENT, _signed_current())
     elif state == ContractState.SENT:

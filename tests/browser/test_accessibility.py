@@ -21,7 +21,7 @@ from directcontracts.services import client_access
 from tests.browser.axe import FAILING_IMPACTS, describe, run_axe
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
 from tests.conftest import Client
-from tests.web.builders import funded_contract, latest_code, request_payment, sent_contract
+from tests.web.builders import funded_contract, latest_code, request_payment, revise, sent_contract
 from tests.web.money_steps import every_way
 
 pytestmark = pytest.mark.browser
@@ -46,6 +46,8 @@ def world(app, db, make_member, login_as, outbox, gateway):
     fran = make_member("fran@example.com", "Fran Freelancer", owner=False)
     freelancer = login_as(fran, Client(app.test_client()))
     sent_cid, sent_link = sent_contract(freelancer, outbox)
+    revised_cid, _ = sent_contract(freelancer, outbox, title="Logo design")
+    draft = revise(freelancer, revised_cid)  # a draft revision of it, not sent
     visitor = Client(app.test_client())
     cid, link = funded_contract(freelancer, visitor, outbox)
     first, second, _ = milestone_ids(db, cid)
@@ -56,6 +58,7 @@ def world(app, db, make_member, login_as, outbox, gateway):
     dispute = db.session.scalar(db.select(Dispute).where(Dispute.milestone_id == second))
     money = every_way(freelancer, Client(app.test_client()), outbox, db, gateway)  # a full escrow table
     return {"owner": owner, "fran": fran, "sent": (sent_cid, sent_link), "funded": (cid, link),
+            "draft_revision": (revised_cid, draft),
             "dispute": dispute.id, "money": money}
 
 
@@ -97,6 +100,13 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(page, "contract builder (new)")
     page.goto(f"/contracts/{sent_cid}")
     audit.check(page, "sent contract")
+    revised_cid, draft = world["draft_revision"]
+    for path, screen in [(f"/contracts/{revised_cid}", "sent contract with a draft revision"),
+                         (f"/contracts/{draft}/terms", "builder with a draft revision"),
+                         (f"/contracts/{draft}/review", "review of a draft revision"),
+                         (f"/contracts/{revised_cid}/revision/discard", "discard the draft revision")]:
+        page.goto(path)
+        audit.check(page, screen)
     page.goto(f"/contracts/{cid}")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     audit.check(page, "funded contract with a payment request")

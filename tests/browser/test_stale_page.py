@@ -11,7 +11,7 @@ import pytest
 from directcontracts.models import PaymentAttempt
 from tests.browser.conftest import PHONE, expect
 from tests.conftest import sales
-from tests.web.builders import contract, latest_code, send, sent_contract
+from tests.web.builders import contract, latest_code, revise, send_revision, sent_contract
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +28,10 @@ def test_a_stale_fund_page_charges_nothing_and_shows_what_changed(new_page, live
     expect(page.get_by_text("The first milestone, Milestone 1: $300.00")).to_be_visible()
 
     # meanwhile, the freelancer revises the first milestone and sends revision 2
-    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
-    m = contract(db, cid).milestones[0]
-    logged_in.post(f"/contracts/{cid}/milestones/{m.id}", {"title": m.title, "amount": "3300"}, htmx=True)
-    send(logged_in, cid)
+    draft = revise(logged_in, cid)
+    m = contract(db, draft).milestones[0]
+    logged_in.post(f"/contracts/{draft}/milestones/{m.id}", {"title": m.title, "amount": "3300"}, htmx=True)
+    send_revision(logged_in, draft, cid)
 
     page.get_by_label("Your full name (your signature)").fill("Carla Client")
     page.get_by_label("I agree to these terms").check()

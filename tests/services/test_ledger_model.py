@@ -113,6 +113,13 @@ class CM:
     state: str = "sent"
     unknown_attempt: str | None = None
     last_key: str | None = None
+    signed: bool = False  # the client signed the revision they see (a fund form was submitted)
+    draft_id: int | None = None  # the freelancer's draft revision of it (not sent), if any
+
+    @property
+    def revisable(self) -> bool:
+        """A draft revision can be sent over it: a proposal waiting for an answer, not signed (or changes asked)."""
+        return self.state == "changes_requested" or (self.state == "sent" and not self.signed)
     taken_since_release: bool = False
 
 
@@ -366,17 +373,52 @@ class LedgerModel(RuleBasedStateMachine):
         if ok:
             c.state = "declined" if kind == "decline" else "changes_requested"
 
+    def start_revision_(self, c: CM) -> bool:
+        # a draft revision of a proposal the client signed (a declined payment) is refused: they agreed to it;
+        # one already started is returned as it is (its pages say whether it can still be sent)
+        possible = (c.draft_id is not None or c.revisable) and c.unknown_attempt is None
+        ok, draft = self.attempt_(lambda: proposals.revise(self.row(c), self.fran).id, possible, "revise")
+        if ok:
+            assert c.draft_id in (None, draft)
+            c.draft_id = draft
+        return ok
+
+    def send_revision_(self, c: CM) -> None:
+        """The draft revision lands only on a proposal still waiting for the client, with no payment in flight;
+        refused, it stays (until discarded)."""
+        ok, _ = self.attempt_(lambda: proposals.send(_db.session.get(Contract, c.draft_id), self.fran),
+                              c.revisable and c.unknown_attempt is None, "send revision")
+        if ok:
+            c.state, c.fee_bps = "sent", self.fee_bps  # a new revision snapshots the shop's rate now
+            c.signed, c.draft_id = False, None
+
     @precondition(lambda self: self.contracts)
     @rule(i=st.integers(0, 5))
     def revise_and_resend(self, i):
         self.step("revise_and_resend")
         c = self.pick(i, lambda c: c.state in ("sent", "changes_requested"))
-        ok, _ = self.attempt_(lambda: proposals.revise(self.row(c), self.fran),
-                              c.state in ("sent", "changes_requested") and c.unknown_attempt is None, "revise")
-        if ok:
-            with self.ctx():
-                proposals.send(self.row(c), self.fran)
-            c.state, c.fee_bps = "sent", self.fee_bps  # a new revision snapshots the shop's rate now
+        if self.start_revision_(c):
+            self.send_revision_(c)
+
+    @precondition(lambda self: self.contracts)
+    @rule(i=st.integers(0, 5))
+    def start_revision(self, i):
+        """A draft revision left open while the client signs, funds, declines... (sent later, or discarded)."""
+        self.step("start_revision")
+        self.start_revision_(self.pick(i, lambda c: c.state in ("sent", "changes_requested")))
+
+    @precondition(lambda self: any(c.draft_id for c in self.contracts))
+    @rule(i=st.integers(0, 5), discard=st.booleans())
+    def send_or_discard_revision(self, i, discard):
+        self.step("discard_revision" if discard else "send_revision")
+        c = self.pick(i, lambda c: c.draft_id is not None)
+        if c.draft_id is None:
+            return
+        if discard:  # the freelancer's alone: always possible, the contract untouched
+            ok, _ = self.attempt_(lambda: proposals.discard_revision(self.row(c), self.fran), True, "discard")
+            c.draft_id = None
+        else:
+            self.send_revision_(c)
 
     # ---- funding ------------------------------------------------------------------------------
 
@@ -407,6 +449,7 @@ class LedgerModel(RuleBasedStateMachine):
         if not ok:
             return
         c.last_key = key
+        c.signed = True  # signed in the transaction that started the payment, whatever its outcome
         total = sum(m.amount for m in chosen)
         outcome = sandbox_status(how, total, c.currency)
         expected_status = {"approved": "succeeded", "declined": None, "lost": "unknown"}[outcome]

@@ -95,9 +95,9 @@ def test_proposal_changes_revision_and_decline_entries(app, db, member):
         proposals.send(c, member)
         client_actions.reply(c, "changes", "Cheaper please.")
         assert thread.open_request(c).kind == "proposal_changes"
-        proposals.revise(c, member)
-        assert thread.open_request(c) is not None  # reopening is not yet an answer
-        proposals.send(c, member)
+        draft = proposals.revise(c, member)
+        assert thread.open_request(c) is not None  # a draft revision is not yet an answer
+        assert proposals.send(draft, member) is c
         assert thread.open_request(c) is None
         client_actions.reply(c, "decline", "Too slow.")
         assert [e.kind for e in thread.messages(c)] == ["proposal_changes", "revision_sent", "declined"]

@@ -6,14 +6,15 @@ import itertools
 from directcontracts.domain.states import (
     CONTRACT_ALLOWED, MILESTONE_ALLOWED, ContractAction, ContractFacts, ContractState, InvalidTransition,
     MilestoneAction, MilestoneFacts, MilestoneState, actions_for, check_milestone_edit, contract_transition,
-    milestone_edit_refusal, milestone_transition,
+    milestone_edit_refusal, milestone_transition, revision_refusal,
 )
 
 EXPECTED_CONTRACT = {
     ("draft", "edit"): "draft", ("draft", "send"): "sent", ("draft", "withdraw"): "withdrawn",
-    ("sent", "revise"): "draft", ("sent", "request_changes"): "changes_requested",
+    ("sent", "revise"): "sent", ("sent", "send_revision"): "sent", ("sent", "request_changes"): "changes_requested",
     ("sent", "decline"): "declined", ("sent", "withdraw"): "withdrawn", ("sent", "activate"): "active",
-    ("changes_requested", "revise"): "draft", ("changes_requested", "withdraw"): "withdrawn",
+    ("changes_requested", "revise"): "changes_requested", ("changes_requested", "send_revision"): "sent",
+    ("changes_requested", "withdraw"): "withdrawn",
     ("active", "complete"): "completed", ("active", "end"): "ended",
     ("active", "change_milestones"): "active",
 }
@@ -61,13 +62,18 @@ ROLES = ("freelancer", "client", "owner", "system")
 FLAGS = (False, True)
 
 
-def expected_contract_actions(state, role, paying, signed, fundable):
+def expected_contract_actions(state, role, paying, signed, fundable, draft_revision=False):
     """The buttons each party sees, written out by hand from the screens."""
     if role == "freelancer":
-        table = {"draft": {"edit", "send", "withdraw"}, "sent": {"revise", "withdraw"},
-                 "changes_requested": {"revise", "withdraw"}, "active": {"end", "change_milestones"}}
-        actions = table.get(state, set())
-        return actions - {"revise", "withdraw", "end"} if paying else actions
+        table = {"draft": {"edit", "send", "withdraw"}, "sent": {"revise", "send_revision", "withdraw"},
+                 "changes_requested": {"revise", "send_revision", "withdraw"},
+                 "active": {"end", "change_milestones"}}
+        actions = set(table.get(state, set()))
+        if paying:
+            actions -= {"revise", "send_revision", "withdraw", "end"}
+        if signed and state == "sent":  # the client agreed to the revision they see: now it is funded, not revised
+            actions -= {"revise", "send_revision"}
+        return actions | ({"discard_revision"} if draft_revision else set())
     if role == "system":  # activated by a late payment, completed when every milestone is settled
         return {"sent": {"activate"}, "active": {"complete"}}.get(state, set()) - ({"activate"} if paying else set())
     if role == "client" and not paying:
@@ -81,9 +87,10 @@ def expected_contract_actions(state, role, paying, signed, fundable):
 @pytest.mark.parametrize("state", list(ContractState))
 @pytest.mark.parametrize("role", ROLES)
 def test_contract_actions_exhaustively(state, role):
-    for paying, signed, fundable in itertools.product(FLAGS, FLAGS, FLAGS):
-        facts = ContractFacts(state=state, paying=paying, signed=signed, fundable=fundable)
-        assert actions_for(facts, role) == expected_contract_actions(state.value, role, paying, signed, fundable), facts
+    for paying, signed, fundable, draft in itertools.product(FLAGS, FLAGS, FLAGS, FLAGS):
+        facts = ContractFacts(state=state, paying=paying, signed=signed, fundable=fundable, draft_revision=draft)
+        assert actions_for(facts, role) == expected_contract_actions(state.value, role, paying, signed, fundable,
+                                                                     draft and role == "freelancer"), facts
 
 
 def expected_milestone_actions(state, contract_state, role, refunding, being_paid, frozen=False):
@@ -131,3 +138,14 @@ def test_milestone_edit_rule():
     for state in ("changes_requested", "declined", "withdrawn", "completed", "ended"):
         with pytest.raises(InvalidTransition, match=r"^Cannot edit: "):
             check_milestone_edit(state, "pending")
+
+
+def test_a_draft_revision_is_sent_only_over_an_open_proposal():
+    assert revision_refusal("sent", signed=False) is None
+    assert revision_refusal("changes_requested", signed=False) is None
+    assert revision_refusal("changes_requested", signed=True) is None  # signed, then asked for changes
+    assert revision_refusal("sent", signed=True) == ("This proposal can no longer be revised: the client signed it, "
+                                                      "and it starts when they fund it.")
+    assert revision_refusal("active", signed=True) == "This proposal can no longer be revised: the client has funded it."
+    assert revision_refusal("declined", signed=False) == "This proposal can no longer be revised: the client declined it."
+    assert revision_refusal("withdrawn", signed=False) == "This proposal can no longer be revised: it was withdrawn."

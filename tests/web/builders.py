@@ -43,6 +43,20 @@ def send(client, cid):
     return r
 
 
+def revise(client, cid) -> int:
+    """Start (or go back to) the draft revision of a sent contract; returns its id (the one its builder's URLs carry)."""
+    r = client.post(f"/contracts/{cid}/revise")
+    assert r.status_code == 303, r.text
+    return int(re.search(r"/contracts/(\d+)/terms$", r.location).group(1))
+
+
+def send_revision(client, draft_id, cid):
+    """Send a draft revision: it lands on the sent contract's page."""
+    r = client.post(f"/contracts/{draft_id}/send")
+    assert r.status_code == 303 and r.location.endswith(f"/contracts/{cid}"), r.text
+    return r
+
+
 def link_in(email_text: str) -> str:
     return re.search(r"https?://[^/\s]+(/c/[A-Za-z0-9_\-]+)", email_text).group(1)
 

@@ -9,7 +9,7 @@ from directcontracts.domain.money import Money
 from directcontracts.models import Acceptance, Milestone
 from directcontracts.services import ledger
 from tests.conftest import Client
-from tests.web.builders import add_milestone, contract, fund, funded_contract, send, sent_contract, verify
+from tests.web.builders import add_milestone, contract, fund, funded_contract, revise, send_revision, sent_contract, verify
 from tests.web.money_steps import AMOUNTS, every_way
 
 
@@ -75,8 +75,9 @@ def test_a_revision_sent_after_a_signature_needs_its_own(app, db, logged_in, vis
     verify(visitor, link, outbox)
     assert fund(visitor, link, nonce="fake-processor-declined-visa-nonce").status_code == 422  # signed, not paid
     assert "Carla Client" in text_of(visitor.get(f"{link}/agreement").text)
-    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
-    send(logged_in, cid)
+    # a signed proposal is revised once the client asks for changes (until then it starts when they fund it)
+    assert visitor.post(f"{link}/changes", {"message": "One more page, please.", "revision": "1"}).status_code == 303
+    send_revision(logged_in, revise(logged_in, cid), cid)
 
     page = visitor.get(f"{link}/agreement")
     assert page.status_code == 200

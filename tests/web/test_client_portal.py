@@ -7,7 +7,7 @@ import pytest
 from directcontracts.models import Acceptance, Journal, Notification, PaymentAttempt, utcnow
 from directcontracts.services import client_access, ledger
 from tests.conftest import sales
-from tests.web.builders import contract, fund, fund_form_key, latest_code, sent_contract, verify
+from tests.web.builders import contract, fund, fund_form_key, latest_code, revise, send_revision, sent_contract, verify
 
 
 @pytest.fixture
@@ -145,8 +145,10 @@ def test_request_changes_then_revise(visitor, logged_in, sent, outbox, db):
     assert "Please split Build into two." in logged_in.get(f"/contracts/{cid}").text
     assert visitor.post(f"{link}/changes", {"message": "again"}).status_code == 409
     # the freelancer revises and re-sends; the client can act again
-    logged_in.post(f"/contracts/{cid}/revise")
-    logged_in.post(f"/contracts/{cid}/send")
+    draft = revise(logged_in, cid)
+    assert contract(db, cid).state == "changes_requested"  # until the revision is sent
+    assert "You asked for changes" in visitor.get(link).text
+    send_revision(logged_in, draft, cid)
     assert contract(db, cid).state == "sent" and contract(db, cid).revision == 2
 
 

@@ -145,6 +145,11 @@ TABLE: dict[str, dict[str, tuple]] = {
     "freelancer.contract_review": {"GET": own(200)} | NO_POST,
     "freelancer.contract_send": NO_GET | {"POST": own(303), "HX POST": own(409)},
     "freelancer.contract_revise": NO_GET | {"POST": own(303), "HX POST": own(409)},
+    # A's contract is active with no draft revision: there is nothing to discard (refused, back to the contract)
+    "freelancer.contract_revision_discard_confirm": {"GET": own(303), "HX GET": own(409), "POST": own(303),
+                                                     "HX POST": own(409)},
+    "freelancer.contract_revision_discard": {"GET": own(303), "HX GET": own(409), "POST": own(303),
+                                             "HX POST": own(409)},
     "freelancer.contract_withdraw_confirm": {"GET": own(200), "POST": own(303), "HX POST": own(409)},
     "freelancer.contract_withdraw": {"GET": own(200), "POST": own(303), "HX POST": own(409)},
     "freelancer.contract_end_confirm": {"GET": own(200), "POST": own(303), "HX POST": own(409)},

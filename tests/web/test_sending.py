@@ -2,7 +2,7 @@
 import hashlib
 
 from directcontracts.models import ClientToken, ContractRevision
-from tests.web.builders import contract, create_draft, link_in, milestone_contract, send
+from tests.web.builders import contract, create_draft, link_in, milestone_contract, revise, send, send_revision
 
 
 def test_review_shows_what_the_client_sees_and_the_fee(logged_in, db):
@@ -62,12 +62,16 @@ def test_revision_keeps_the_old_link_and_emails_the_new_terms(logged_in, db, out
     cid = milestone_contract(logged_in, amounts=("1000",))
     send(logged_in, cid)
     old_link = link_in(outbox()[0].body_text)
-    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
-    assert contract(db, cid).state == "draft"
-    assert "is revising this proposal" in client.get(old_link).text
-    m = contract(db, cid).milestones[0]
-    logged_in.post(f"/contracts/{cid}/milestones/{m.id}", {"title": "Milestone 1", "amount": "1250"}, htmx=True)
-    send(logged_in, cid)
+    draft = revise(logged_in, cid)
+    # a draft revision: the client's link still shows revision 1, as sent
+    assert (contract(db, cid).state, contract(db, cid).revision) == ("sent", 1)
+    before = client.get(old_link).text
+    assert "is revising" not in before and "$1,000.00" in before
+    m = contract(db, draft).milestones[0]
+    logged_in.post(f"/contracts/{draft}/milestones/{m.id}", {"title": "Milestone 1", "amount": "1250"}, htmx=True)
+    assert "$1,250.00" not in client.get(old_link).text
+    send_revision(logged_in, draft, cid)
+    assert contract(db, draft) is None  # applied and gone
     c = contract(db, cid)
     assert (c.state, c.revision) == ("sent", 2)
     revised = outbox()[-1]

@@ -9,8 +9,8 @@ import pytest
 from directcontracts.domain.quotes import Quote
 from directcontracts.models import Acceptance, ContractRevision, PaymentAttempt
 from tests.conftest import sales
-from tests.web.builders import add_milestone, contract, fund, fund_form, hidden_fields, send, sent_contract, \
-    verify
+from tests.web.builders import add_milestone, contract, fund, fund_form, hidden_fields, revise, send_revision, \
+    sent_contract, verify
 
 SIGN = {"signer_name": "Carla Client", "agree": "yes"}
 
@@ -22,11 +22,11 @@ def submit(visitor, link, shown: dict, choice="first", sign=True, nonce="fake-va
 
 
 def revise_first_milestone(logged_in, db, cid, amount):
-    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
-    m = contract(db, cid).milestones[0]
-    r = logged_in.post(f"/contracts/{cid}/milestones/{m.id}", {"title": m.title, "amount": amount}, htmx=True)
+    draft = revise(logged_in, cid)
+    m = contract(db, draft).milestones[0]
+    r = logged_in.post(f"/contracts/{draft}/milestones/{m.id}", {"title": m.title, "amount": amount}, htmx=True)
     assert r.status_code == 200, r.text
-    send(logged_in, cid)
+    send_revision(logged_in, draft, cid)
 
 
 def test_a_revision_sent_after_the_page_opened_charges_nothing(logged_in, visitor, outbox, db, gateway):
@@ -150,16 +150,14 @@ def test_a_form_refused_for_a_missing_payment_method_is_not_signed(logged_in, vi
     assert db.session.scalar(db.select(db.func.count(Acceptance.id))) == 0 and sales(gateway) == []
 
 
-def test_a_fund_form_sent_to_a_declined_or_revising_proposal_says_why_and_offers_no_form(
+def test_a_fund_form_sent_to_a_declined_proposal_says_why_and_offers_no_form(
         logged_in, visitor, outbox, db, gateway):
     cid, link = sent_contract(logged_in, outbox, amounts=("300",))
     verify(visitor, link, outbox)
     shown = fund_form(visitor, link)
-    assert logged_in.post(f"/contracts/{cid}/revise").status_code == 303
+    revise_first_milestone(logged_in, db, cid, "300")  # the same amount, but revision 2 was never read
     r = submit(visitor, link, shown)
-    assert r.status_code == 409 and "The freelancer is revising this proposal" in r.text
-    assert 'id="fund-form"' not in r.text and "Back to the contract" in r.text
-    send(logged_in, cid)
+    assert r.status_code == 409 and "The freelancer sent revision 2 of the proposal" in r.text
     assert visitor.post(f"{link}/decline", {"reason": "No.", "revision": "2"}).status_code == 303
     r = submit(visitor, link, shown)
     assert r.status_code == 409 and "You declined this proposal" in r.text and 'id="fund-form"' not in r.text

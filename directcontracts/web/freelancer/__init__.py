@@ -20,6 +20,14 @@ bp = Blueprint("freelancer", __name__)
 #: A refused action goes back to the contract's page, except from these endpoints (→ where).
 REFUSED_BACK = {"freelancer.contract_send": "freelancer.contract_review"}
 
+#: The endpoints that open a draft revision (services.proposals) by its own id: the builder's steps, its
+#: milestone editor and send (the contract page sends on to the sent contract's). Anywhere else it is no
+#: contract (404): it cannot be withdrawn, linked, messaged or ended; its sent contract can.
+DRAFT_REVISION_ENDPOINTS = frozenset(f"freelancer.{name}" for name in (
+    "contract_show", "contract_client", "contract_client_update", "contract_terms", "contract_terms_update",
+    "contract_amount_preview", "contract_review", "contract_send", "milestone_create", "milestone_row",
+    "milestone_edit_form", "milestone_update", "milestone_delete", "milestone_move"))
+
 
 @bp.before_request
 @login_required
@@ -39,7 +47,8 @@ def refused(exc: InvalidTransition):
 
 def _contract(contract_id: int):
     """The member's contract; a 404 (by the error handler) if there is none or it is not theirs."""
-    return contract_queries.get_for_member(contract_id, current_user)
+    return contract_queries.get_for_member(contract_id, current_user,
+                                           draft_revision=request.endpoint in DRAFT_REVISION_ENDPOINTS)
 
 
 from . import thread, disputes  # noqa: E402,F401,I001  (before contract, which uses their page_context)

@@ -11,7 +11,7 @@ from flask import redirect, render_template, url_for
 
 from ...domain.money import SUPPORTED_CURRENCIES
 from ...htmx import respond
-from ...services import actions, contract_queries, lifecycle, refunds
+from ...services import actions, contract_queries, lifecycle, proposals, refunds
 from ...services import settings as settings_svc
 from ...services.errors import InvalidTransition
 from ..forms.freelancer import MilestoneForm, TermsForm
@@ -36,6 +36,20 @@ def step_url(contract, step: str) -> str:
 
 def back_to_terms(contract, anchor: str = "milestones"):
     return redirect(url_for("freelancer.contract_terms", contract_id=contract.id, _anchor=anchor), 303)
+
+
+def revision_context(contract) -> dict:
+    """What a page says about a draft revision (``services.proposals``).
+
+    On the sent contract's page: ``draft_revision`` (the copy, or None) and ``stale_revision`` (why it
+    can no longer be sent, or None). On the copy's builder pages: ``revision_of`` (the sent contract,
+    whose reference the client reads) and ``stale_revision``. Empty values for any other contract.
+    """
+    draft = (contract if contract.draft_of_id else
+             proposals.draft_revision_of(contract) if contract.revision else None)
+    return {"draft_revision": draft if draft is not contract else None,
+            "revision_of": proposals.sent_contract_of(contract) if contract.draft_of_id else None,
+            "stale_revision": proposals.stale_revision(draft) if draft is not None else None}
 
 
 def terms_values(contract) -> dict:
@@ -70,7 +84,7 @@ def terms_page(contract, status: int = 200, *, editing: int | None = None, row=N
         "freelancer/terms.html", **_editor(contract), currencies=SUPPORTED_CURRENCIES, editing=editing,
         row_form=row_form(editing_row, row) if editing_row else None,
         add_form=add or MilestoneForm(formdata=None),
-        terms_form=terms or TermsForm(formdata=None, data=terms_values(contract)),
+        terms_form=terms or TermsForm(formdata=None, data=terms_values(contract)), **revision_context(contract),
     )
     return respond(body, status)
 

@@ -13,7 +13,8 @@ from . import _contract, _pages as pages, bp
 
 
 def _client_page(contract, form, status: int = 200):
-    return respond(render_template("freelancer/client_details.html", contract=contract, form=form), status)
+    context = pages.revision_context(contract) if contract else {}
+    return respond(render_template("freelancer/client_details.html", contract=contract, form=form, **context), status)
 
 
 # ---- step 1: client --------------------------------------------------------
@@ -102,13 +103,13 @@ def contract_review(contract_id: int):
     contract = _contract(contract_id)
     return render_template("freelancer/review.html", contract=contract,
                            summary=contract_queries.summary_of(contract), problems=proposals.readiness(contract),
-                           actions=actions.contract_actions(contract, "freelancer"))
+                           actions=actions.contract_actions(contract, "freelancer"), **pages.revision_context(contract))
 
 
 @bp.post("/contracts/<int:contract_id>/send")
 def contract_send(contract_id: int):
-    """Send the contract (or its revision) to the client by email."""
-    contract = _contract(contract_id)
-    proposals.send(contract, current_user)
-    flash(f"Sent to {contract.client_email}.", "success")
+    """Send the contract, or a draft revision (applied onto its sent contract), to the client by email."""
+    contract = proposals.send(_contract(contract_id), current_user)
+    flash(f"Revision {contract.revision} sent to {contract.client_email}." if contract.revision > 1
+          else f"Sent to {contract.client_email}.", "success")
     return pages.to_show(contract)

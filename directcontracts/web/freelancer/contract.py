@@ -7,6 +7,7 @@ from flask_login import current_user
 from ...domain.states import LIST_STATUSES
 from ...services import (actions, activity, agreement, chargebacks, client_links, contract_queries, funding, ledger,
                          lifecycle, mailer, proposals, refunds, tokens)
+from ...services.errors import InvalidTransition
 from ..forms.freelancer import PaymentRequestForm, RefundForm
 from ..helpers import arg_id
 from . import _contract, _pages as pages, bp, disputes, thread
@@ -28,6 +29,8 @@ def contract_list():
 def contract_show(contract_id: int):
     """The contract as it stands: status, milestones, money, timeline, and what can be done."""
     contract = _contract(contract_id)
+    if contract.draft_of_id:  # a draft revision is shown by its builder; its contract is the sent one
+        return redirect(url_for("freelancer.contract_show", contract_id=contract.draft_of_id))
     money, per_milestone = ledger.money_of(contract)
     return render_template(
         "freelancer/show.html", contract=contract, summary=contract_queries.summary_of(contract),
@@ -39,7 +42,7 @@ def contract_show(contract_id: int):
         refunding=refunds.in_flight(contract), preview=lambda m: lifecycle.release_preview(contract, m, money),
         chargebacks=chargebacks.for_contract(contract), frozen=chargebacks.frozen_milestones(contract),
         frozen_words=chargebacks.FROZEN, reason_words=chargebacks.reason_words,
-        link_sent_at=tokens.last_sent_at(contract),
+        link_sent_at=tokens.last_sent_at(contract), **pages.revision_context(contract),
         **thread.page_context(contract), **disputes.page_context(contract))
 
 
@@ -53,12 +56,28 @@ def contract_agreement(contract_id: int):
 
 @bp.post("/contracts/<int:contract_id>/revise")
 def contract_revise(contract_id: int):
-    """Reopen a sent contract for editing (the client is emailed when it is re-sent)."""
+    """Start (or go back to) a draft revision of a sent proposal; the client keeps the sent one until it is sent."""
+    draft = proposals.revise(_contract(contract_id), current_user)
+    return redirect(url_for("freelancer.contract_terms", contract_id=draft.id), 303)
+
+
+@bp.get("/contracts/<int:contract_id>/revision/discard")
+def contract_revision_discard_confirm(contract_id: int):
+    """Ask before discarding the draft revision (refused, back to the contract, when there is none)."""
     contract = _contract(contract_id)
-    proposals.revise(contract, current_user)
-    flash("Edit the terms, then review and send the revision. Until then the client's "
-          "link says the proposal is being revised.", "info")
-    return redirect(url_for("freelancer.contract_terms", contract_id=contract.id), 303)
+    context = pages.revision_context(contract)
+    if context["draft_revision"] is None:
+        raise InvalidTransition("There is no draft revision to discard.")
+    return render_template("freelancer/discard_revision.html", contract=contract, **context)
+
+
+@bp.post("/contracts/<int:contract_id>/revision/discard")
+def contract_revision_discard(contract_id: int):
+    """Delete the draft revision; the client's revision stays exactly as sent."""
+    contract = _contract(contract_id)
+    revision = proposals.discard_revision(contract, current_user)
+    flash(f"Draft revision discarded. {contract.client_name} keeps revision {revision} as it was sent.", "success")
+    return pages.to_show(contract)
 
 
 @bp.get("/contracts/<int:contract_id>/withdraw")
