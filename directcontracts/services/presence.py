@@ -24,7 +24,7 @@ from . import memo
 from .mailer import MAX_ATTEMPTS
 
 #: Asked as ``EXISTS``: the contract has rows of this kind.
-ANY = ("chargebacks", "disputes", "refunds", "paying", "given_up", "messages", "signed")
+ANY = ("chargebacks", "disputes", "refunds", "paying", "given_up", "messages", "signed", "draft_revision")
 
 
 @memo.per_request
@@ -43,6 +43,8 @@ def _probe(contract: Contract) -> dict:
         # contract_queries.signed_ids: the client signed the contract's current revision
         "signed": db.select(Acceptance.id).join(ContractRevision, ContractRevision.id == Acceptance.revision_id)
         .where(Acceptance.contract_id == cid, ContractRevision.number == contract.revision),
+        # proposals.draft_revision_of: the freelancer started a draft revision of it
+        "draft_revision": db.select(Contract.id).where(Contract.draft_of_id == cid),
     }
     values = {
         # tokens.last_sent_at: when the newest link still working was issued

@@ -22,7 +22,7 @@ from ..domain.states import (ContractAction, ContractState, MilestoneAction, con
                              milestone_transition, revision_refusal)
 from ..extensions import db
 from ..models import Contract, ContractRevision, Member, Milestone, PaymentItem, ShopSettings, utcnow
-from . import activity, mailer, memo, thread, tokens
+from . import activity, mailer, memo, presence, thread, tokens
 from .client_actions import acceptance_of_current
 from .contract_queries import summary_of
 from .errors import InvalidTransition
@@ -49,6 +49,8 @@ def readiness(contract: Contract, today: date | None = None) -> list[str]:
 @memo.per_request
 def draft_revision_of(contract: Contract) -> Contract | None:
     """The draft revision the freelancer started of this sent contract, if any."""
+    if presence.none(contract, "draft_revision"):
+        return None
     return db.session.scalar(db.select(Contract).where(Contract.draft_of_id == contract.id))
 
 
