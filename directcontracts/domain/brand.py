@@ -15,6 +15,8 @@ _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 #: The accent a shop without one gets (the app's own, app.css ``--accent``).
 DEFAULT_ACCENT = "#1a5fd1"
 WHITE, BLACK = "#ffffff", "#000000"
+#: Links and outlined buttons on white when the accent itself is too light to read there (app.css ``--fg``).
+DARK_INK = "#1d2430"
 #: WCAG 2.x level AA for normal-size text.
 AA_NORMAL_TEXT = 4.5
 
@@ -60,6 +62,12 @@ def contrast(one: str, other: str) -> float:
 def text_on(accent: str) -> str:
     """The text colour for ``accent`` backgrounds: white or black, whichever contrasts more (always ≥ 4.5:1)."""
     return WHITE if contrast(accent, WHITE) >= contrast(accent, BLACK) else BLACK
+
+
+def ink_on_white(accent: str) -> str:
+    """The colour for links and outlined buttons on a white page: the accent when it keeps 4.5:1 on white,
+    else a dark ink (a light yellow accent still colours the header and main buttons, not the text)."""
+    return accent if contrast(accent, WHITE) >= AA_NORMAL_TEXT else DARK_INK
 
 
 def logo_size_problem(width: int, height: int) -> str | None:

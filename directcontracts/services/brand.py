@@ -43,13 +43,18 @@ class Brand:
         return rules.text_on(self.accent or rules.DEFAULT_ACCENT)
 
     @property
+    def ink(self) -> str:
+        """Links and outlined buttons on white: the accent, or a dark ink when the accent is too light there."""
+        return rules.ink_on_white(self.accent_or_default)
+
+    @property
     def accent_or_default(self) -> str:
         return self.accent or rules.DEFAULT_ACCENT
 
     @property
     def theme_version(self) -> str:
         """Changes with the colours: the stylesheet's ``?v=``."""
-        return hashlib.sha256(f"{self.accent_or_default}{self.on_accent}".encode()).hexdigest()[:12]
+        return hashlib.sha256(f"{self.accent_or_default}{self.on_accent}{self.ink}".encode()).hexdigest()[:12]
 
     def contact_for(self, member) -> str | None:
         """The address a client writes to: the shop's, or else the freelancer's own (``member`` may be None)."""
@@ -69,8 +74,9 @@ def current() -> Brand:
 
 
 def theme_css(b: Brand) -> str:
-    """The stylesheet that carries the accent as CSS custom properties (``--brand``, ``--on-brand``)."""
-    return f":root {{ --brand: {b.accent_or_default}; --on-brand: {b.on_accent}; }}\n"
+    """The stylesheet that carries the accent as CSS custom properties: ``--brand`` (backgrounds), ``--on-brand``
+    (text on it) and ``--brand-ink`` (links and outlined buttons on white)."""
+    return f":root {{ --brand: {b.accent_or_default}; --on-brand: {b.on_accent}; --brand-ink: {b.ink}; }}\n"
 
 
 def _refuse(message: str):

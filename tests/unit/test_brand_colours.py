@@ -26,6 +26,14 @@ def test_every_accent_gets_text_of_at_least_aa_contrast(value):
     assert brand.contrast(accent, brand.text_on(accent)) >= brand.AA_NORMAL_TEXT
 
 
+@given(st.integers(0, 0xFFFFFF))
+def test_links_in_the_accent_stay_readable_on_white(value):
+    accent = f"#{value:06x}"
+    ink = brand.ink_on_white(accent)
+    assert ink in (accent, brand.DARK_INK)
+    assert brand.contrast(ink, brand.WHITE) >= brand.AA_NORMAL_TEXT
+
+
 @pytest.mark.parametrize("typed, stored", [("#0B6E4F", "#0b6e4f"), ("  #abcdef ", "#abcdef")])
 def test_a_colour_is_stored_lower_case(typed, stored):
     assert brand.parse_colour(typed) == stored

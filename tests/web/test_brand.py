@@ -166,8 +166,9 @@ def test_brand_changes_need_the_csrf_token(shop, db):
 # ---- accent colour and contact email --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed, stored, text", [("#FFEE00", "#ffee00", "#000000"), ("#0b6e4f", "#0b6e4f", "#ffffff")])
-def test_the_accent_is_served_as_css_custom_properties_with_readable_text(shop, db, typed, stored, text):
+@pytest.mark.parametrize("typed, stored, text, ink", [("#FFEE00", "#ffee00", "#000000", "#1d2430"),
+                                                      ("#0b6e4f", "#0b6e4f", "#ffffff", "#0b6e4f")])
+def test_the_accent_is_served_as_css_custom_properties_with_readable_text(shop, db, typed, stored, text, ink):
     assert save_settings(shop["owner"], accent_colour=typed).status_code == 303
     assert saved(db).accent_colour == stored
     page = shop["owner"].get("/admin/settings").text
@@ -175,7 +176,7 @@ def test_the_accent_is_served_as_css_custom_properties_with_readable_text(shop, 
     css = shop["anon"].get(href)
     assert css.headers["Content-Type"] == "text/css; charset=utf-8"
     assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert css.text == f":root {{ --brand: {stored}; --on-brand: {text}; }}\n"
+    assert css.text == f":root {{ --brand: {stored}; --on-brand: {text}; --brand-ink: {ink}; }}\n"
     assert f'value="{stored}"' in page
 
 

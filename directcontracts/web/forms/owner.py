@@ -41,7 +41,7 @@ class SettingsForm(Form):
 class LogoForm(Form):
     """The logo upload; ``brand.save_logo`` checks the bytes (the type by content, the size, the pixels)."""
 
-    logo = FileField("Logo", render_kw={"accept": ",".join(brand.LOGO_FORMATS.values())})
+    logo = FileField("Logo file", render_kw={"accept": ",".join(brand.LOGO_FORMATS.values())})
 
     def data_bytes(self) -> bytes:
         """The uploaded file's bytes, empty when no file was chosen (the request's size is bounded by
