@@ -128,7 +128,7 @@ def settings_logo():
     form = LogoForm()
     if form.submit(lambda: brand_svc.save_logo(form.data_bytes())) is None:
         return _settings_page(_saved_settings_form(), 422, logo_form=form)
-    flash("Logo saved: clients see it on their pages and in every email.", "success")
+    flash("Logo saved: clients see it on their pages and in the emails sent from now on.", "success")
     return redirect(url_for("admin.settings", _anchor="brand"), 303)
 
 
