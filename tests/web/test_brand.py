@@ -270,12 +270,6 @@ def test_every_email_of_a_contract_shows_the_shop_not_the_product(shop, db, outb
     assert to_client and all("Sent by Fran Freelancer" in e.body_text for e in to_client)
 
 
-def test_the_member_header_shows_the_shop_name(shop, db):
-    save_settings(shop["owner"])
-    page = shop["fran"].get("/contracts").text
-    assert '<a class="brand" href="/">Northwind Studio</a>' in page
-
-
 def test_the_dev_inbox_shows_the_logo_under_its_csp(shop, db, outbox):
     """The local inbox shows emails as sent: the logo is a same-origin image, which its policy allows."""
     set_brand(shop["owner"])
