@@ -107,11 +107,12 @@ def register_edge(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .web import admin, auth, client, dev, freelancer, health, webhooks
+    from .web import admin, auth, brand, client, dev, freelancer, health, webhooks
     from .web import chargebacks  # noqa: F401  (its routes join the admin blueprint before it is registered)
 
-    for module in (auth, freelancer, client, admin, dev, webhooks, health):
+    for module in (auth, freelancer, client, admin, dev, webhooks, health, brand):
         app.register_blueprint(module.bp)
+    brand.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, Numeric, String
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import rules
@@ -94,6 +94,18 @@ class ShopSettings(db.Model):
                                            server_default=SHOP_DEFAULTS.time_zone)
     locale: Mapped[str] = mapped_column(String(rules.LOCALE_LENGTH), default=SHOP_DEFAULTS.locale,
                                         server_default=SHOP_DEFAULTS.locale)
+    # The brand (services.brand): unset means the app's own look; clients see the shop name either way.
+    #: ``#rrggbb``, lower-case (domain.brand.parse_colour).
+    accent_colour: Mapped[str | None] = mapped_column(String(7))
+    #: Shown to clients on every page and email; the freelancer's own address stands in while it is unset.
+    contact_email: Mapped[str | None] = mapped_column(String(rules.EMAIL_LENGTH))
+    #: The logo as served: bytes re-encoded from a checked PNG, JPEG or WebP upload (kept in the database
+    #: so every app process and every backup has it). Deferred: only the logo route reads the bytes.
+    logo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    logo_type: Mapped[str | None] = mapped_column(String(20))  # its Content-Type
+    logo_version: Mapped[str | None] = mapped_column(String(16))  # the start of its SHA-256: the URL's ?v=
+    logo_width: Mapped[int | None] = mapped_column()
+    logo_height: Mapped[int | None] = mapped_column()
 
     @classmethod
     def get(cls) -> "ShopSettings":

@@ -38,6 +38,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from flask import current_app, has_request_context, render_template
+from markupsafe import Markup
 
 from ..extensions import db
 from ..models import Contract, OutboxEmail, utcnow
@@ -67,8 +68,22 @@ def fit_subject(subject: str, limit: int = MAX_SUBJECT) -> str:
     return subject if len(subject) <= limit else subject[:limit - 1].rstrip() + "…"
 
 
+def _branded(kind: str, body: str, to: str, contract) -> str:
+    """``body`` inside the shop's frame (``email/_layout.<kind>``): its name, logo and accent above; below, who
+    sent it (to the client: the freelancer) and the address to write to."""
+    from . import brand, links
+
+    shop = brand.current()
+    to_client = contract is not None and to.lower() == (contract.client_email or "").lower()
+    sender = contract.member if to_client else None
+    logo_url = links.external_url("brand.logo", v=shop.logo_version) if shop.logo_version else None
+    return render_template(f"email/_layout.{kind}", body=Markup(body) if kind == "html" else body, shop=shop,
+                           sender=sender, contact=shop.contact_for(sender) if to_client else shop.contact_email,
+                           logo_url=logo_url)
+
+
 def queue(to: str, subject: str, template: str, *, contract=None, **context) -> OutboxEmail:
-    """Render ``templates/email/<template>.txt`` (and ``.html``) into an outbox row."""
+    """Render ``templates/email/<template>.txt`` (and ``.html``), each in the shop's frame, into an outbox row."""
     from .preferences import display_for_address  # accounts (which preferences reads) queues email too
     subject = fit_subject(subject)
     # times and amounts in the recipient's zone and locale: a member's own, the shop's for a client
@@ -76,8 +91,8 @@ def queue(to: str, subject: str, template: str, *, contract=None, **context) -> 
     email = OutboxEmail(
         to_addr=to,
         subject=subject,
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
+        body_text=_branded("txt", render_template(f"email/{template}.txt", **context), to, contract),
+        body_html=_branded("html", render_template(f"email/{template}.html", **context), to, contract),
         contract_id=contract.id if contract is not None else None,
     )
     db.session.add(email)

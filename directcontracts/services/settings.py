@@ -4,12 +4,14 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from ..domain import rules
+from ..domain.brand import ColourError, parse_colour
 from ..domain.fees import bps_from_percent
 from ..domain.money import MoneyError, plain_decimal
 from ..domain.terms import check_limits
 from ..extensions import db
 from ..models import Member, ShopSettings
 from . import preferences
+from .accounts import normalise_email
 from .errors import NotFound, ValidationFailed
 
 
@@ -49,8 +51,30 @@ def _days(form, name: str, low: int, high: int, errors: dict, current: int | Non
     return int(days)
 
 
+def _brand(form, s: ShopSettings, errors: dict) -> tuple[str | None, str | None]:
+    """The accent colour and contact email from ``form``: empty clears one, a field not posted at all (an older
+    form) keeps it; an error on the field otherwise."""
+    accent, contact = s.accent_colour, s.contact_email
+    if form.get("accent_colour") is not None:
+        accent = (form.get("accent_colour") or "").strip() or None
+        if accent is not None:
+            try:
+                accent = parse_colour(accent)
+            except ColourError as exc:
+                errors["accent_colour"] = str(exc)
+    if form.get("contact_email") is not None:
+        contact = (form.get("contact_email") or "").strip() or None
+        if contact is not None:
+            try:
+                contact = normalise_email(contact)
+            except ValueError as exc:
+                errors["contact_email"] = str(exc)
+    return accent, contact
+
+
 def update(form) -> ShopSettings:
-    """Validate and save; raises ValidationFailed with a message per field."""
+    """Validate and save (fee, limits, days, and the brand's name, accent colour and contact email);
+    raises ValidationFailed with a message per field."""
     errors: dict[str, str] = {}
     s = ShopSettings.get()
     name = (form.get("shop_name") or "").strip()
@@ -77,8 +101,10 @@ def update(form) -> ShopSettings:
     time_zone = (form.get("time_zone") or "").strip() if form.get("time_zone") is not None else s.time_zone
     locale = (form.get("locale") or "").strip() if form.get("locale") is not None else s.locale
     errors.update(preferences.check(time_zone, locale, allow_default=False))
+    accent, contact = _brand(form, s, errors)
     if errors:
         raise ValidationFailed(errors)
+    s.accent_colour, s.contact_email = accent, contact
     s.shop_name, s.fee_bps, s.min_amount, s.max_amount = name, fee_bps, low, high
     s.time_zone, s.locale = time_zone, locale
     s.auto_release_days, s.dispute_response_days = days, answer_days

@@ -24,8 +24,8 @@ from ..domain.rules import THREAD_MESSAGE
 from ..domain.ledger import CLIENT, ESCROW
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
-from . import activity, mailer, memo, presence
+from ..models import Chargeback, Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
+from . import activity, brand, mailer, memo, presence
 from .errors import InvalidTransition, clean_text
 from .isolation import each, isolated
 from .links import external_url, freelancer_link, fresh_client_link
@@ -66,7 +66,7 @@ def author_name(contract: Contract, author: str) -> str:
         return contract.client_name
     if author == "freelancer":
         return contract.member.name
-    return "Direct Contracts"
+    return brand.current().name  # the shop speaks for the system
 
 
 def add(contract: Contract, author: str, body: str, *, kind: str = "message", name: str | None = None,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain import brand as brand_rules
 from ..domain.fees import percent_label
 from ..domain.states import LIST_STATUSES
 from ..htmx import respond, wants_fragment
 from .helpers import arg_id, zone_choices
 from ..services import accounts, activity, agreement, contract_queries, disputes, ledger, refunds, thread
 from ..services import payouts as payouts_svc, settings as settings_svc
-from ..services import gateway_audit, health
+from ..services import brand as brand_svc, gateway_audit, health
 from ..services.errors import InvalidTransition, ValidationFailed
 from . import dispute_page
 from .forms.auth import MemberActionForm, MemberForm
 from .forms.disputes import ResolveForm, SayForm
-from .forms.owner import CheckNowForm, PeriodForm, SettingsForm
+from .forms.owner import CheckNowForm, LogoForm, LogoRemoveForm, PeriodForm, SettingsForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -99,23 +100,46 @@ def ownership_transfer(member_id: int):
     return redirect(url_for("freelancer.contract_list"), 303)
 
 
+def _saved_settings_form() -> SettingsForm:
+    """The settings form filled with what is saved."""
+    s = settings_svc.current()
+    saved = {"fee_percent": percent_label(s.fee_bps).rstrip("%"), "min_amount": f"{s.min_amount.normalize():f}",
+             "max_amount": f"{s.max_amount.normalize():f}", "auto_release_days": s.auto_release_days,
+             "shop_name": s.shop_name, "dispute_response_days": s.dispute_response_days,
+             "accent_colour": s.accent_colour or "", "contact_email": s.contact_email or "",
+             "time_zone": s.time_zone, "locale": s.locale}
+    return SettingsForm(formdata=None, data=saved)
+
+
 @bp.get("/settings")
 def settings():
-    """Shop settings: processing fee, amount limits, auto-release days."""
-    s = settings_svc.current()
-    form = SettingsForm(data={"fee_percent": percent_label(s.fee_bps).rstrip("%"),
-                              "min_amount": f"{s.min_amount.normalize():f}",
-                              "max_amount": f"{s.max_amount.normalize():f}",
-                              "auto_release_days": s.auto_release_days, "shop_name": s.shop_name,
-                              "dispute_response_days": s.dispute_response_days,
-                              "time_zone": s.time_zone, "locale": s.locale})
-    return _settings_page(form)
+    """Shop settings: the brand (name, accent, contact, logo), processing fee, amount limits, auto-release days."""
+    return _settings_page(_saved_settings_form())
 
 
-def _settings_page(form: SettingsForm, status: int = 200):
-    """The settings form and the health panel as last checked (the checks are not run here)."""
-    return respond(render_template("owner/settings.html", form=form, health=health.cached(),
-                                   **zone_choices()), status)
+def _settings_page(form: SettingsForm, status: int = 200, logo_form: LogoForm | None = None):
+    """The settings form, the logo's, and the health panel as last checked (the checks are not run here)."""
+    return respond(render_template("owner/settings.html", form=form, logo_form=logo_form or LogoForm(formdata=None),
+                                   logo_rules=brand_rules, health=health.cached(), **zone_choices()), status)
+
+
+@bp.post("/settings/logo")
+def settings_logo():
+    """Upload the shop's logo (PNG, JPEG or WebP, checked by content); 422 with the reason beside the field."""
+    form = LogoForm()
+    if form.submit(lambda: brand_svc.save_logo(form.data_bytes())) is None:
+        return _settings_page(_saved_settings_form(), 422, logo_form=form)
+    flash("Logo saved: clients see it on their pages and in the emails sent from now on.", "success")
+    return redirect(url_for("admin.settings", _anchor="brand"), 303)
+
+
+@bp.post("/settings/logo/remove")
+def settings_logo_remove():
+    """Remove the shop's logo: pages and emails show the shop name alone."""
+    LogoRemoveForm().validate()  # only the CSRF token, which CSRFProtect has checked already
+    brand_svc.remove_logo()
+    flash("Logo removed.", "success")
+    return redirect(url_for("admin.settings", _anchor="brand"), 303)
 
 
 @bp.post("/settings")

@@ -9,7 +9,8 @@ a body above ``MAX_CONTENT_LENGTH`` is refused with 413 before it is read.
 Out: a Content-Security-Policy with no inline script (``csp_nonce`` marks the app's own script
 tags), framing refused, no MIME sniffing, a referrer policy (client links carry a token), HSTS
 when the site is served over https, and ``Cache-Control: no-store`` on every page a signed-in
-member sees (the client's pages set it themselves, with ``no-referrer``).
+member sees (not on the public, versioned files: static files, the shop's logo and colours; the client's
+pages set it themselves, with ``no-referrer``).
 """
 from __future__ import annotations
 
@@ -130,6 +131,10 @@ def content_security_policy(nonce: str, *, braintree_environment: str | None = N
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
 
 
+#: Public files that set their own caching (versioned URLs): no ``no-store`` for them, whoever asks.
+_OWN_CACHING = {"static", "brand.logo", "brand.theme"}
+
+
 def security_headers(response):
     """Every response: CSP, framing, sniffing, referrer, HSTS on https; no-store for a member's pages."""
     from flask import current_app
@@ -147,7 +152,7 @@ def security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["BASE_URL"].startswith("https://"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    if request.endpoint != "static" and current_user.is_authenticated:
+    if request.endpoint not in _OWN_CACHING and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
 

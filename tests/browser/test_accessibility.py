@@ -1,6 +1,7 @@
 """Accessibility checked by a tool: axe-core on the main screens of both portals, 390, 768 and 1280 px wide.
 
-The data is made over HTTP with the builders (quickly): Olga owns the app, Fran freelances.
+The data is made over HTTP with the builders (quickly): Olga owns the app and has branded it (a logo, and a
+light accent, so the header and buttons carry black text and links a dark ink), Fran freelances.
 Contract A is sent (not funded); contract B is funded, has a payment request on milestone 1 and a
 dispute the client opened on milestone 2; contract C's money went every way (tests/web/money_steps.py),
 so the client's escrow and payments tables are full. Chromium then visits each screen and axe fails on any
@@ -21,6 +22,7 @@ from directcontracts.services import client_access
 from tests.browser.axe import FAILING_IMPACTS, describe, run_axe
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
 from tests.conftest import Client
+from tests.web.brand_steps import set_brand
 from tests.web.builders import funded_contract, latest_code, request_payment, revise, sent_contract
 from tests.web.money_steps import every_way
 
@@ -44,6 +46,7 @@ def trust_this_browser(page, live_server, db, cid):
 def world(app, db, make_member, login_as, outbox, gateway):
     owner = make_member("olga@shop.example", "Olga Owner", owner=True)
     fran = make_member("fran@example.com", "Fran Freelancer", owner=False)
+    set_brand(login_as(owner, Client(app.test_client())), accent_colour="#ffee00")
     freelancer = login_as(fran, Client(app.test_client()))
     sent_cid, sent_link = sent_contract(freelancer, outbox)
     revised_cid, _ = sent_contract(freelancer, outbox, title="Logo design")
@@ -133,7 +136,10 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
 
     # -- the client (no account: a fresh browser)
     client, client_log = new_page(viewport=viewport)
+    client.goto("/c")
+    audit.check(client, "client: open a contract by its reference")
     client.goto(sent_link)
+    expect(client.locator("header.site img.logo")).to_be_visible()
     audit.check(client, "client proposal")
     client.goto(f"{sent_link}/verify?next=fund")
     audit.check(client, "client verify")

@@ -1,4 +1,4 @@
-"""The world the route matrix walks: three members, two funded contracts, a dispute and a chargeback.
+"""The world the route matrix walks: three members, two funded contracts, a dispute and a chargeback; a shop logo.
 
 Built over HTTP with the builders, as the other web tests build theirs, so the
 ids in the matrix's URLs are real ones. Each browser is one role of the matrix.
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from directcontracts.models import Chargeback, Dispute, OutboxEmail, PaymentAttempt
 from tests.conftest import PASSWORD, Client
+from tests.web.brand_steps import set_brand
 from tests.web.builders import contract, funded_contract, request_payment
 
 #: The roles, in the order of the matrix's columns.
@@ -75,6 +76,7 @@ def build(app, db, make_member, hook) -> World:
                     attempt.idempotency_key, attempt.transaction_id)
 
     fran_c, bob_c, olive_c = login(fran), login(bob), login(olive)
+    set_brand(olive_c)  # a logo, so the logo's route has something to serve
     client_a, client_b = browser(), browser()
     a = side(fran_c, client_a)
     b = side(bob_c, client_b)

@@ -83,6 +83,9 @@ NO_GET, NO_POST = {"GET": everyone(405)}, {"POST": everyone(405)}
 TABLE: dict[str, dict[str, tuple]] = {
     # ---- public: static files, login, setup, finding a contract by reference ----------------------------------
     "static": {"GET": everyone(200)} | NO_POST,
+    # The shop's logo and accent stylesheet: clients (no account) and their mail programs load them.
+    "brand.logo": {"GET": everyone(200)} | NO_POST,
+    "brand.theme": {"GET": everyone(200)} | NO_POST,
     "auth.home": {"GET": row(LOGIN, LOGIN, LOGIN, LOGIN, 302, 302, 302)} | NO_POST,  # members: to their list
     "auth.login": {"GET": row(200, 200, 200, 200, 302, 302, 302), "POST": everyone(401)},
     "auth.login_submit": {"GET": row(200, 200, 200, 200, 302, 302, 302)} | {"POST": everyone(401)},
@@ -190,6 +193,8 @@ TABLE: dict[str, dict[str, tuple]] = {
     "admin.settings": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.settings_update": {"GET": owner_only(200), "POST": owner_only(422)},
     "admin.health_check": NO_GET | {"POST": owner_only(COMMIT)},  # "Check now" keeps the result
+    "admin.settings_logo": NO_GET | {"POST": owner_only(422)},  # no file chosen
+    "admin.settings_logo_remove": NO_GET | {"POST": owner_only(COMMIT)},
     "admin.payouts": {"GET": owner_only(200)} | NO_POST,
     "admin.payouts_csv": {"GET": owner_only(200)} | NO_POST,
     "admin.reconciliation": {"GET": owner_only(200), "POST": owner_only(COMMIT)},

@@ -1,9 +1,12 @@
-"""The shop owner's forms: shop settings, the health panel's "Check now", and the payouts report's date filter."""
+"""The shop owner's forms: shop settings (with the brand's logo), the health panel's "Check now", and the payouts
+report's date filter."""
 from __future__ import annotations
 
 from datetime import date
 
-from ...domain import rules
+from flask_wtf.file import FileField
+
+from ...domain import brand, rules
 from . import Form, Shown, text
 
 #: Numbers the settings service parses (it says what is wrong); the browser gets a decimal keypad.
@@ -32,6 +35,26 @@ class SettingsForm(Form):
     #: The shop's time zone and locale (clients see them; members by default): ``services.settings`` checks.
     time_zone = text("Time zone")
     locale = text("Language and region (dates and amounts)")
+    accent_colour = text("Accent colour", validators=[Shown(maxlength=7)],
+                         render_kw={"autocomplete": "off", "spellcheck": "false"})
+    contact_email = text("Contact email for clients", validators=[Shown(maxlength=rules.EMAIL_LENGTH)],
+                         render_kw={"autocomplete": "email"})
+
+
+class LogoForm(Form):
+    """The logo upload; ``brand.save_logo`` checks the bytes (the type by content, the size, the pixels)."""
+
+    logo = FileField("Logo file", render_kw={"accept": ",".join(brand.LOGO_FORMATS.values())})
+
+    def data_bytes(self) -> bytes:
+        """The uploaded file's bytes, empty when no file was chosen (the request's size is bounded by
+        ``MAX_CONTENT_LENGTH``)."""
+        upload = self.logo.data
+        return upload.read() if upload else b""
+
+
+class LogoRemoveForm(Form):
+    """"Remove the logo": no fields, only the CSRF token."""
 
 
 class PeriodForm(Form):
