@@ -78,6 +78,7 @@ def register(app: Flask) -> None:
     app.add_template_global(display_state, "display_state")
     app.add_template_global(amount_hint, "amount_hint")
     app.add_template_global(auto_release_days, "auto_release_days")
+    app.add_template_global(shop_name, "shop_name")
     app.add_template_global(dispute_response_days, "dispute_response_days")
 
     @app.context_processor
@@ -93,6 +94,11 @@ def _shop_settings():
     """The shop's settings row, read once a request for the templates' promises below."""
     from ..services.preferences import shop_settings
     return shop_settings()
+
+
+def shop_name() -> str:
+    """The shop's name, for the members' header (the row is already loaded with the member: no statement)."""
+    return _shop_settings().shop_name
 
 
 def auto_release_days() -> int:

@@ -278,3 +278,11 @@ def test_the_dev_inbox_shows_the_logo_under_its_csp(shop, db, outbox):
     r = shop["fran"].get(f"/dev/inbox/{email_id}")
     assert r.status_code == 200 and "/brand/logo?v=" in r.text
     assert "img-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+def test_members_see_the_shops_name_in_their_header(shop, db):
+    header = re.compile(r'<a class="brand" href="/">([^<]*)</a>')
+    assert header.search(shop["fran"].get("/contracts").text).group(1) == "Direct Contracts"  # the default name
+    save_settings(shop["owner"], shop_name="Northwind Studio")
+    for c in (shop["fran"], shop["owner"]):
+        assert header.search(c.get("/contracts").text).group(1) == "Northwind Studio"
