@@ -85,6 +85,9 @@ def test_builder_preview_follows_the_currency_and_says_why_not(logged_in, db):
     # an unknown currency falls back to the contract's own
     r = logged_in.post(f"/contracts/{cid}/terms/preview", {"amount": "5", "currency": "XXX"}, htmx=True)
     assert "$5.00" in r.text and ">USD<" in r.text
+    # the relabelling rides only on the preview: the contract page's total has no stray currency code
+    send_page = logged_in.get(f"/contracts/{cid}").text
+    assert 'id="milestone-summary"' in send_page and 'id="amount-currency"' not in send_page
 
 
 def test_broken_links_say_why_and_point_to_the_manual_entry(visitor, logged_in, outbox):

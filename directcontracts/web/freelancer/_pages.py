@@ -105,7 +105,7 @@ def fragment(template: str, contract, status: int = 200, **context):
 def summary(contract, oob: bool = False, value=None, refusal: str | None = None, preview: bool = False):
     """The live total (``value``: a preview's instead of the saved one; ``refusal``: why the amount
     typed gives none). A ``preview`` also relabels the amount field with the currency chosen."""
-    return respond(render_template("freelancer/partials/_summary.html", oob=oob, refusal=refusal, preview=preview,
+    return respond(render_template("freelancer/partials/_summary.html", oob=oob, refusal=refusal, currency_oob=preview,
                                    summary=value or contract_queries.summary_of(contract)))
 
 
