@@ -69,17 +69,32 @@ class Audit:
     """Runs axe on each screen and keeps the serious/critical findings, to fail once at the end."""
 
     def __init__(self, width: str):
-        self.width, self.found = width, {}
+        self.width, self.found, self.sideways = width, {}, {}
 
     def check(self, page, screen: str):
         page.wait_for_load_state("networkidle")
         bad = [v for v in run_axe(page) if v["impact"] in FAILING_IMPACTS]
         if bad:
             self.found[screen] = bad
+        # the page itself never scrolls sideways (a wide table scrolls inside its own region)
+        wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if wide > 0:  # name the outermost elements that stick out, to find them
+            self.sideways[screen] = (wide, page.evaluate("""() => {
+                const w = document.documentElement.clientWidth, out = [];
+                const clipped = el => { for (let a = el.parentElement; a; a = a.parentElement) {
+                    if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
+                for (const el of document.querySelectorAll('body *')) {
+                    if (el.getBoundingClientRect().right > w + 1 && !clipped(el) && !out.some(o => o.contains(el)))
+                        out.push(el);
+                }
+                return out.slice(0, 5).map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                                              + (el.id ? '#' + el.id : ''));
+            }"""))
 
     def assert_clean(self):
         report = "\n".join(f"[{screen} @ {self.width}]\n{describe(v)}" for screen, v in self.found.items())
         assert not self.found, f"axe: serious/critical violations:\n{report}"
+        assert not self.sideways, f"pages wider than the screen at {self.width} (px too wide): {self.sideways}"
 
 
 # 768 px as well: between the phone's stacked cards and the desktop, the wide tables scroll sideways.
@@ -97,6 +112,9 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     page, log = new_page(viewport=viewport)
     page.goto("/login")
     audit.check(page, "login")
+    page.goto("/password/forgot")
+    audit.check(page, "forgotten password")
+    page.goto("/login")
     log_in(page, world["fran"].email)
     audit.check(page, "contracts list")
     page.goto("/contracts/new")
@@ -122,6 +140,17 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(page, "agreement not signed yet (freelancer)")
     page.goto("/account")
     audit.check(page, "account (time zone and language)")
+    first, second, third = milestone_ids(db, cid)
+    for path, screen in [(f"/contracts/{sent_cid}/client", "builder: the client's details"),
+                         (f"/contracts/{sent_cid}/withdraw", "withdraw (confirm)"),
+                         (f"/contracts/{sent_cid}/new-link", "send a new link (confirm)"),
+                         (f"/contracts/{cid}/end", "end the contract (confirm)"),
+                         (f"/contracts/{cid}/milestones/{third}/request-payment", "request payment"),
+                         (f"/contracts/{cid}/milestones/{third}/refund", "refund (confirm)"),
+                         (f"/contracts/{cid}/milestones/{third}/dispute", "open a dispute (freelancer)"),
+                         ("/notifications", "notifications"), ("/account/password", "change password")]:
+        page.goto(path)
+        audit.check(page, screen)
 
     # -- the owner
     owner, owner_log = new_page(viewport=viewport)
@@ -130,7 +159,11 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
                          ("/admin/payouts", "owner payouts"), ("/admin/disputes", "owner disputes"),
                          (f"/admin/disputes/{did}", "owner dispute"), ("/admin/chargebacks", "owner chargebacks"),
                          ("/admin/reconciliation", "owner reconciliation"),
-                         (f"/admin/contracts/{cid}/agreement", "owner signed agreement")]:
+                         (f"/admin/contracts/{cid}/agreement", "owner signed agreement"),
+                         ("/admin/contracts", "owner: all contracts"), (f"/admin/contracts/{cid}", "owner: a contract"),
+                         ("/admin/webhooks", "owner webhooks"), ("/dev/inbox", "local inbox"),
+                         ("/dev/gateway", "test payment processor"),
+                         (f"/admin/members/{world['fran'].id}/deactivate", "deactivate a member (confirm)")]:
         owner.goto(path)
         audit.check(owner, screen)
 
@@ -153,6 +186,17 @@ def test_the_main_screens_have_no_serious_violations(name, viewport, new_page, l
     audit.check(client, "client funded contract with a payment request")
     client.goto(f"{link}/disputes/{did}")
     audit.check(client, "client dispute")
+    for path, screen in [(f"{link}/milestones/{first}/approve", "client approve (confirm)"),
+                         (f"{link}/milestones/{first}/changes", "client asks for changes to a milestone"),
+                         (f"{link}/milestones/{third}/dispute", "client opens a dispute"),
+                         (f"{sent_link}/changes", "client asks for changes to the proposal"),
+                         (f"{sent_link}/decline", "client declines (confirm)")]:
+        client.goto(path)
+        audit.check(client, screen)
+    client.goto(link)
+    client.get_by_role("link", name="Receipt").first.click()
+    expect(client.get_by_role("heading", level=1)).to_be_visible()
+    audit.check(client, "client receipt")
     client.goto(f"{link}/agreement")
     expect(client.get_by_role("heading", name="Signature")).to_be_visible()
     audit.check(client, "client signed agreement")
