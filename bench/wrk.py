@@ -13,19 +13,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
 from directcontracts import ROOT
-from tests.tools.server import app_env, free_port
+from tests.tools.server import app_env, free_port, gunicorn
 
 SECRET = "bench-secret-key"  # bench.make_app's: the test clients' cookies are signed with it
 RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
@@ -38,28 +35,9 @@ def served(database_url: str, log: Path):
     port = free_port()
     env = app_env(database_url, port, log.parent, SECRET_KEY=SECRET, RATELIMIT_ENABLED="0")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    base = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        master = subprocess.Popen([sys.executable, "-m", "gunicorn", "--access-logfile", "/dev/null",
-                                   "bench.serve:app"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    requests.get(base + "/_bench/empty", timeout=5)
-                    break
-                except requests.RequestException:
-                    if master.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("gunicorn did not start:\n" + log.read_text()[-3000:])
-                    time.sleep(0.2)
-            yield base
-        finally:
-            master.send_signal(signal.SIGTERM)
-            try:
-                master.wait(30)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait()
+    with gunicorn(env, log, start_seconds=60, args=("--access-logfile", "/dev/null", "bench.serve:app"),
+                  ready_path="/_bench/empty") as base:
+        yield base
 
 
 def cookie_header(browser) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from ..domain import rules
-from ..domain.brand import ColourError, parse_colour
+from ..domain.brand import parse_colour
 from ..domain.fees import bps_from_percent
 from ..domain.money import MoneyError, plain_decimal
 from ..domain.terms import check_limits
@@ -51,25 +51,25 @@ def _days(form, name: str, low: int, high: int, errors: dict, current: int | Non
     return int(days)
 
 
+def _optional(form, name: str, current: str | None, parse, errors: dict) -> str | None:
+    """An optional field: empty clears it, a field not posted at all (an older form) keeps ``current``;
+    ``parse`` cleans the text, its ValueError is the field's error."""
+    if form.get(name) is None:
+        return current
+    value = (form.get(name) or "").strip() or None
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return value
+
+
 def _brand(form, s: ShopSettings, errors: dict) -> tuple[str | None, str | None]:
-    """The accent colour and contact email from ``form``: empty clears one, a field not posted at all (an older
-    form) keeps it; an error on the field otherwise."""
-    accent, contact = s.accent_colour, s.contact_email
-    if form.get("accent_colour") is not None:
-        accent = (form.get("accent_colour") or "").strip() or None
-        if accent is not None:
-            try:
-                accent = parse_colour(accent)
-            except ColourError as exc:
-                errors["accent_colour"] = str(exc)
-    if form.get("contact_email") is not None:
-        contact = (form.get("contact_email") or "").strip() or None
-        if contact is not None:
-            try:
-                contact = normalise_email(contact)
-            except ValueError as exc:
-                errors["contact_email"] = str(exc)
-    return accent, contact
+    """The accent colour and contact email from ``form`` (see ``_optional``)."""
+    return (_optional(form, "accent_colour", s.accent_colour, parse_colour, errors),
+            _optional(form, "contact_email", s.contact_email, normalise_email, errors))
 
 
 def update(form) -> ShopSettings:

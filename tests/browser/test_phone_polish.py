@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, expect, log_in
-from tests.browser.test_dropin_options import FAKE_DROPIN, DropinGateway
+from tests.browser.test_dropin_options import FAKE_DROPIN, dropin_app  # noqa: F401 (a fixture)
 from tests.web.builders import create_draft, fund, latest_code, save_terms, sent_contract, verify
 
 pytestmark = pytest.mark.browser
@@ -105,14 +105,6 @@ def test_verify_and_fund_pages_on_a_phone(new_page, live_server, logged_in, outb
     expect(terms.get_by_text("Escrow:", exact=True)).to_be_visible()
     assert_fits(page)
     log.assert_clean()
-
-
-@pytest.fixture
-def dropin_app(app, gateway):
-    gw = DropinGateway()
-    app.extensions["gateway"] = gw
-    yield gw
-    app.extensions["gateway"] = gateway
 
 
 FAILING_DROPIN = """

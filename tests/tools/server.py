@@ -42,17 +42,19 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log_path: Path, start_seconds: float = 30):
-    """Serve until the block ends; yields the base URL. The access log goes to ``log_path``."""
+def gunicorn(env: dict[str, str], log_path: Path, start_seconds: float = 30, args: tuple[str, ...] = (),
+             ready_path: str = "/login"):
+    """Serve until the block ends (``args``: gunicorn's own, after gunicorn.conf.py's); yields the base URL once
+    ``ready_path`` answers. The access log goes to ``log_path``."""
     base = "http://" + env["BIND"]
     with log_path.open("w") as log:
-        master = subprocess.Popen([sys.executable, "-m", "gunicorn"], cwd=ROOT, env=env, stdout=log,
+        master = subprocess.Popen([sys.executable, "-m", "gunicorn", *args], cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + start_seconds
             while True:
                 try:
-                    requests.get(base + "/login", timeout=5)
+                    requests.get(base + ready_path, timeout=5)
                     break
                 except requests.RequestException:  # not listening yet, or the workers still booting
                     if master.poll() is not None or time.monotonic() > deadline:
