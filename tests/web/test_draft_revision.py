@@ -110,6 +110,10 @@ def test_sending_the_draft_revision_applies_it_and_refuses_the_older_page(logged
     assert db.session.scalar(db.select(db.func.count(Milestone.id)).where(Milestone.draft_of_id.is_not(None))) == 0
     assert [e.subject for e in outbox()[emails:]] == ["Fran Freelancer revised the contract: Website redesign"]
     assert "Revision 2 sent to carla@client-co.com." in timeline(db, cid)
+    # the same send again (a double click, a resent request) finds no draft: nothing applied twice
+    again = logged_in.post(f"/contracts/{draft}/send")
+    assert again.status_code == 404
+    assert contract(db, cid).revision == 2 and len(outbox()) == emails + 1
 
     page = visitor.get(link).text
     assert "$350.00" in page and "Extra pages" in page and "$500.00" not in page
