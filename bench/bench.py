@@ -31,7 +31,7 @@ from directcontracts import create_app
 from directcontracts.extensions import db
 from directcontracts.models import (Acceptance, Contract, ContractRevision, Journal, LedgerEntry, Milestone,
                                     Notification, PaymentAttempt, PaymentItem, TimelineEvent, utcnow)
-from directcontracts.services import accounts, ledger
+from directcontracts.services import accounts, ledger, ledger_days
 from tests.conftest import PASSWORD, Client, FreshContextClient
 from tests.web import builders
 
@@ -331,6 +331,7 @@ def run(contracts: int, repeat: int, url: str | None, explain_path: str | None =
     with app.app_context():
         engine = db.engine
         analyze(engine)
+        ledger_days.roll_up()  # as the shop's cron (jobs run-due) would have: the closed days summed
     seed_seconds = time.perf_counter() - start
     with app.app_context():
         problems = ledger.check()

@@ -7,7 +7,7 @@ import click
 from flask import Flask
 
 from .extensions import db
-from .services import accounts, backup, funding, gateway_audit, health, jobs, ledger, mailer, refunds
+from .services import accounts, backup, funding, gateway_audit, health, jobs, ledger, ledger_days, mailer, refunds
 from .services.errors import ValidationFailed
 
 DEMO_EMAIL = "demo@example.com"
@@ -113,6 +113,15 @@ def register(app: Flask) -> None:
         click.echo("ledger OK: every journal balances, escrow never negative, "
                    "every succeeded charge has exactly one funding journal, "
                    "no refund or give-back stuck at the gateway")
+
+    @ledger_group.command("days")
+    @click.option("--rebuild", is_flag=True, help="Forget every day's sums and sum them anew from the entries.")
+    def days(rebuild):
+        """Sum the closed days' ledger entries per member (``jobs run-due`` does it; ``ledger check`` compares)."""
+        written = ledger_days.rebuild() if rebuild else ledger_days.roll_up()
+        through = ledger_days.through_stored()
+        click.echo(f"{written} day sums written; the days before {through} are summed" if through
+                   else "no day has closed yet: nothing to sum")
 
     app.cli.add_command(ledger_group)
 

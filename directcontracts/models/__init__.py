@@ -5,7 +5,7 @@ from .contract import ClientToken, Contract, ContractRevision, Milestone, Refund
 from .activity import Notification, TimelineEvent
 from .outbox import OutboxEmail
 from .client import Acceptance, VerificationCode
-from .payment import Journal, LedgerEntry, PaymentAttempt, PaymentItem
+from .payment import Journal, LedgerDay, LedgerEntry, PaymentAttempt, PaymentItem
 from .sale_return import SaleReturn
 from .dispute import Dispute, Message
 from .chargeback import Chargeback, ChargebackEvidence, WebhookNotification
@@ -15,7 +15,7 @@ from .ops import OpsRecord
 __all__ = [
     "utcnow", "ClientToken", "Member", "PasswordReset", "ShopSettings", "Contract", "ContractRevision", "Milestone",
     "Notification", "TimelineEvent", "OutboxEmail", "Acceptance", "VerificationCode",
-    "Journal", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
+    "Journal", "LedgerDay", "LedgerEntry", "PaymentAttempt", "PaymentItem", "Refund", "Reminder",
     "SaleReturn", "Dispute", "Message", "Chargeback", "ChargebackEvidence", "WebhookNotification",
     "ReconciliationRun", "OpsRecord",
 ]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -106,6 +106,9 @@ class ShopSettings(db.Model):
     logo_version: Mapped[str | None] = mapped_column(String(16))  # the start of its SHA-256: the URL's ?v=
     logo_width: Mapped[int | None] = mapped_column()
     logo_height: Mapped[int | None] = mapped_column()
+    #: The first UTC day whose ledger entries are not yet summed in ``LedgerDay`` (None: none are). Kept
+    #: here because every member request reads this row anyway (``services.ledger_days``).
+    ledger_days_through: Mapped[date | None] = mapped_column()
 
     @classmethod
     def get(cls) -> "ShopSettings":

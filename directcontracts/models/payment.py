@@ -1,7 +1,7 @@
 """Payment attempts and the double-entry escrow ledger."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -99,7 +99,8 @@ class Journal(db.Model):
     #: A ``chargeback`` journal: the lost chargeback it posts (one each).
     chargeback_id: Mapped[int | None] = mapped_column(ForeignKey("chargeback.id"), unique=True)
     memo: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it was posted (UTC): the payouts report's month and ``LedgerDay``'s day (indexed for both).
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     entries: Mapped[list["LedgerEntry"]] = relationship(back_populates="journal", cascade="all, delete-orphan")
 
@@ -126,3 +127,28 @@ class LedgerEntry(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
 
     journal: Mapped[Journal] = relationship(back_populates="entries")
+
+
+class LedgerDay(db.Model):
+    """The sum of one member's ledger entries of one closed UTC day, per currency, journal kind and account.
+
+    Written once, by ``services.ledger_days.roll_up``, for days that ended before the rows' journals could
+    still be committing; entries are never changed or removed, so a day's sums never change afterwards.
+    The member's totals and the payouts report add these rows to a live sum of the entries of the days
+    since (``ShopSettings.ledger_days_through``), instead of summing every entry ever posted; ``ledger
+    check`` compares them with the entries.
+    """
+
+    __tablename__ = "ledger_day"
+    __table_args__ = (
+        UniqueConstraint("member_id", "day", "currency", "kind", "account", name="uq_ledger_day"),
+        Index("ix_ledger_day_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    day: Mapped[date]
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(10))  # the journal's
+    account: Mapped[str] = mapped_column(String(12))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -34,6 +34,9 @@ run" to store; a missed day is covered by the next (or by ``payments
 reconcile`` and the owner's "Check now"). The result is kept for the owner's
 Reconciliation page; a mismatch is a failure of the run.
 
+Each run sums the ledger days that closed since the last (``ledger_days.roll_up``: once a day there
+is one to sum), which the members' totals and the payouts report read instead of every entry.
+
 Each run ends by recording that it finished (``health.record_jobs_run``: ``flask
 doctor`` checks it is recent) and, every ``HEALTH_REFRESH_MINUTES``, refreshing
 the owner's health panel (``health.refresh_if_stale``).
@@ -51,8 +54,8 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
 from ..models import Contract, Milestone, Refund, Reminder, utcnow
-from . import (activity, chargebacks, disputes, funding, health, lifecycle, mailer, refunds, settlements, thread,
-               webhooks)
+from . import (activity, chargebacks, disputes, funding, health, ledger_days, lifecycle, mailer, refunds, settlements,
+               thread, webhooks)
 from .isolation import each, isolated
 from .errors import InvalidTransition, ServiceError
 from .links import freelancer_link, fresh_client_link
@@ -204,6 +207,7 @@ def run_due(now: datetime | None = None) -> Report:
     task("queued_refunds_issued", lambda: settlements.issue_due(now, report.failures))
     task("messages_emailed", lambda: thread.email_due(now, report.failures))
     task("emails_sent", lambda: mailer.deliver_pending(limit=500, now=now)["sent"])
+    task("ledger_days_summed", lambda: ledger_days.roll_up(now))
     from . import gateway_audit  # the daily comparison with the gateway's records (module doc)
     if (now.hour, now.minute) == gateway_audit.DAILY_AT:
         task("gateway_mismatches", lambda: gateway_audit.daily(now, report.failures))

@@ -14,6 +14,7 @@ from ..models import (
     Contract,
     Dispute,
     Journal,
+    LedgerDay,
     LedgerEntry,
     Milestone,
     PaymentAttempt,
@@ -22,7 +23,7 @@ from ..models import (
     WebhookNotification,
     utcnow,
 )
-from . import memo
+from . import ledger_days, memo
 
 #: A refund still being confirmed, or a sale still being given back, after this long is not
 #: going to settle by itself: ``check`` reports it for a person to look at in Braintree.
@@ -201,16 +202,29 @@ def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMone
 
 
 def member_money(member_id: int) -> dict[str, ContractMoney]:
-    """Totals across all of a member's contracts, per currency: one query, summed by the database.
+    """Totals across all of a member's contracts, per currency: one statement, summed by the database.
 
-    Only the entries ``_tally`` reads are summed: never the client's side, and the freelancer's only in a
-    take-back (their side of a release is the escrow's less the fee). The account test is answered from
-    the ledger_entry index ``ix_ledger_entry_contract_totals``, before the journal is looked up."""
-    per_currency = _tally(_sums(
-        LedgerEntry.currency, LedgerEntry.contract_id.in_(
-            db.select(Contract.id).where(Contract.member_id == member_id).scalar_subquery()),
-        LedgerEntry.account != rules.CLIENT,
-        db.or_(LedgerEntry.account != rules.FREELANCER, Journal.kind.in_(TAKE_BACKS))))
+    The closed days come summed already (``LedgerDay``, ``services.ledger_days``); only the entries of the
+    days since are summed here, from the ``journal.created_at`` index, so the cost does not grow with the
+    member's history. Only the sums ``_tally`` reads are asked for: never the client's side, and the
+    freelancer's only in a take-back (their side of a release is the escrow's less the fee)."""
+    through = ledger_days.through()
+    wanted = (lambda account, kind: db.and_(account != rules.CLIENT,
+                                            db.or_(account != rules.FREELANCER, kind.in_(TAKE_BACKS))))
+    live = (db.select(LedgerEntry.currency, Journal.kind, LedgerEntry.account,
+                      db.func.sum(LedgerEntry.amount_minor))
+            .select_from(Journal).join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+            .join(Contract, Contract.id == Journal.contract_id)
+            .where(Contract.member_id == member_id, wanted(LedgerEntry.account, Journal.kind))
+            .group_by(LedgerEntry.currency, Journal.kind, LedgerEntry.account))
+    if through is not None:
+        live = live.where(Journal.created_at >= ledger_days.start_of(through))
+        live = db.union_all(live, db.select(LedgerDay.currency, LedgerDay.kind, LedgerDay.account,
+                                            db.func.sum(LedgerDay.amount_minor))
+                            .where(LedgerDay.member_id == member_id, LedgerDay.day < through,
+                                   wanted(LedgerDay.account, LedgerDay.kind))
+                            .group_by(LedgerDay.currency, LedgerDay.kind, LedgerDay.account))
+    per_currency = _tally(db.session.execute(live).all())  # the sums are linear: both halves add up
     return {currency: _as_contract_money(p, currency) for currency, p in per_currency.items()}
 
 
@@ -407,5 +421,6 @@ def check(now: datetime | None = None) -> list[str]:
     for attempt_id in set(funding) - set(succeeded):
         problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
     problems.extend(_take_back_problems(succeeded))
+    problems.extend(ledger_days.problems())
     problems.extend(gateway_doubts(now))
     return problems

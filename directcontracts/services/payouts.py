@@ -10,7 +10,8 @@ from datetime import date, datetime, time, timedelta
 from ..domain import ledger as rules
 from ..domain.money import Money
 from ..extensions import db
-from ..models import Contract, Journal, LedgerEntry, Member
+from ..models import Contract, Journal, LedgerDay, LedgerEntry, Member
+from . import ledger_days
 
 
 @dataclass(frozen=True)
@@ -37,33 +38,59 @@ def _month(column):
     return db.func.strftime(db.literal_column("'%Y-%m'"), column)
 
 
+def _sums(kind, account, amount):
+    """What the member was released (both the freelancer's part and the fee), its fees, and what a take-back
+    took from them (the fee's part of a take-back is the shop's, not the member's), from rows of journal
+    ``kind``, ``account`` and ``amount``."""
+    release = kind == "release"
+    return (db.func.sum(db.case((release, amount), else_=0)).label("released"),
+            db.func.sum(db.case((release & (account == rules.FEES), amount), else_=0)).label("fees"),
+            (-db.func.sum(db.case((~release & (account == rules.FREELANCER), amount), else_=0))).label("taken"))
+
+
+KINDS = ("release", "reversal", "chargeback")
+
+
 def report(start: date | None = None, end: date | None = None) -> list[PayoutRow]:
     """Releases and take-backs between ``start`` and ``end`` (inclusive), grouped by member, month and currency.
 
-    Summed by the database (one row per group comes back, however many entries there are).
+    Summed by the database, one statement: the closed days' sums (``LedgerDay``) and the entries of the days
+    since (``services.ledger_days``), so a year's report reads a row per member and day, not every entry.
     """
-    period = _month(Journal.created_at)
-    release = Journal.kind == "release"
-    query = (
-        db.select(Member.name, Member.email, period, LedgerEntry.currency,
-                  # both the freelancer's part and the fee were released
-                  db.func.sum(db.case((release, LedgerEntry.amount_minor), else_=0)),
-                  db.func.sum(db.case((release & (LedgerEntry.account == rules.FEES), LedgerEntry.amount_minor),
-                                      else_=0)),
-                  # a take-back: the fee's part of it is the shop's, not the member's
-                  -db.func.sum(db.case((~release & (LedgerEntry.account == rules.FREELANCER),
-                                        LedgerEntry.amount_minor), else_=0)))
-        .join(Journal, Journal.id == LedgerEntry.journal_id)
-        .join(Contract, Contract.id == LedgerEntry.contract_id)
-        .join(Member, Member.id == Contract.member_id)
-        .where(Journal.kind.in_(("release", "reversal", "chargeback")),
-               LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
-        .group_by(Member.name, Member.email, period, LedgerEntry.currency)
+    through = ledger_days.through()
+    entries = (
+        db.select(Contract.member_id.label("member_id"), _month(Journal.created_at).label("month"),
+                  LedgerEntry.currency.label("currency"), *_sums(Journal.kind, LedgerEntry.account,
+                                                                LedgerEntry.amount_minor))
+        .select_from(Journal).join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+        .join(Contract, Contract.id == Journal.contract_id)
+        .where(Journal.kind.in_(KINDS), LedgerEntry.account.in_((rules.FREELANCER, rules.FEES)))
+        .group_by(Contract.member_id, _month(Journal.created_at), LedgerEntry.currency)
     )
-    if start:
-        query = query.where(Journal.created_at >= datetime.combine(start, time.min))
+    since = max(filter(None, (start, through)), default=None)
+    if since:
+        entries = entries.where(Journal.created_at >= ledger_days.start_of(since))
     if end:
-        query = query.where(Journal.created_at < datetime.combine(end + timedelta(days=1), time.min))
+        entries = entries.where(Journal.created_at < ledger_days.start_of(end + timedelta(days=1)))
+    parts = [entries]
+    if through is not None and (start is None or start < through):
+        days = (
+            db.select(LedgerDay.member_id, _month(LedgerDay.day), LedgerDay.currency,
+                      *_sums(LedgerDay.kind, LedgerDay.account, LedgerDay.amount_minor))
+            .where(LedgerDay.kind.in_(KINDS), LedgerDay.account.in_((rules.FREELANCER, rules.FEES)),
+                   LedgerDay.day < through)
+            .group_by(LedgerDay.member_id, _month(LedgerDay.day), LedgerDay.currency)
+        )
+        if start:
+            days = days.where(LedgerDay.day >= start)
+        if end:
+            days = days.where(LedgerDay.day <= end)
+        parts.append(days)
+    both = db.union_all(*parts).subquery() if len(parts) > 1 else entries.subquery()
+    query = (db.select(Member.name, Member.email, both.c.month, both.c.currency, db.func.sum(both.c.released),
+                       db.func.sum(both.c.fees), db.func.sum(both.c.taken))
+             .join(Member, Member.id == both.c.member_id)
+             .group_by(Member.name, Member.email, both.c.month, both.c.currency))
     rows = sorted((name, email, month, currency, int(released), int(fees), int(taken))
                   for name, email, month, currency, released, fees, taken in db.session.execute(query))
     return [

@@ -12,7 +12,8 @@ milestone, journal kind and account, computed from the documented rules (the fee
 ``round_half_up(rate × released kept so far) − fees already charged``, the rate being the shop's fee
 when the contract was sent; a take-back draws on escrow first, then on what was released, the fee
 going back with it). After every step: ``ledger.check()`` is empty, the books equal the model entry
-for entry, milestone and contract states agree, the contract's total fee is exactly
+for entry, the members' totals and the payouts report read the same from the closed days' sums as from
+the entries, milestone and contract states agree, the contract's total fee is exactly
 ``round_half_up(rate × total released kept)`` (whenever nothing was taken back since its last
 release), and the test gateway's records agree with the books (``gateway_disagreements``). A refused
 action is a fine outcome exactly when the model also says it is not possible.
@@ -43,7 +44,7 @@ from directcontracts.models import Contract, Dispute, Journal, LedgerEntry, Mile
     ShopSettings, utcnow
 from directcontracts.payments.testgateway import REFUND_ANSWER_LOST, TestGateway
 from directcontracts.services import accounts, client_actions, disputes, drafts, funding, jobs, ledger, \
-    lifecycle, milestone_editor, proposals, refunds, webhooks
+    ledger_days, lifecycle, milestone_editor, payouts, proposals, refunds, webhooks
 from directcontracts.services.errors import ServiceError
 from tests.conftest import PASSWORD, gateway_disagreements
 
@@ -833,6 +834,13 @@ class LedgerModel(RuleBasedStateMachine):
             for s in self.sales.values():
                 a = _db.session.get(PaymentAttempt, s.attempt)
                 assert a.transaction_id == s.tx
+        # The closed days' sums (services.ledger_days) give the member's totals and the payouts report the
+        # entries give: every day so far summed (as if it had closed), in a transaction rolled back after.
+        members = _db.session.scalars(_db.select(Contract.member_id).distinct()).all()
+        live = ({m: ledger.member_money(m) for m in members}, payouts.report())
+        ledger_days._sum_days(ledger_days._locked_settings(), utcnow().date() + timedelta(days=1))
+        assert ({m: ledger.member_money(m) for m in members}, payouts.report()) == live
+        _db.session.rollback()
 
 
 def _diff(books: dict, expected: dict) -> str:
