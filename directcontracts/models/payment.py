@@ -112,8 +112,8 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint("account IN ('client','escrow','freelancer','fees','shop')", name="account"),
         CheckConstraint("amount_minor <> 0", name="amount_nonzero"),
-        # A member's totals (services.ledger.member_money) read only these columns, per contract: the
-        # index answers them without the table. Its first column serves the contract_id foreign key.
+        # A page of contracts' totals (services.ledger.contract_money) read only these columns, per contract:
+        # the index answers them without the table. Its first column serves the contract_id foreign key.
         Index("ix_ledger_entry_contract_totals", "contract_id", "account", "journal_id", "currency",
               "amount_minor"),
     )
