@@ -15,7 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time, get_datetime_format
+from babel.dates import format_date, format_datetime, format_time, get_date_format, get_datetime_format, get_time_format
 from babel.numbers import NumberFormatError, format_decimal, get_decimal_symbol, get_group_symbol, parse_decimal
 
 #: The locales a member or the shop may choose (Babel formats each); the first is the default.
@@ -69,6 +69,14 @@ def locale_label(name: str) -> str:
     return english if own == english else f"{own} — {english}"
 
 
+@cache
+def _day_and_time(locale: str, fmt: str) -> tuple:
+    """The locale, its ``fmt`` day pattern, short time pattern and the pattern joining them: Babel looks all
+    four up at every call (a list page formats a timestamp a row)."""
+    loc = Locale.parse(locale)
+    return loc, get_date_format(fmt, loc), get_time_format("short", loc), get_datetime_format(fmt, locale=loc)
+
+
 @dataclass(frozen=True)
 class Display:
     """How one reader sees times and amounts: a zone, a locale, and whether to name the zone."""
@@ -102,9 +110,10 @@ class Display:
         if fmt == "time":
             return f"{format_time(local, 'short', locale=self.locale)} {local.tzname()}"
         if fmt in ("medium", "short"):  # the day as the locale writes it, the time to the minute
-            day = format_date(local.date(), fmt, locale=self.locale)
-            time = format_time(local, "short", locale=self.locale)
-            text = get_datetime_format(fmt, locale=self.locale).replace("{1}", day).replace("{0}", time)
+            loc, day, time, joined = _day_and_time(self.locale, fmt)
+            # as format_date and format_time(…, "short") would, without finding the locale and patterns again
+            text = (joined.replace("{1}", day.apply(local.date(), loc))
+                    .replace("{0}", time.apply(local.timetz(), loc, reference_date=local.date())))
         else:
             text = format_datetime(local, fmt, tzinfo=self.zone, locale=self.locale)
         return f"{text} {local.tzname()}"
