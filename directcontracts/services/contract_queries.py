@@ -118,14 +118,15 @@ def _live_total():
 
 
 @cache
-def _list_statements(member: bool, state: str | None) -> tuple:
+def _list_statements(member: bool, state: str | None, oldest_first: bool) -> tuple:
     """The list's count and page statements for one member (``member``) or the whole shop, and one kind of
     status filter (None, SIGNED, SENT, or any other: ``state``), built once: their parameters are bound
     (``member_id``, ``state``, ``offset``, ``limit``). Building them anew each request cost more than running them.
 
     The page's ids are picked first (ordered, offset) from the contract table alone; only those rows then get
     their columns, their live total and whether the client signed, so a late page or the owner's list (sorted
-    without an index) never sums or looks up the rows it skips."""
+    without an index) never sums or looks up the rows it skips. ``oldest_first`` picks them counting from the
+    other end (``_list``), the rows still come newest first."""
     where = [Contract.draft_of_id.is_(None)]  # a draft revision is part of its contract
     if member:
         where.append(Contract.member_id == db.bindparam("member_id"))
@@ -137,7 +138,8 @@ def _list_statements(member: bool, state: str | None) -> tuple:
         where.append(Contract.state == db.bindparam("state"))
     count = db.select(db.func.count()).select_from(Contract).where(*where)
     newest = (Contract.last_activity_at.desc(), Contract.id.desc())
-    ids = (db.select(Contract.id).where(*where).order_by(*newest)
+    oldest = (Contract.last_activity_at.asc(), Contract.id.asc())
+    ids = (db.select(Contract.id).where(*where).order_by(*(oldest if oldest_first else newest))
            .offset(db.bindparam("offset")).limit(db.bindparam("limit")).subquery())
     page = (db.select(Contract.id, Contract.ref, Contract.title, Contract.client_name, Contract.client_company,
                       Contract.state, Contract.currency, Contract.last_activity_at, _live_total(),
@@ -149,16 +151,23 @@ def _list_statements(member: bool, state: str | None) -> tuple:
 
 
 def _list(state: str | None, page: int, per_page: int, member_id: int | None = None) -> Page:
-    """A page of ``Row`` in three statements whatever its size: the count, the rows, and their money."""
+    """A page of ``Row`` in three statements whatever its size: the count, the rows, and their money.
+
+    A page in the older half is counted from the oldest end (the count is known): the database then walks
+    past at most half the rows, and the last pages cost what the first do."""
     kind = state if state in (None, SIGNED, ContractState.SENT) else "state"
-    count_statement, page_statement = _list_statements(member_id is not None, kind)
     params = {"member_id": member_id, "state": state}
-    count = db.session.scalar(count_statement, params) or 0
+    count = db.session.scalar(_list_statements(member_id is not None, kind, False)[0], params) or 0
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
+    offset = (page - 1) * per_page
+    oldest_first = offset > count // 2
+    if oldest_first:  # the same rows: those after the page, counted from the oldest end, are skipped
+        offset, per_page = max(0, count - offset - per_page), min(per_page, count - offset)
     items, signed = [], set()
     for *values, total, name, is_signed in db.session.execute(
-            page_statement, {**params, "offset": (page - 1) * per_page, "limit": per_page}):
+            _list_statements(member_id is not None, kind, oldest_first)[1],
+            {**params, "offset": offset, "limit": per_page}):
         items.append(Row(*values, total_minor=int(total), member_name=name))
         if is_signed:
             signed.add(items[-1].id)
