@@ -164,14 +164,13 @@ def _list(state: str | None, page: int, per_page: int, member_id: int | None = N
     count = db.session.scalar(_list_statements(member_id is not None, kind, False)[0], params) or 0
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
-    offset = (page - 1) * per_page
+    offset, limit = (page - 1) * per_page, per_page
     oldest_first = offset > count // 2
     if oldest_first:  # the same rows: those after the page, counted from the oldest end, are skipped
-        offset, per_page = max(0, count - offset - per_page), min(per_page, count - offset)
+        offset, limit = max(0, count - offset - per_page), min(per_page, count - offset)
     items, signed = [], set()
     for *values, total, name, is_signed in db.session.execute(
-            _list_statements(member_id is not None, kind, oldest_first)[1],
-            {**params, "offset": offset, "limit": per_page}):
+            _list_statements(member_id is not None, kind, oldest_first)[1], {**params, "offset": offset, "limit": limit}):
         items.append(Row(*values, total_minor=int(total), member_name=name))
         if is_signed:
             signed.add(items[-1].id)
