@@ -6,10 +6,13 @@ through these, so "whose contract is it" is answered once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
-from ..domain.states import SIGNED, ContractState
+from ..domain.money import Money
+from ..domain.states import SIGNED, ContractState, MilestoneState
 from ..domain.terms import Summary, summarize
 from ..extensions import db
 from ..models import Acceptance, Contract, ContractRevision, Dispute, Member, Milestone, ShopSettings
@@ -30,9 +33,29 @@ def get_for_member(contract_id: int, member: Member, draft_revision: bool = Fals
     return contract
 
 
+@dataclass(frozen=True)
+class Row:
+    """One line of a contracts list: only the columns the table shows (no Contract, no milestones loaded)."""
+
+    id: int
+    ref: str
+    title: str
+    client_name: str
+    client_company: str
+    state: str
+    currency: str
+    last_activity_at: datetime
+    total_minor: int  # the live milestones' sum, as ``Contract.total``
+    member_name: str | None  # the owner's list only
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_minor, self.currency)
+
+
 @dataclass
 class Page:
-    items: list[Contract]
+    items: list[Row]
     page: int
     pages: int
     total: int
@@ -63,13 +86,12 @@ def signed_ids(contracts: list[Contract]) -> set[int]:
 
 def list_for_member(member: Member, state: str | None, page: int, per_page: int) -> Page:
     """The member's contracts, newest activity first, optionally of one status (LIST_STATUSES)."""
-    # their own list needs no member rows: the contracts' member is the one already loaded (identity map)
-    return _list(db.select(Contract).where(Contract.member_id == member.id), state, page, per_page, members=False)
+    return _list(state, page, per_page, member_id=member.id)
 
 
 def list_for_shop(state: str | None, page: int, per_page: int) -> Page:
     """Every member's contracts (the owner's read-only view), newest activity first, as ``list_for_member``."""
-    return _list(db.select(Contract), state, page, per_page, members=True)
+    return _list(state, page, per_page)
 
 
 def get_for_shop(contract_id: int, viewer: Member) -> Contract:
@@ -88,26 +110,71 @@ def dispute_for_shop(dispute_id: int, viewer: Member) -> Dispute:
     return dispute
 
 
-def _list(query, state: str | None, page: int, per_page: int, members: bool) -> Page:
-    query = query.where(Contract.draft_of_id.is_(None))  # a draft revision is part of its contract
+def _live_total():
+    """The contract's total as a column: the sum of its live (not cancelled) milestones, as ``Contract.total``."""
+    return (db.select(db.func.coalesce(db.func.sum(Milestone.amount_minor), 0))
+            .where(Milestone.contract_id == Contract.id, Milestone.state != MilestoneState.CANCELLED)
+            .scalar_subquery())
+
+
+@cache
+def _list_statements(member: bool, state: str | None, oldest_first: bool) -> tuple:
+    """The list's count and page statements for one member (``member``) or the whole shop, and one kind of
+    status filter (None, SIGNED, SENT, or any other: ``state``), built once: their parameters are bound
+    (``member_id``, ``state``, ``offset``, ``limit``). Building them anew each request cost more than running them.
+
+    The page's ids are picked first (ordered, offset) from the contract table alone; only those rows then get
+    their columns, their live total and whether the client signed, so a late page or the owner's list (sorted
+    without an index) never sums or looks up the rows it skips. ``oldest_first`` picks them counting from the
+    other end (``_list``), the rows still come newest first."""
+    whose = [Contract.member_id == db.bindparam("member_id")] if member else []
+    where = [*whose, Contract.draft_of_id.is_(None)]  # a draft revision is part of its contract
     if state == SIGNED:
-        query = query.where(Contract.state == ContractState.SENT, _signed_current())
+        where += [Contract.state == ContractState.SENT, _signed_current()]
     elif state == ContractState.SENT:
-        query = query.where(Contract.state == ContractState.SENT, ~_signed_current())
+        where += [Contract.state == ContractState.SENT, ~_signed_current()]
     elif state:
-        query = query.where(Contract.state == state)
-    count = db.session.scalar(db.select(db.func.count()).select_from(query.subquery())) or 0
+        where.append(Contract.state == db.bindparam("state"))
+    count = db.select(db.func.count()).select_from(Contract).where(*where)
+    if not state:  # all of them: counted in the member_id index, less the few draft revisions found by theirs
+        # (``> 0`` rather than IS NOT NULL: SQLite's planner then takes the draft_of_id index, not a table scan)
+        count = db.select(db.select(db.func.count()).select_from(Contract).where(*whose).scalar_subquery()
+                          - db.select(db.func.count()).select_from(Contract)
+                          .where(*whose, Contract.draft_of_id > 0).scalar_subquery())
+    newest = (Contract.last_activity_at.desc(), Contract.id.desc())
+    oldest = (Contract.last_activity_at.asc(), Contract.id.asc())
+    ids = (db.select(Contract.id).where(*where).order_by(*(oldest if oldest_first else newest))
+           .offset(db.bindparam("offset")).limit(db.bindparam("limit")).subquery())
+    page = (db.select(Contract.id, Contract.ref, Contract.title, Contract.client_name, Contract.client_company,
+                      Contract.state, Contract.currency, Contract.last_activity_at, _live_total(),
+                      db.null() if member else Member.name, _signed_current())
+            .join(ids, ids.c.id == Contract.id))
+    if not member:  # the owner's list names each contract's member
+        page = page.join(Member, Member.id == Contract.member_id)
+    return count, page.order_by(*newest)
+
+
+def _list(state: str | None, page: int, per_page: int, member_id: int | None = None) -> Page:
+    """A page of ``Row`` in three statements whatever its size: the count, the rows, and their money.
+
+    A page in the older half is counted from the oldest end (the count is known): the database then walks
+    past at most half the rows, and the last pages cost what the first do."""
+    kind = state if state in (None, SIGNED, ContractState.SENT) else "state"
+    params = {"member_id": member_id, "state": state}
+    count = db.session.scalar(_list_statements(member_id is not None, kind, False)[0], params) or 0
     pages = max(1, -(-count // per_page))
     page = min(max(1, page), pages)
-    # The rows' totals read their milestones, and the owner's list their members: loaded with the page.
-    options = [selectinload(Contract.milestones)] + ([selectinload(Contract.member)] if members else [])
-    items = db.session.scalars(
-        query.options(*options)
-        .order_by(Contract.last_activity_at.desc(), Contract.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return Page(items=list(items), page=page, pages=pages, total=count,
-                money=ledger.contract_money(list(items)), signed=signed_ids(list(items)))
+    offset, limit = (page - 1) * per_page, per_page
+    oldest_first = offset > count // 2
+    if oldest_first:  # the same rows: those after the page, counted from the oldest end, are skipped
+        offset, limit = max(0, count - offset - per_page), min(per_page, count - offset)
+    items, signed = [], set()
+    for *values, total, name, is_signed in db.session.execute(
+            _list_statements(member_id is not None, kind, oldest_first)[1], {**params, "offset": offset, "limit": limit}):
+        items.append(Row(*values, total_minor=int(total), member_name=name))
+        if is_signed:
+            signed.add(items[-1].id)
+    return Page(items=items, page=page, pages=pages, total=count, money=ledger.contract_money(items), signed=signed)
 
 
 def money_totals(member: Member) -> list:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context, request, url_for
 from flask_login import current_user
 from jinja2 import pass_context
 
@@ -70,12 +70,20 @@ def arg_id(name: str, default: int | None = None) -> int | None:
     return int(value) if is_number(value) and 0 < int(value) <= MAX_ID else default
 
 
+def url_maker(endpoint: str, key: str):
+    """``url_for(endpoint, key=id)`` for each of many ids at the price of one (a list's row links): the URL is
+    built once with a stand-in id, then each id takes its place."""
+    head, tail = url_for(endpoint, **{key: MAX_ID}).rsplit(str(MAX_ID), 1)
+    return lambda ident: f"{head}{int(ident)}{tail}"
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(when, "when")
     app.add_template_filter(percent_label, "percent")
     app.add_template_filter(lambda s: STATE_LABELS.get(str(s), str(s)), "state_label")
     app.add_template_global(display_state, "display_state")
+    app.add_template_global(url_maker, "url_maker")
     app.add_template_global(amount_hint, "amount_hint")
     app.add_template_global(auto_release_days, "auto_release_days")
     app.add_template_global(shop_name, "shop_name")
