@@ -21,6 +21,10 @@ class Contract(db.Model):
         CheckConstraint("kind IN ('single', 'milestones')", name="kind"),
         CheckConstraint("revision >= 0", name="revision_nonneg"),
         Index("ix_contract_member_activity", "member_id", "last_activity_at"),
+        # The owner's list of every contract, newest activity first; a member's list filtered by status
+        # (and its count).
+        Index("ix_contract_activity", "last_activity_at", "id"),
+        Index("ix_contract_member_state", "member_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

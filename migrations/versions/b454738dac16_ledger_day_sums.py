@@ -1,4 +1,4 @@
-"""ledger_day: each closed day's ledger sums per member; journal.created_at indexed (issue 14)
+"""ledger_day: each closed day's ledger sums per member; journal.created_at and the contract lists indexed (issue 14)
 
 The table starts empty and shop_settings.ledger_days_through NULL: every entry is summed live until the
 first `jobs run-due` (or `flask ledger days`) sums the closed days.
@@ -38,6 +38,10 @@ def upgrade():
     with op.batch_alter_table('journal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_journal_created_at'), ['created_at'], unique=False)
 
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.create_index('ix_contract_activity', ['last_activity_at', 'id'], unique=False)
+        batch_op.create_index('ix_contract_member_state', ['member_id', 'state'], unique=False)
+
     with op.batch_alter_table('shop_settings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ledger_days_through', sa.Date(), nullable=True))
 
@@ -46,6 +50,10 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('shop_settings', schema=None) as batch_op:
         batch_op.drop_column('ledger_days_through')
+
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.drop_index('ix_contract_member_state')
+        batch_op.drop_index('ix_contract_activity')
 
     with op.batch_alter_table('journal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_journal_created_at'))
