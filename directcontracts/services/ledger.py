@@ -216,30 +216,40 @@ def money_of(contract: Contract) -> tuple[ContractMoney, dict[int, MilestoneMone
     return _as_contract_money(total, contract.currency), milestones
 
 
+@cache
+def _member_money_statement(summed_days: bool):
+    """The statement of ``member_money``, with or without the summed days: built once each (bound parameters
+    ``member_id``, ``since`` and ``through``), not at every request."""
+    def wanted(account, kind):
+        return db.and_(account != rules.CLIENT, db.or_(account != rules.FREELANCER, kind.in_(TAKE_BACKS)))
+    live = (db.select(LedgerEntry.currency, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
+            .select_from(Journal).join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+            .join(Contract, Contract.id == Journal.contract_id)
+            .where(Contract.member_id == db.bindparam("member_id"), wanted(LedgerEntry.account, Journal.kind))
+            .group_by(LedgerEntry.currency, Journal.kind, LedgerEntry.account))
+    if not summed_days:
+        return live
+    return db.union_all(
+        live.where(Journal.created_at >= db.bindparam("since")),
+        db.select(LedgerDay.currency, LedgerDay.kind, LedgerDay.account, db.func.sum(LedgerDay.amount_minor))
+        .where(LedgerDay.member_id == db.bindparam("member_id"), LedgerDay.day < db.bindparam("through"),
+               wanted(LedgerDay.account, LedgerDay.kind))
+        .group_by(LedgerDay.currency, LedgerDay.kind, LedgerDay.account))
+
+
 def member_money(member_id: int) -> dict[str, ContractMoney]:
     """Totals across all of a member's contracts, per currency: one statement, summed by the database.
 
     The closed days come summed already (``LedgerDay``, ``services.ledger_days``); only the entries of the
     days since are summed here, from the ``journal.created_at`` index, so the cost does not grow with the
-    member's history. Only the sums ``_tally`` reads are asked for: never the client's side, and the
+    member's contracts. Only the sums ``_tally`` reads are asked for: never the client's side, and the
     freelancer's only in a take-back (their side of a release is the escrow's less the fee)."""
     through = ledger_days.through()
-    wanted = (lambda account, kind: db.and_(account != rules.CLIENT,
-                                            db.or_(account != rules.FREELANCER, kind.in_(TAKE_BACKS))))
-    live = (db.select(LedgerEntry.currency, Journal.kind, LedgerEntry.account,
-                      db.func.sum(LedgerEntry.amount_minor))
-            .select_from(Journal).join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-            .join(Contract, Contract.id == Journal.contract_id)
-            .where(Contract.member_id == member_id, wanted(LedgerEntry.account, Journal.kind))
-            .group_by(LedgerEntry.currency, Journal.kind, LedgerEntry.account))
+    params = {"member_id": member_id}
     if through is not None:
-        live = live.where(Journal.created_at >= ledger_days.start_of(through))
-        live = db.union_all(live, db.select(LedgerDay.currency, LedgerDay.kind, LedgerDay.account,
-                                            db.func.sum(LedgerDay.amount_minor))
-                            .where(LedgerDay.member_id == member_id, LedgerDay.day < through,
-                                   wanted(LedgerDay.account, LedgerDay.kind))
-                            .group_by(LedgerDay.currency, LedgerDay.kind, LedgerDay.account))
-    per_currency = _tally(db.session.execute(live).all())  # the sums are linear: both halves add up
+        params.update(since=ledger_days.start_of(through), through=through)
+    rows = db.session.execute(_member_money_statement(through is not None), params).all()
+    per_currency = _tally(rows)  # the sums are linear: the days' and the entries' rows add up
     return {currency: _as_contract_money(p, currency) for currency, p in per_currency.items()}
 
 

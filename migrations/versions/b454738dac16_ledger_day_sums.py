@@ -33,6 +33,8 @@ def upgrade():
     sa.UniqueConstraint('member_id', 'day', 'currency', 'kind', 'account', name='uq_ledger_day')
     )
     with op.batch_alter_table('ledger_day', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_day_member_totals',
+                              ['member_id', 'currency', 'kind', 'account', 'day', 'amount_minor'], unique=False)
         batch_op.create_index('ix_ledger_day_day', ['day'], unique=False)
 
     with op.batch_alter_table('journal', schema=None) as batch_op:
@@ -60,5 +62,6 @@ def downgrade():
 
     with op.batch_alter_table('ledger_day', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_day_day')
+        batch_op.drop_index('ix_ledger_day_member_totals')
 
     op.drop_table('ledger_day')
