@@ -280,42 +280,188 @@ def _settled_as(state: str, amount: int, mm: MilestoneMoney) -> str | None:
     return None
 
 
-def _dispute_problems(milestones: dict, money: dict) -> list[str]:
-    """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
-    problems = []
-    for d in db.session.scalars(db.select(Dispute).order_by(Dispute.id)):
-        m = milestones.get(d.milestone_id)
-        if d.status == "open" and (m is None or m.state != MilestoneState.DISPUTED):
-            problems.append(f"dispute {d.id} is open but milestone {d.milestone_id} is {m and m.state}")
-        if d.status == "closed":
-            mm = money.get(d.milestone_id, MilestoneMoney())
-            if (mm.released, mm.refunded) != (d.release_minor, d.refund_minor):
-                problems.append(f"dispute {d.id} decided {d.release_minor} released and {d.refund_minor} "
-                                f"refunded, the ledger holds {mm.released} and {mm.refunded}")
-    disputed = {m.id for m in milestones.values() if m.state == MilestoneState.DISPUTED}
-    open_ = set(db.session.scalars(db.select(Dispute.milestone_id).where(Dispute.status == "open")))
-    problems += [f"milestone {mid} is disputed without an open dispute" for mid in sorted(disputed - open_)]
+#: The journal kinds whose escrow entries make up what escrow holds (``MilestoneMoney.held``).
+_ESCROW_KINDS = ("funding", "release", "refund", *TAKE_BACKS)
+_IN_ESCROW = sorted(s.value for s in ESCROW_STATES)
+_PAID = ("succeeded", "reversed")
+
+
+def _escrow_sums(*where):
+    """Per milestone with entries matching ``where``: the escrow side of its ``MilestoneMoney`` (funded,
+    released, refunded, returned), summed by the database: a subquery, so that ``check`` fetches only the
+    milestones whose money is wrong, not one row per milestone and kind."""
+    def escrow(*kinds):
+        return db.func.sum(db.case((db.and_(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(kinds)),
+                                    LedgerEntry.amount_minor), else_=0))
+    return (db.select(LedgerEntry.milestone_id, escrow("funding").label("funded"),
+                      (-escrow("release")).label("released"), (-escrow("refund")).label("refunded"),
+                      (-escrow(*TAKE_BACKS)).label("returned"))
+            .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
+            .group_by(LedgerEntry.milestone_id).subquery())
+
+
+def _money_of(row) -> MilestoneMoney:
+    return MilestoneMoney(funded=int(row.funded), released=int(row.released), refunded=int(row.refunded),
+                          returned=int(row.returned))
+
+
+def _journal_problems() -> list[str]:
+    """Every journal balances and has entries."""
+    total = db.func.sum(LedgerEntry.amount_minor)
+    problems = [f"journal {journal_id} sums to {amount}, not 0" for journal_id, amount in db.session.execute(
+        db.select(LedgerEntry.journal_id, total).group_by(LedgerEntry.journal_id).having(total != 0))]
+    problems += [f"journal {journal_id} has no entries" for journal_id in db.session.scalars(
+        db.select(Journal.id).where(~db.exists().where(LedgerEntry.journal_id == Journal.id)).order_by(Journal.id))]
     return problems
 
 
-def _take_back_problems(paid: dict) -> list[str]:
-    """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
-    one chargeback journal giving the client exactly its amount (none otherwise)."""
+def _milestone_problems() -> list[str]:
+    """What escrow holds for each milestone agrees with its state and amount; a milestone in escrow has
+    funding. The database compares; only the milestones it finds wrong come back, and their messages are
+    written here."""
+    s = _escrow_sums()
+    held = s.c.funded - s.c.released - s.c.refunded - s.c.returned
+    state, amount, M = Milestone.state, Milestone.amount_minor, MilestoneState
+    wrong = db.or_(
+        held < 0,
+        db.and_(state.in_(_IN_ESCROW), held != amount),
+        db.and_(state.in_((M.PENDING.value, M.CHARGED_BACK.value)), held != 0),
+        db.and_(state == M.RELEASED.value, db.or_(s.c.released != amount, s.c.refunded != 0)),
+        db.and_(state == M.REFUNDED.value, db.or_(s.c.released != 0, s.c.refunded != amount)),
+        db.and_(state == M.SPLIT.value, ~db.and_(s.c.released > 0, s.c.refunded > 0,
+                                                 s.c.released + s.c.refunded == amount)),
+    )
     problems = []
-    reversals = dict(db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.count(Journal.id)).where(Journal.kind == "reversal")
-        .group_by(Journal.payment_attempt_id)).all())
-    for attempt_id, attempt in paid.items():
+    for row in db.session.execute(
+        db.select(s.c.milestone_id, s.c.funded, s.c.released, s.c.refunded, s.c.returned, Milestone.id,
+                  state, amount).select_from(s).outerjoin(Milestone, Milestone.id == s.c.milestone_id)
+        .where(wrong).order_by(s.c.milestone_id)
+    ):
+        milestone_id, mm, m = row.milestone_id, _money_of(row), row if row.id is not None else None
+        if mm.held < 0:
+            problems.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
+                            f"exceed funded {mm.funded}")
+        if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
+            problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
+                            f"not its amount {m.amount_minor}")
+        if m is not None and m.state == MilestoneState.PENDING and mm.held:
+            problems.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
+        if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
+            problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
+    problems += [f"milestone {mid} is {mstate} but has no funding in the ledger" for mid, mstate in db.session.execute(
+        db.select(Milestone.id, state).where(state.in_(_IN_ESCROW),
+                                             ~db.exists().where(LedgerEntry.milestone_id == Milestone.id))
+        .order_by(Milestone.id))]
+    return problems
+
+
+def _dispute_problems() -> list[str]:
+    """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
+    s = _escrow_sums(LedgerEntry.milestone_id.in_(db.select(Dispute.milestone_id).where(Dispute.status == "closed")))
+    released, refunded = db.func.coalesce(s.c.released, 0), db.func.coalesce(s.c.refunded, 0)
+    disputed = MilestoneState.DISPUTED.value
+    problems = []
+    for d in db.session.execute(
+        db.select(Dispute.id, Dispute.status, Dispute.milestone_id, Dispute.release_minor, Dispute.refund_minor,
+                  Milestone.id.label("found"), Milestone.state, released.label("released"),
+                  refunded.label("refunded"))
+        .select_from(Dispute).outerjoin(Milestone, Milestone.id == Dispute.milestone_id)
+        .outerjoin(s, s.c.milestone_id == Dispute.milestone_id)
+        .where(db.or_(
+            db.and_(Dispute.status == "open", db.or_(Milestone.id.is_(None), Milestone.state != disputed)),
+            db.and_(Dispute.status == "closed", db.or_(released.is_distinct_from(Dispute.release_minor),
+                                                       refunded.is_distinct_from(Dispute.refund_minor)))))
+        .order_by(Dispute.id)
+    ):
+        if d.status == "open" and (d.found is None or d.state != MilestoneState.DISPUTED):
+            problems.append(f"dispute {d.id} is open but milestone {d.milestone_id} is "
+                            f"{None if d.found is None else d.state}")
+        if d.status == "closed":
+            got = (int(d.released), int(d.refunded))
+            if got != (d.release_minor, d.refund_minor):
+                problems.append(f"dispute {d.id} decided {d.release_minor} released and {d.refund_minor} "
+                                f"refunded, the ledger holds {got[0]} and {got[1]}")
+    problems += [f"milestone {mid} is disputed without an open dispute" for mid in db.session.scalars(
+        db.select(Milestone.id).where(Milestone.state == disputed, ~db.exists().where(
+            Dispute.milestone_id == Milestone.id, Dispute.status == "open")).order_by(Milestone.id))]
+    return problems
+
+
+def _contract_problems() -> list[str]:
+    """No contract's escrow balance is negative, and only an active contract's is not zero."""
+    contract_id = db.func.coalesce(Milestone.contract_id, db.literal_column("-1"))  # -1: no such milestone
+    total = db.func.sum(LedgerEntry.amount_minor)
+    held = (db.select(contract_id.label("contract_id"), total.label("held"),
+                      db.func.min(LedgerEntry.milestone_id).label("first"))
+            .join(Journal, Journal.id == LedgerEntry.journal_id)
+            .outerjoin(Milestone, Milestone.id == LedgerEntry.milestone_id)
+            .where(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(_ESCROW_KINDS))
+            .group_by(contract_id).having(total != 0).subquery())
+    problems = []
+    for cid, amount, state in db.session.execute(
+        db.select(held.c.contract_id, held.c.held, Contract.state).select_from(held)
+        .outerjoin(Contract, Contract.id == held.c.contract_id)
+        .where(db.or_(held.c.held < 0, Contract.state.is_distinct_from(ContractState.ACTIVE.value)))
+        .order_by(held.c.first)
+    ):
+        if amount < 0:
+            problems.append(f"contract {cid}: escrow balance {int(amount)} is negative")
+        else:
+            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
+            problems.append(f"contract {cid} is {state} but escrow holds {int(amount)}")
+    return problems
+
+
+def _payment_problems() -> list[str]:
+    """A succeeded (or since reversed) payment attempt has one funding journal of its amount, and funding
+    journals belong to such attempts; then ``_take_back_problems``. Only the wrong attempts come back."""
+    def journals(kind):
+        return (db.select(db.func.count(Journal.id))
+                .where(Journal.kind == kind, Journal.payment_attempt_id == PaymentAttempt.id).scalar_subquery())
+    funded = (db.select(db.func.sum(LedgerEntry.amount_minor)).join(Journal, Journal.id == LedgerEntry.journal_id)
+              .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW,
+                     Journal.payment_attempt_id == PaymentAttempt.id).scalar_subquery())
+    paid = (db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor,
+                      journals("funding").label("fundings"), funded.label("funded"),
+                      journals("reversal").label("reversals"))
+            .where(PaymentAttempt.status.in_(_PAID)).subquery())
+    attempts = db.session.execute(db.select(paid).where(db.or_(
+        paid.c.fundings != 1, paid.c.funded.is_distinct_from(paid.c.amount_minor),
+        paid.c.status == "reversed", paid.c.reversals > 0)).order_by(paid.c.id)).all()
+    strays = db.session.execute(
+        db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
+        .outerjoin(PaymentAttempt, PaymentAttempt.id == Journal.payment_attempt_id)
+        .where(Journal.kind == "funding", db.or_(PaymentAttempt.id.is_(None), PaymentAttempt.status.not_in(_PAID)))
+        .group_by(Journal.payment_attempt_id).order_by(Journal.payment_attempt_id)).all()
+    problems = [f"{count} funding journal(s) without a payment attempt" for attempt_id, count in strays
+                if attempt_id is None]
+    for a in attempts:
+        if a.fundings != 1:
+            problems.append(f"payment attempt {a.id} succeeded but has {a.fundings} funding journals")
+        elif (got := None if a.funded is None else int(a.funded)) != a.amount_minor:
+            problems.append(f"payment attempt {a.id} charged {a.amount_minor} but its journal funded {got}")
+    problems += [f"funding journal for attempt {attempt_id}, which has not succeeded" for attempt_id, _ in strays
+                 if attempt_id is not None]
+    return problems + _take_back_problems(attempts)
+
+
+def _take_back_problems(attempts) -> list[str]:
+    """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
+    one chargeback journal giving the client exactly its amount (none otherwise). ``attempts``: the paid
+    attempts that are reversed or have a reversal journal (any other has nothing to check here)."""
+    problems = []
+    for attempt in attempts:
         want = 1 if attempt.status == "reversed" else 0
-        if reversals.get(attempt_id, 0) > want or (want and attempt_id not in reversals
-                                                   and not _refunded_whole(attempt)):
-            problems.append(f"payment attempt {attempt_id} is {attempt.status} but has "
-                            f"{reversals.get(attempt_id, 0)} reversal journals")
+        if attempt.reversals > want or (want and not attempt.reversals and not _refunded_whole(attempt)):
+            problems.append(f"payment attempt {attempt.id} is {attempt.status} but has "
+                            f"{attempt.reversals} reversal journals")
     given = dict(db.session.execute(
         db.select(Journal.chargeback_id, db.func.sum(LedgerEntry.amount_minor)).join(LedgerEntry)
         .where(Journal.kind == "chargeback", LedgerEntry.account == rules.CLIENT).group_by(Journal.chargeback_id)
     ).all())
-    for row in db.session.scalars(db.select(Chargeback).order_by(Chargeback.id)):
+    for row in db.session.execute(db.select(Chargeback.id, Chargeback.gateway_id, Chargeback.status,
+                                            Chargeback.contract_id, Chargeback.amount_minor)
+                                  .order_by(Chargeback.id)):
         lost = row.status in ("lost", "accepted") and row.contract_id is not None
         if lost and given.get(row.id) != row.amount_minor:
             problems.append(f"chargeback {row.id} ({row.gateway_id}) is {row.status} but the ledger gave the client "
@@ -340,72 +486,9 @@ def _refunds_with_currency(*where):
 
 
 def check(now: datetime | None = None) -> list[str]:
-    """Every ledger invariant of DESIGN.md, and ``gateway_doubts``; returns the problems, naming the rows."""
-    problems: list[str] = []
-    for journal_id, total in db.session.execute(
-        db.select(LedgerEntry.journal_id, db.func.sum(LedgerEntry.amount_minor))
-        .group_by(LedgerEntry.journal_id).having(db.func.sum(LedgerEntry.amount_minor) != 0)
-    ):
-        problems.append(f"journal {journal_id} sums to {total}, not 0")
-    for journal_id, in db.session.execute(
-        db.select(Journal.id).outerjoin(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-        .group_by(Journal.id).having(db.func.count(LedgerEntry.id) == 0)
-    ):
-        problems.append(f"journal {journal_id} has no entries")
+    """Every ledger invariant of DESIGN.md, and ``gateway_doubts``; returns the problems, naming the rows.
 
-    # Rows of the four columns the checks read, not whole objects: a big shop has many milestones.
-    milestones = {m.id: m for m in db.session.execute(
-        db.select(Milestone.id, Milestone.contract_id, Milestone.state, Milestone.amount_minor))}
-    money = _tally(_sums(LedgerEntry.milestone_id))
-    per_contract: dict[int, int] = defaultdict(int)
-    for milestone_id, mm in money.items():
-        m = milestones.get(milestone_id)
-        per_contract[m.contract_id if m else -1] += mm.held
-        if mm.held < 0:
-            problems.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
-                            f"exceed funded {mm.funded}")
-        if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
-            problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
-                            f"not its amount {m.amount_minor}")
-        if m is not None and m.state == MilestoneState.PENDING and mm.held:
-            problems.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
-        if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
-            problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
-    for m in milestones.values():
-        if m.state in ESCROW_STATES and m.id not in money:
-            problems.append(f"milestone {m.id} is {m.state} but has no funding in the ledger")
-    problems.extend(_dispute_problems(milestones, money))
-    states = dict(db.session.execute(db.select(Contract.id, Contract.state)).all())
-    for contract_id, held in per_contract.items():
-        if held < 0:
-            problems.append(f"contract {contract_id}: escrow balance {held} is negative")
-        elif held and states.get(contract_id) != ContractState.ACTIVE:
-            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
-            problems.append(f"contract {contract_id} is {states.get(contract_id)} "
-                            f"but escrow holds {held}")
-
-    funding = dict(db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
-        .where(Journal.kind == "funding").group_by(Journal.payment_attempt_id)
-    ).all())
-    if None in funding:
-        problems.append(f"{funding.pop(None)} funding journal(s) without a payment attempt")
-    succeeded = {a.id: a for a in db.session.execute(
-        db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor)
-        .where(PaymentAttempt.status.in_(("succeeded", "reversed"))))}
-    funded_by = {attempt_id: int(total) for attempt_id, total in db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.sum(LedgerEntry.amount_minor)).join(Journal)
-        .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW)
-        .group_by(Journal.payment_attempt_id))}
-    for attempt_id, attempt in succeeded.items():
-        count = funding.get(attempt_id, 0)
-        if count != 1:
-            problems.append(f"payment attempt {attempt_id} succeeded but has {count} funding journals")
-        elif (funded := funded_by.get(attempt_id)) != attempt.amount_minor:
-            problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
-                            f"but its journal funded {funded}")
-    for attempt_id in set(funding) - set(succeeded):
-        problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
-    problems.extend(_take_back_problems(succeeded))
-    problems.extend(gateway_doubts(now))
-    return problems
+    The database sums and compares (a shop has tens of thousands of entries): the checks fetch only the
+    rows that are wrong, so a clean ledger is checked without a Python object per milestone or entry."""
+    return (_journal_problems() + _milestone_problems() + _dispute_problems() + _contract_problems()
+            + _payment_problems() + gateway_doubts(now))
