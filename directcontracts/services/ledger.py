@@ -287,22 +287,17 @@ _PAID = ("succeeded", "reversed")
 
 
 def _escrow_sums(*where):
-    """Per milestone with entries matching ``where``: the escrow side of its ``MilestoneMoney`` (funded,
-    released, refunded, returned), summed by the database: a subquery, so that ``check`` fetches only the
-    milestones whose money is wrong, not one row per milestone and kind."""
-    def escrow(*kinds):
-        return db.func.sum(db.case((db.and_(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(kinds)),
-                                    LedgerEntry.amount_minor), else_=0))
-    return (db.select(LedgerEntry.milestone_id, escrow("funding").label("funded"),
-                      (-escrow("release")).label("released"), (-escrow("refund")).label("refunded"),
-                      (-escrow(*TAKE_BACKS)).label("returned"))
-            .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
-            .group_by(LedgerEntry.milestone_id).subquery())
-
-
-def _money_of(row) -> MilestoneMoney:
-    return MilestoneMoney(funded=int(row.funded), released=int(row.released), refunded=int(row.refunded),
-                          returned=int(row.returned))
+    """Per milestone with escrow entries matching ``where``: what escrow holds for it, what it released and
+    refunded (``MilestoneMoney.held``, ``released``, ``refunded``), summed by the database (a select to nest),
+    so that ``check`` fetches only the milestones whose money is wrong. Only escrow entries are read: the
+    other accounts' are more than half of the ledger."""
+    def out(kind):
+        return -db.func.sum(db.case((Journal.kind == kind, LedgerEntry.amount_minor), else_=0))
+    return (db.select(LedgerEntry.milestone_id, db.func.sum(LedgerEntry.amount_minor).label("held"),
+                      out("release").label("released"), out("refund").label("refunded"))
+            .join(Journal, Journal.id == LedgerEntry.journal_id)
+            .where(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(_ESCROW_KINDS), *where)
+            .group_by(LedgerEntry.milestone_id))
 
 
 def _journal_problems() -> list[str]:
@@ -315,49 +310,85 @@ def _journal_problems() -> list[str]:
     return problems
 
 
-def _milestone_problems() -> list[str]:
-    """What escrow holds for each milestone agrees with its state and amount; a milestone in escrow has
-    funding. The database compares; only the milestones it finds wrong come back, and their messages are
-    written here."""
-    s = _escrow_sums()
-    held = s.c.funded - s.c.released - s.c.refunded - s.c.returned
-    state, amount, M = Milestone.state, Milestone.amount_minor, MilestoneState
+def _escrow_problems() -> tuple[list[str], list[str]]:
+    """What escrow holds for each milestone agrees with its state and amount, a milestone in escrow has
+    funding, no contract's escrow balance is negative and only an active contract's is not zero.
+
+    The database compares (one row per milestone with escrow entries, a window sum per contract) and returns
+    the milestones that are wrong or belong to a wrong contract, and the milestones without escrow entries
+    whose state wants some; their messages are written from ``_tally`` of just those milestones.
+    Returns the milestones' problems and the contracts'."""
+    s = _escrow_sums().cte("escrow")  # read twice, summed once
+    contract_id = db.func.coalesce(Milestone.contract_id, db.literal_column("-1"))  # -1: no such milestone
+    rows = (db.select(s.c.milestone_id, s.c.held, s.c.released, s.c.refunded, Milestone.state,
+                      Milestone.amount_minor, contract_id.label("contract_id"),
+                      Contract.state.label("contract_state"),
+                      db.func.sum(s.c.held).over(partition_by=contract_id).label("contract_held"))
+            .select_from(s).outerjoin(Milestone, Milestone.id == s.c.milestone_id)
+            .outerjoin(Contract, Contract.id == Milestone.contract_id).subquery())
+    r, M = rows.c, MilestoneState
     wrong = db.or_(
-        held < 0,
-        db.and_(state.in_(_IN_ESCROW), held != amount),
-        db.and_(state.in_((M.PENDING.value, M.CHARGED_BACK.value)), held != 0),
-        db.and_(state == M.RELEASED.value, db.or_(s.c.released != amount, s.c.refunded != 0)),
-        db.and_(state == M.REFUNDED.value, db.or_(s.c.released != 0, s.c.refunded != amount)),
-        db.and_(state == M.SPLIT.value, ~db.and_(s.c.released > 0, s.c.refunded > 0,
-                                                 s.c.released + s.c.refunded == amount)),
+        r.held < 0,
+        db.and_(r.state.in_(_IN_ESCROW), r.held != r.amount_minor),
+        db.and_(r.state.in_((M.PENDING.value, M.CHARGED_BACK.value)), r.held != 0),
+        db.and_(r.state == M.RELEASED.value, db.or_(r.released != r.amount_minor, r.refunded != 0)),
+        db.and_(r.state == M.REFUNDED.value, db.or_(r.released != 0, r.refunded != r.amount_minor)),
+        db.and_(r.state == M.SPLIT.value, ~db.and_(r.released > 0, r.refunded > 0,
+                                                   r.released + r.refunded == r.amount_minor)),
+        r.contract_held < 0,
+        db.and_(r.contract_held != 0, r.contract_state.is_distinct_from(ContractState.ACTIVE.value)),
     )
-    problems = []
-    for row in db.session.execute(
-        db.select(s.c.milestone_id, s.c.funded, s.c.released, s.c.refunded, s.c.returned, Milestone.id,
-                  state, amount).select_from(s).outerjoin(Milestone, Milestone.id == s.c.milestone_id)
-        .where(wrong).order_by(s.c.milestone_id)
-    ):
-        milestone_id, mm, m = row.milestone_id, _money_of(row), row if row.id is not None else None
+    # And the milestones without escrow entries whose state wants some (in escrow, released, refunded or
+    # split): their held is NULL.
+    bare = (db.select(Milestone.id, db.null(), db.null(), db.null(), Milestone.state, Milestone.amount_minor,
+                      Milestone.contract_id, db.null(), db.null())
+            .outerjoin(s, s.c.milestone_id == Milestone.id)
+            .where(s.c.milestone_id.is_(None),
+                   Milestone.state.in_((*_IN_ESCROW, M.RELEASED.value, M.REFUNDED.value, M.SPLIT.value))))
+    both = db.union_all(db.select(rows).where(wrong), bare)
+    found, bare = [], []
+    for row in db.session.execute(both.order_by(both.selected_columns.milestone_id)):
+        (found if row.held is not None else bare).append(row)
+    if not found and not bare:
+        return [], []
+    ids = [row.milestone_id for row in found + bare]
+    # The milestones' whole money, as the pages see it; a ledger wrong all over is tallied whole.
+    money = _tally(_sums(LedgerEntry.milestone_id, *[LedgerEntry.milestone_id.in_(ids)] if len(ids) <= 500 else ()))
+    milestones = {row.milestone_id: row for row in found + bare if row.state is not None}
+    out = []
+    for milestone_id in sorted(set(ids) & set(money)):
+        mm, m = money[milestone_id], milestones.get(milestone_id)
         if mm.held < 0:
-            problems.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
-                            f"exceed funded {mm.funded}")
+            out.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
+                       f"exceed funded {mm.funded}")
         if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
-            problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
-                            f"not its amount {m.amount_minor}")
+            out.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
+                       f"not its amount {m.amount_minor}")
         if m is not None and m.state == MilestoneState.PENDING and mm.held:
-            problems.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
+            out.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
         if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
-            problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
-    problems += [f"milestone {mid} is {mstate} but has no funding in the ledger" for mid, mstate in db.session.execute(
-        db.select(Milestone.id, state).where(state.in_(_IN_ESCROW),
-                                             ~db.exists().where(LedgerEntry.milestone_id == Milestone.id))
-        .order_by(Milestone.id))]
-    return problems
+            out.append(f"milestone {milestone_id} is {m.state} but {expected}")
+    out += [f"milestone {m.milestone_id} is {m.state} but has no funding in the ledger" for m in bare
+            if m.state in ESCROW_STATES and m.milestone_id not in money]
+    contracts, seen = [], set()
+    for row in found:  # in the order of each contract's first milestone, as the milestones are
+        if row.contract_id in seen or not (row.contract_held < 0 or row.contract_held != 0
+                                           and row.contract_state != ContractState.ACTIVE):
+            continue
+        seen.add(row.contract_id)
+        if row.contract_held < 0:
+            contracts.append(f"contract {row.contract_id}: escrow balance {int(row.contract_held)} is negative")
+        else:
+            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
+            contracts.append(f"contract {row.contract_id} is {row.contract_state} but escrow holds "
+                             f"{int(row.contract_held)}")
+    return out, contracts
 
 
 def _dispute_problems() -> list[str]:
     """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
     s = _escrow_sums(LedgerEntry.milestone_id.in_(db.select(Dispute.milestone_id).where(Dispute.status == "closed")))
+    s = s.subquery()
     released, refunded = db.func.coalesce(s.c.released, 0), db.func.coalesce(s.c.refunded, 0)
     disputed = MilestoneState.DISPUTED.value
     problems = []
@@ -387,47 +418,27 @@ def _dispute_problems() -> list[str]:
     return problems
 
 
-def _contract_problems() -> list[str]:
-    """No contract's escrow balance is negative, and only an active contract's is not zero."""
-    contract_id = db.func.coalesce(Milestone.contract_id, db.literal_column("-1"))  # -1: no such milestone
-    total = db.func.sum(LedgerEntry.amount_minor)
-    held = (db.select(contract_id.label("contract_id"), total.label("held"),
-                      db.func.min(LedgerEntry.milestone_id).label("first"))
-            .join(Journal, Journal.id == LedgerEntry.journal_id)
-            .outerjoin(Milestone, Milestone.id == LedgerEntry.milestone_id)
-            .where(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(_ESCROW_KINDS))
-            .group_by(contract_id).having(total != 0).subquery())
-    problems = []
-    for cid, amount, state in db.session.execute(
-        db.select(held.c.contract_id, held.c.held, Contract.state).select_from(held)
-        .outerjoin(Contract, Contract.id == held.c.contract_id)
-        .where(db.or_(held.c.held < 0, Contract.state.is_distinct_from(ContractState.ACTIVE.value)))
-        .order_by(held.c.first)
-    ):
-        if amount < 0:
-            problems.append(f"contract {cid}: escrow balance {int(amount)} is negative")
-        else:
-            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
-            problems.append(f"contract {cid} is {state} but escrow holds {int(amount)}")
-    return problems
-
-
 def _payment_problems() -> list[str]:
     """A succeeded (or since reversed) payment attempt has one funding journal of its amount, and funding
     journals belong to such attempts; then ``_take_back_problems``. Only the wrong attempts come back."""
     def journals(kind):
-        return (db.select(db.func.count(Journal.id))
-                .where(Journal.kind == kind, Journal.payment_attempt_id == PaymentAttempt.id).scalar_subquery())
-    funded = (db.select(db.func.sum(LedgerEntry.amount_minor)).join(Journal, Journal.id == LedgerEntry.journal_id)
-              .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW,
-                     Journal.payment_attempt_id == PaymentAttempt.id).scalar_subquery())
-    paid = (db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor,
-                      journals("funding").label("fundings"), funded.label("funded"),
-                      journals("reversal").label("reversals"))
-            .where(PaymentAttempt.status.in_(_PAID)).subquery())
-    attempts = db.session.execute(db.select(paid).where(db.or_(
-        paid.c.fundings != 1, paid.c.funded.is_distinct_from(paid.c.amount_minor),
-        paid.c.status == "reversed", paid.c.reversals > 0)).order_by(paid.c.id)).all()
+        return (db.select(Journal.payment_attempt_id.label("id"), db.func.count(Journal.id).label("n"))
+                .where(Journal.kind == kind).group_by(Journal.payment_attempt_id).subquery())
+    fundings, reversals = journals("funding"), journals("reversal")
+    funded = (db.select(Journal.payment_attempt_id.label("id"), db.func.sum(LedgerEntry.amount_minor).label("total"))
+              .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+              .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW)
+              .group_by(Journal.payment_attempt_id).subquery())
+    n_fundings, n_reversals = db.func.coalesce(fundings.c.n, 0), db.func.coalesce(reversals.c.n, 0)
+    attempts = db.session.execute(
+        db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor,
+                  n_fundings.label("fundings"), funded.c.total.label("funded"), n_reversals.label("reversals"))
+        .outerjoin(fundings, fundings.c.id == PaymentAttempt.id).outerjoin(funded, funded.c.id == PaymentAttempt.id)
+        .outerjoin(reversals, reversals.c.id == PaymentAttempt.id)
+        .where(PaymentAttempt.status.in_(_PAID), db.or_(
+            n_fundings != 1, funded.c.total.is_distinct_from(PaymentAttempt.amount_minor),
+            PaymentAttempt.status == "reversed", n_reversals > 0))
+        .order_by(PaymentAttempt.id)).all()
     strays = db.session.execute(
         db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
         .outerjoin(PaymentAttempt, PaymentAttempt.id == Journal.payment_attempt_id)
@@ -448,7 +459,7 @@ def _payment_problems() -> list[str]:
 def _take_back_problems(attempts) -> list[str]:
     """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
     one chargeback journal giving the client exactly its amount (none otherwise). ``attempts``: the paid
-    attempts that are reversed or have a reversal journal (any other has nothing to check here)."""
+    attempts ``_payment_problems`` fetched, among them every one reversed or with a reversal journal."""
     problems = []
     for attempt in attempts:
         want = 1 if attempt.status == "reversed" else 0
@@ -490,5 +501,6 @@ def check(now: datetime | None = None) -> list[str]:
 
     The database sums and compares (a shop has tens of thousands of entries): the checks fetch only the
     rows that are wrong, so a clean ledger is checked without a Python object per milestone or entry."""
-    return (_journal_problems() + _milestone_problems() + _dispute_problems() + _contract_problems()
-            + _payment_problems() + gateway_doubts(now))
+    problems = _journal_problems()
+    milestones, contracts = _escrow_problems()
+    return problems + milestones + _dispute_problems() + contracts + _payment_problems() + gateway_doubts(now)
