@@ -319,42 +319,199 @@ def _settled_as(state: str, amount: int, mm: MilestoneMoney) -> str | None:
     return None
 
 
-def _dispute_problems(milestones: dict, money: dict) -> list[str]:
-    """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
-    problems = []
-    for d in db.session.scalars(db.select(Dispute).order_by(Dispute.id)):
-        m = milestones.get(d.milestone_id)
-        if d.status == "open" and (m is None or m.state != MilestoneState.DISPUTED):
-            problems.append(f"dispute {d.id} is open but milestone {d.milestone_id} is {m and m.state}")
-        if d.status == "closed":
-            mm = money.get(d.milestone_id, MilestoneMoney())
-            if (mm.released, mm.refunded) != (d.release_minor, d.refund_minor):
-                problems.append(f"dispute {d.id} decided {d.release_minor} released and {d.refund_minor} "
-                                f"refunded, the ledger holds {mm.released} and {mm.refunded}")
-    disputed = {m.id for m in milestones.values() if m.state == MilestoneState.DISPUTED}
-    open_ = set(db.session.scalars(db.select(Dispute.milestone_id).where(Dispute.status == "open")))
-    problems += [f"milestone {mid} is disputed without an open dispute" for mid in sorted(disputed - open_)]
+#: The journal kinds whose escrow entries make up what escrow holds (``MilestoneMoney.held``).
+_ESCROW_KINDS = ("funding", "release", "refund", *TAKE_BACKS)
+_IN_ESCROW = sorted(s.value for s in ESCROW_STATES)
+_PAID = ("succeeded", "reversed")
+
+
+def _escrow_sums(*where):
+    """Per milestone with escrow entries matching ``where``: what escrow holds for it, what it released and
+    refunded (``MilestoneMoney.held``, ``released``, ``refunded``), summed by the database (a select to nest),
+    so that ``check`` fetches only the milestones whose money is wrong. Only escrow entries are read: the
+    other accounts' are more than half of the ledger."""
+    def out(kind):
+        return -db.func.sum(db.case((Journal.kind == kind, LedgerEntry.amount_minor), else_=0))
+    return (db.select(LedgerEntry.milestone_id, db.func.sum(LedgerEntry.amount_minor).label("held"),
+                      out("release").label("released"), out("refund").label("refunded"))
+            .join(Journal, Journal.id == LedgerEntry.journal_id)
+            .where(LedgerEntry.account == rules.ESCROW, Journal.kind.in_(_ESCROW_KINDS), *where)
+            .group_by(LedgerEntry.milestone_id))
+
+
+def _journal_problems() -> list[str]:
+    """Every journal balances and has entries."""
+    total = db.func.sum(LedgerEntry.amount_minor)
+    problems = [f"journal {journal_id} sums to {amount}, not 0" for journal_id, amount in db.session.execute(
+        db.select(LedgerEntry.journal_id, total).group_by(LedgerEntry.journal_id).having(total != 0))]
+    problems += [f"journal {journal_id} has no entries" for journal_id in db.session.scalars(
+        db.select(Journal.id).where(~db.exists().where(LedgerEntry.journal_id == Journal.id)).order_by(Journal.id))]
     return problems
 
 
-def _take_back_problems(paid: dict) -> list[str]:
-    """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
-    one chargeback journal giving the client exactly its amount (none otherwise)."""
+def _escrow_problems() -> tuple[list[str], list[str]]:
+    """What escrow holds for each milestone agrees with its state and amount, a milestone in escrow has
+    funding, no contract's escrow balance is negative and only an active contract's is not zero.
+
+    The database compares (one row per milestone with escrow entries, a window sum per contract) and returns
+    the milestones that are wrong or belong to a wrong contract, and the milestones without escrow entries
+    whose state wants some; their messages are written from ``_tally`` of just those milestones.
+    Returns the milestones' problems and the contracts'."""
+    s = _escrow_sums().cte("escrow")  # read twice, summed once
+    contract_id = db.func.coalesce(Milestone.contract_id, db.literal_column("-1"))  # -1: no such milestone
+    rows = (db.select(s.c.milestone_id, s.c.held, s.c.released, s.c.refunded, Milestone.state,
+                      Milestone.amount_minor, contract_id.label("contract_id"),
+                      Contract.state.label("contract_state"),
+                      db.func.sum(s.c.held).over(partition_by=contract_id).label("contract_held"))
+            .select_from(s).outerjoin(Milestone, Milestone.id == s.c.milestone_id)
+            .outerjoin(Contract, Contract.id == Milestone.contract_id).subquery())
+    r, M = rows.c, MilestoneState
+    wrong = db.or_(
+        r.held < 0,
+        db.and_(r.state.in_(_IN_ESCROW), r.held != r.amount_minor),
+        db.and_(r.state.in_((M.PENDING.value, M.CHARGED_BACK.value)), r.held != 0),
+        db.and_(r.state == M.RELEASED.value, db.or_(r.released != r.amount_minor, r.refunded != 0)),
+        db.and_(r.state == M.REFUNDED.value, db.or_(r.released != 0, r.refunded != r.amount_minor)),
+        db.and_(r.state == M.SPLIT.value, ~db.and_(r.released > 0, r.refunded > 0,
+                                                   r.released + r.refunded == r.amount_minor)),
+        r.contract_held < 0,
+        db.and_(r.contract_held != 0, r.contract_state.is_distinct_from(ContractState.ACTIVE.value)),
+    )
+    # And the milestones without escrow entries whose state wants some (in escrow, released, refunded or
+    # split): their held is NULL.
+    bare = (db.select(Milestone.id, db.null(), db.null(), db.null(), Milestone.state, Milestone.amount_minor,
+                      Milestone.contract_id, db.null(), db.null())
+            .outerjoin(s, s.c.milestone_id == Milestone.id)
+            .where(s.c.milestone_id.is_(None),
+                   Milestone.state.in_((*_IN_ESCROW, M.RELEASED.value, M.REFUNDED.value, M.SPLIT.value))))
+    both = db.union_all(db.select(rows).where(wrong), bare)
+    found, bare = [], []
+    for row in db.session.execute(both.order_by(both.selected_columns.milestone_id)):
+        (found if row.held is not None else bare).append(row)
+    if not found and not bare:
+        return [], []
+    ids = [row.milestone_id for row in found + bare]
+    # The milestones' whole money, as the pages see it; a ledger wrong all over is tallied whole.
+    money = _tally(_sums(LedgerEntry.milestone_id, *[LedgerEntry.milestone_id.in_(ids)] if len(ids) <= 500 else ()))
+    milestones = {row.milestone_id: row for row in found + bare if row.state is not None}
+    out = []
+    for milestone_id in sorted(set(ids) & set(money)):
+        mm, m = money[milestone_id], milestones.get(milestone_id)
+        if mm.held < 0:
+            out.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
+                       f"exceed funded {mm.funded}")
+        if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
+            out.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
+                       f"not its amount {m.amount_minor}")
+        if m is not None and m.state == MilestoneState.PENDING and mm.held:
+            out.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
+        if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
+            out.append(f"milestone {milestone_id} is {m.state} but {expected}")
+    out += [f"milestone {m.milestone_id} is {m.state} but has no funding in the ledger" for m in bare
+            if m.state in ESCROW_STATES and m.milestone_id not in money]
+    contracts, seen = [], set()
+    for row in found:  # in the order of each contract's first milestone, as the milestones are
+        if row.contract_id in seen or not (row.contract_held < 0 or row.contract_held != 0
+                                           and row.contract_state != ContractState.ACTIVE):
+            continue
+        seen.add(row.contract_id)
+        if row.contract_held < 0:
+            contracts.append(f"contract {row.contract_id}: escrow balance {int(row.contract_held)} is negative")
+        else:
+            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
+            contracts.append(f"contract {row.contract_id} is {row.contract_state} but escrow holds "
+                             f"{int(row.contract_held)}")
+    return out, contracts
+
+
+def _dispute_problems() -> list[str]:
+    """An open dispute freezes a disputed milestone; a closed one's decision is what the ledger holds."""
+    s = _escrow_sums(LedgerEntry.milestone_id.in_(db.select(Dispute.milestone_id).where(Dispute.status == "closed")))
+    s = s.subquery()
+    released, refunded = db.func.coalesce(s.c.released, 0), db.func.coalesce(s.c.refunded, 0)
+    disputed = MilestoneState.DISPUTED.value
     problems = []
-    reversals = dict(db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.count(Journal.id)).where(Journal.kind == "reversal")
-        .group_by(Journal.payment_attempt_id)).all())
-    for attempt_id, attempt in paid.items():
+    for d in db.session.execute(
+        db.select(Dispute.id, Dispute.status, Dispute.milestone_id, Dispute.release_minor, Dispute.refund_minor,
+                  Milestone.id.label("found"), Milestone.state, released.label("released"),
+                  refunded.label("refunded"))
+        .select_from(Dispute).outerjoin(Milestone, Milestone.id == Dispute.milestone_id)
+        .outerjoin(s, s.c.milestone_id == Dispute.milestone_id)
+        .where(db.or_(
+            db.and_(Dispute.status == "open", db.or_(Milestone.id.is_(None), Milestone.state != disputed)),
+            db.and_(Dispute.status == "closed", db.or_(released.is_distinct_from(Dispute.release_minor),
+                                                       refunded.is_distinct_from(Dispute.refund_minor)))))
+        .order_by(Dispute.id)
+    ):
+        if d.status == "open" and (d.found is None or d.state != MilestoneState.DISPUTED):
+            problems.append(f"dispute {d.id} is open but milestone {d.milestone_id} is "
+                            f"{None if d.found is None else d.state}")
+        if d.status == "closed":
+            got = (int(d.released), int(d.refunded))
+            if got != (d.release_minor, d.refund_minor):
+                problems.append(f"dispute {d.id} decided {d.release_minor} released and {d.refund_minor} "
+                                f"refunded, the ledger holds {got[0]} and {got[1]}")
+    problems += [f"milestone {mid} is disputed without an open dispute" for mid in db.session.scalars(
+        db.select(Milestone.id).where(Milestone.state == disputed, ~db.exists().where(
+            Dispute.milestone_id == Milestone.id, Dispute.status == "open")).order_by(Milestone.id))]
+    return problems
+
+
+def _payment_problems() -> list[str]:
+    """A succeeded (or since reversed) payment attempt has one funding journal of its amount, and funding
+    journals belong to such attempts; then ``_take_back_problems``. Only the wrong attempts come back."""
+    def journals(kind):
+        return (db.select(Journal.payment_attempt_id.label("id"), db.func.count(Journal.id).label("n"))
+                .where(Journal.kind == kind).group_by(Journal.payment_attempt_id).subquery())
+    fundings, reversals = journals("funding"), journals("reversal")
+    funded = (db.select(Journal.payment_attempt_id.label("id"), db.func.sum(LedgerEntry.amount_minor).label("total"))
+              .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+              .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW)
+              .group_by(Journal.payment_attempt_id).subquery())
+    n_fundings, n_reversals = db.func.coalesce(fundings.c.n, 0), db.func.coalesce(reversals.c.n, 0)
+    attempts = db.session.execute(
+        db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor,
+                  n_fundings.label("fundings"), funded.c.total.label("funded"), n_reversals.label("reversals"))
+        .outerjoin(fundings, fundings.c.id == PaymentAttempt.id).outerjoin(funded, funded.c.id == PaymentAttempt.id)
+        .outerjoin(reversals, reversals.c.id == PaymentAttempt.id)
+        .where(PaymentAttempt.status.in_(_PAID), db.or_(
+            n_fundings != 1, funded.c.total.is_distinct_from(PaymentAttempt.amount_minor),
+            PaymentAttempt.status == "reversed", n_reversals > 0))
+        .order_by(PaymentAttempt.id)).all()
+    strays = db.session.execute(
+        db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
+        .outerjoin(PaymentAttempt, PaymentAttempt.id == Journal.payment_attempt_id)
+        .where(Journal.kind == "funding", db.or_(PaymentAttempt.id.is_(None), PaymentAttempt.status.not_in(_PAID)))
+        .group_by(Journal.payment_attempt_id).order_by(Journal.payment_attempt_id)).all()
+    problems = [f"{count} funding journal(s) without a payment attempt" for attempt_id, count in strays
+                if attempt_id is None]
+    for a in attempts:
+        if a.fundings != 1:
+            problems.append(f"payment attempt {a.id} succeeded but has {a.fundings} funding journals")
+        elif (got := None if a.funded is None else int(a.funded)) != a.amount_minor:
+            problems.append(f"payment attempt {a.id} charged {a.amount_minor} but its journal funded {got}")
+    problems += [f"funding journal for attempt {attempt_id}, which has not succeeded" for attempt_id, _ in strays
+                 if attempt_id is not None]
+    return problems + _take_back_problems(attempts)
+
+
+def _take_back_problems(attempts) -> list[str]:
+    """A reversed payment has one reversal journal (none otherwise); a lost or accepted chargeback of ours has
+    one chargeback journal giving the client exactly its amount (none otherwise). ``attempts``: the paid
+    attempts ``_payment_problems`` fetched, among them every one reversed or with a reversal journal."""
+    problems = []
+    for attempt in attempts:
         want = 1 if attempt.status == "reversed" else 0
-        if reversals.get(attempt_id, 0) > want or (want and attempt_id not in reversals
-                                                   and not _refunded_whole(attempt)):
-            problems.append(f"payment attempt {attempt_id} is {attempt.status} but has "
-                            f"{reversals.get(attempt_id, 0)} reversal journals")
+        if attempt.reversals > want or (want and not attempt.reversals and not _refunded_whole(attempt)):
+            problems.append(f"payment attempt {attempt.id} is {attempt.status} but has "
+                            f"{attempt.reversals} reversal journals")
     given = dict(db.session.execute(
         db.select(Journal.chargeback_id, db.func.sum(LedgerEntry.amount_minor)).join(LedgerEntry)
         .where(Journal.kind == "chargeback", LedgerEntry.account == rules.CLIENT).group_by(Journal.chargeback_id)
     ).all())
-    for row in db.session.scalars(db.select(Chargeback).order_by(Chargeback.id)):
+    for row in db.session.execute(db.select(Chargeback.id, Chargeback.gateway_id, Chargeback.status,
+                                            Chargeback.contract_id, Chargeback.amount_minor)
+                                  .order_by(Chargeback.id)):
         lost = row.status in ("lost", "accepted") and row.contract_id is not None
         if lost and given.get(row.id) != row.amount_minor:
             problems.append(f"chargeback {row.id} ({row.gateway_id}) is {row.status} but the ledger gave the client "
@@ -379,73 +536,11 @@ def _refunds_with_currency(*where):
 
 
 def check(now: datetime | None = None) -> list[str]:
-    """Every ledger invariant of DESIGN.md, and ``gateway_doubts``; returns the problems, naming the rows."""
-    problems: list[str] = []
-    for journal_id, total in db.session.execute(
-        db.select(LedgerEntry.journal_id, db.func.sum(LedgerEntry.amount_minor))
-        .group_by(LedgerEntry.journal_id).having(db.func.sum(LedgerEntry.amount_minor) != 0)
-    ):
-        problems.append(f"journal {journal_id} sums to {total}, not 0")
-    for journal_id, in db.session.execute(
-        db.select(Journal.id).outerjoin(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-        .group_by(Journal.id).having(db.func.count(LedgerEntry.id) == 0)
-    ):
-        problems.append(f"journal {journal_id} has no entries")
+    """Every ledger invariant of DESIGN.md, and ``gateway_doubts``; returns the problems, naming the rows.
 
-    # Rows of the four columns the checks read, not whole objects: a big shop has many milestones.
-    milestones = {m.id: m for m in db.session.execute(
-        db.select(Milestone.id, Milestone.contract_id, Milestone.state, Milestone.amount_minor))}
-    money = _tally(_sums(LedgerEntry.milestone_id))
-    per_contract: dict[int, int] = defaultdict(int)
-    for milestone_id, mm in money.items():
-        m = milestones.get(milestone_id)
-        per_contract[m.contract_id if m else -1] += mm.held
-        if mm.held < 0:
-            problems.append(f"milestone {milestone_id}: released {mm.released} + refunded {mm.refunded} "
-                            f"exceed funded {mm.funded}")
-        if m is not None and m.state in ESCROW_STATES and mm.held != m.amount_minor:
-            problems.append(f"milestone {milestone_id} is {m.state} but escrow holds {mm.held}, "
-                            f"not its amount {m.amount_minor}")
-        if m is not None and m.state == MilestoneState.PENDING and mm.held:
-            problems.append(f"milestone {milestone_id} is pending but escrow holds {mm.held}")
-        if m is not None and (expected := _settled_as(m.state, m.amount_minor, mm)) is not None:
-            problems.append(f"milestone {milestone_id} is {m.state} but {expected}")
-    for m in milestones.values():
-        if m.state in ESCROW_STATES and m.id not in money:
-            problems.append(f"milestone {m.id} is {m.state} but has no funding in the ledger")
-    problems.extend(_dispute_problems(milestones, money))
-    states = dict(db.session.execute(db.select(Contract.id, Contract.state)).all())
-    for contract_id, held in per_contract.items():
-        if held < 0:
-            problems.append(f"contract {contract_id}: escrow balance {held} is negative")
-        elif held and states.get(contract_id) != ContractState.ACTIVE:
-            # Declined, withdrawn, completed or ended: nobody's page shows that money any more.
-            problems.append(f"contract {contract_id} is {states.get(contract_id)} "
-                            f"but escrow holds {held}")
-
-    funding = dict(db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.count(Journal.id))
-        .where(Journal.kind == "funding").group_by(Journal.payment_attempt_id)
-    ).all())
-    if None in funding:
-        problems.append(f"{funding.pop(None)} funding journal(s) without a payment attempt")
-    succeeded = {a.id: a for a in db.session.execute(
-        db.select(PaymentAttempt.id, PaymentAttempt.status, PaymentAttempt.amount_minor)
-        .where(PaymentAttempt.status.in_(("succeeded", "reversed"))))}
-    funded_by = {attempt_id: int(total) for attempt_id, total in db.session.execute(
-        db.select(Journal.payment_attempt_id, db.func.sum(LedgerEntry.amount_minor)).join(Journal)
-        .where(Journal.kind == "funding", LedgerEntry.account == rules.ESCROW)
-        .group_by(Journal.payment_attempt_id))}
-    for attempt_id, attempt in succeeded.items():
-        count = funding.get(attempt_id, 0)
-        if count != 1:
-            problems.append(f"payment attempt {attempt_id} succeeded but has {count} funding journals")
-        elif (funded := funded_by.get(attempt_id)) != attempt.amount_minor:
-            problems.append(f"payment attempt {attempt_id} charged {attempt.amount_minor} "
-                            f"but its journal funded {funded}")
-    for attempt_id in set(funding) - set(succeeded):
-        problems.append(f"funding journal for attempt {attempt_id}, which has not succeeded")
-    problems.extend(_take_back_problems(succeeded))
-    problems.extend(ledger_days.problems())
-    problems.extend(gateway_doubts(now))
-    return problems
+    The database sums and compares (a shop has tens of thousands of entries): the checks fetch only the
+    rows that are wrong, so a clean ledger is checked without a Python object per milestone or entry."""
+    problems = _journal_problems()
+    milestones, contracts = _escrow_problems()
+    return (problems + milestones + _dispute_problems() + contracts + _payment_problems() + ledger_days.problems()
+            + gateway_doubts(now))
