@@ -330,8 +330,8 @@ def run(contracts: int, repeat: int, url: str | None, explain_path: str | None =
     seed_bulk(app, max(0, contracts - 2))
     with app.app_context():
         engine = db.engine
-        analyze(engine)
         ledger_days.roll_up()  # as the shop's cron (jobs run-due) would have: the closed days summed
+        analyze(engine)
     seed_seconds = time.perf_counter() - start
     with app.app_context():
         problems = ledger.check()
