@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy.exc import IntegrityError
 
@@ -73,12 +74,18 @@ def current_revision(contract: Contract) -> ContractRevision | None:
     )
 
 
+@cache
+def _acceptance_statement():
+    """The signature on the contract's newest revision (``current_revision``'s), built once (parameter ``cid``)."""
+    current = (db.select(ContractRevision.id).where(ContractRevision.contract_id == db.bindparam("cid"))
+               .order_by(ContractRevision.number.desc()).limit(1).scalar_subquery())
+    return db.select(Acceptance).where(Acceptance.revision_id == current)
+
+
 @memo.per_request
 def acceptance_of_current(contract: Contract) -> Acceptance | None:
     """The client's signature on the revision they are looking at, if any."""
-    current = (db.select(ContractRevision.id).where(ContractRevision.contract_id == contract.id)
-               .order_by(ContractRevision.number.desc()).limit(1).scalar_subquery())  # current_revision's
-    return db.session.scalar(db.select(Acceptance).where(Acceptance.revision_id == current))
+    return db.session.scalar(_acceptance_statement(), {"cid": contract.id})
 
 
 def accept(contract: Contract, *, signer_name: str, agreed: bool, ip: str, user_agent: str,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy.orm import joinedload
 
@@ -147,13 +148,17 @@ def _status(attempt: PaymentAttempt, charged_back: bool = False) -> str:
     return DECLINED
 
 
+@cache
+def _payments_statement():
+    """A contract's payments, newest first, with their items (a few each: one query); built once (``cid``)."""
+    return (db.select(PaymentAttempt).where(PaymentAttempt.contract_id == db.bindparam("cid"))
+            .options(joinedload(PaymentAttempt.items))
+            .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id))
+
+
 def payments(contract: Contract) -> list[PaymentLine]:
     """The client's payments for this contract, newest first, each with what it paid for."""
-    attempts = db.session.scalars(
-        db.select(PaymentAttempt).where(PaymentAttempt.contract_id == contract.id)
-        .options(joinedload(PaymentAttempt.items))  # a few items each: one query
-        .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id)
-    ).unique().all()
+    attempts = db.session.scalars(_payments_statement(), {"cid": contract.id}).unique().all()
     given_back = [a.id for a in attempts if a.status == "returned"]  # only these show a return's status
     returns = dict(db.session.execute(
         db.select(SaleReturn.attempt_id, SaleReturn.status)

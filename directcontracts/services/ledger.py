@@ -109,18 +109,26 @@ def _tally(rows) -> dict:
 
 def _sums(key, *where):
     """(key, journal kind, account, sum of amounts) of the entries matching ``where``: one query."""
-    return db.session.execute(
-        db.select(key, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
-        .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
-        .group_by(key, Journal.kind, LedgerEntry.account)
-    ).all()
+    return db.session.execute(_sums_select(key, *where)).all()
+
+
+def _sums_select(key, *where):
+    return (db.select(key, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
+            .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
+            .group_by(key, Journal.kind, LedgerEntry.account))
+
+
+@cache
+def _contract_sums_select():
+    """``contract_sums``' statement, built once (parameter ``cid``): every contract page asks it."""
+    return _sums_select(LedgerEntry.milestone_id, LedgerEntry.contract_id == db.bindparam("cid"))
 
 
 @memo.per_request
 def contract_sums(contract_id: int) -> list:
     """One contract's (milestone, journal kind, account, sum) rows: the page's money questions all read these
     (once a request; a write in it asks again)."""
-    return _sums(LedgerEntry.milestone_id, LedgerEntry.contract_id == contract_id)
+    return db.session.execute(_contract_sums_select(), {"cid": contract_id}).all()
 
 
 def per_milestone(contract: Contract) -> dict[int, MilestoneMoney]:

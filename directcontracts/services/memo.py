@@ -25,18 +25,23 @@ def _ident(value):
 
 def per_request(fn):
     """Memoise ``fn`` (positional arguments: rows or hashable values) for the rest of the request."""
+    name = (fn.__module__, fn.__qualname__)
+
     @wraps(fn)
     def wrapper(*args):
         if not has_request_context():
             return fn(*args)
-        memo = getattr(request, _ATTR, None)
+        # the request object itself, looked up once (a page asks a hundred times: a list's times, say)
+        current = request._get_current_object()
+        memo = current.__dict__.get(_ATTR)
         if memo is None:
-            memo = {}
-            setattr(request, _ATTR, memo)
-        key = (fn.__module__, fn.__qualname__) + tuple(_ident(a) for a in args)
-        if key not in memo:
-            memo[key] = fn(*args)
-        return memo[key]
+            memo = current.__dict__[_ATTR] = {}
+        key = name + tuple([_ident(a) for a in args]) if args else name
+        try:
+            return memo[key]
+        except KeyError:
+            memo[key] = answer = fn(*args)
+            return answer
     return wrapper
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from werkzeug.routing import BuildError
@@ -96,13 +97,19 @@ def messages(contract: Contract, *, dispute: Dispute | None = None) -> list[Mess
     return list(db.session.scalars(query.order_by(Message.created_at, Message.id)))
 
 
+@cache
+def _thread_statement():
+    """A contract's whole thread, oldest first; built once (parameter ``cid``)."""
+    return (db.select(Message).where(Message.contract_id == db.bindparam("cid"))
+            .order_by(Message.created_at, Message.id))
+
+
 @memo.per_request
 def _thread(contract: Contract) -> tuple[Message, ...]:
     """The whole thread, oldest first: once a request (the page shows it and finds the open request in it)."""
     if presence.none(contract, "messages"):
         return ()
-    query = db.select(Message).where(Message.contract_id == contract.id)
-    return tuple(db.session.scalars(query.order_by(Message.created_at, Message.id)))
+    return tuple(db.session.scalars(_thread_statement(), {"cid": contract.id}))
 
 
 def may_post(contract: Contract, author: str) -> str | None:
@@ -283,6 +290,19 @@ def _titles(titles: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+@cache
+def _money_statement():
+    """Escrow's side of a contract's fundings, releases and refunds; what a take-back gave the client is its
+    client side (part of it may have come from releases). One query for both, built once (parameter ``cid``)."""
+    escrow_side = db.and_(LedgerEntry.account == ESCROW, Journal.kind.in_(("funding", "release", "refund")))
+    client_side = db.and_(LedgerEntry.account == CLIENT, Journal.kind.in_(("reversal", "chargeback")))
+    return (db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id,
+                      LedgerEntry.amount_minor)
+            .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
+            .where(Journal.contract_id == db.bindparam("cid"), db.or_(escrow_side, client_side))
+            .order_by(Journal.created_at, Journal.id, LedgerEntry.id))
+
+
 def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyEvent]:
     """What happened to the client's money, oldest first, in plain words and without internal references.
 
@@ -292,15 +312,7 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
     now = now or utcnow()
     titles = {m.id: m.title for m in contract.milestones}
     freelancer = contract.member.name
-    # Escrow's side of fundings, releases and refunds; what a take-back gave the client is its client side
-    # (part of it may have come from releases). One query for both.
-    escrow_side = db.and_(LedgerEntry.account == ESCROW, Journal.kind.in_(("funding", "release", "refund")))
-    client_side = db.and_(LedgerEntry.account == CLIENT, Journal.kind.in_(("reversal", "chargeback")))
-    rows = db.session.execute(
-        db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.amount_minor)
-        .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-        .where(Journal.contract_id == contract.id, db.or_(escrow_side, client_side))
-        .order_by(Journal.created_at, Journal.id, LedgerEntry.id)).all()
+    rows = db.session.execute(_money_statement(), {"cid": contract.id}).all()
     journals: dict[int, tuple[str, datetime, list[str], int]] = {}
     for journal_id, kind, at, milestone_id, amount in rows:
         _, _, names, total = journals.get(journal_id, (kind, at, [], 0))

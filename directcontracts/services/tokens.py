@@ -12,12 +12,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import ClientToken, Contract, utcnow
+from ..models import ClientToken, Contract, ShopSettings, utcnow
 from . import presence
 
 #: Crockford base32 without I, L, O, U: easy to read aloud and type.
@@ -82,6 +83,16 @@ def expired(contract: Contract, sent_at: datetime, now: datetime | None = None) 
     return (now or utcnow()) > max(contract.closed_at, sent_at) + timedelta(days=days_after_end())
 
 
+@cache
+def _link_statement():
+    """The token, its contract, the contract's member and milestones, and the shop's settings (every client
+    page shows them: its zone, locale and name): one query, built once (parameter ``digest``)."""
+    return (db.select(ClientToken, Contract, ShopSettings).join(Contract, Contract.id == ClientToken.contract_id)
+            .outerjoin(ShopSettings, ShopSettings.id == 1)
+            .where(ClientToken.token_hash == db.bindparam("digest"))
+            .options(joinedload(Contract.member), joinedload(Contract.milestones)))
+
+
 def open_link(raw: str, now: datetime | None = None) -> Link:
     """The contract a link token opens, or why not.
 
@@ -92,14 +103,12 @@ def open_link(raw: str, now: datetime | None = None) -> Link:
     if not raw or len(raw) > 100:
         return Link(None, "unknown")
     digest = hash_token(raw)
-    # the token, its contract, the contract's member and milestones (every client page shows them): one query
-    found = db.session.execute(
-        db.select(ClientToken, Contract).join(Contract, Contract.id == ClientToken.contract_id)
-        .where(ClientToken.token_hash == digest)
-        .options(joinedload(Contract.member), joinedload(Contract.milestones))).unique().first()
+    found = db.session.execute(_link_statement(), {"digest": digest}).unique().first()
     if found is None or not hmac.compare_digest(found[0].token_hash, digest):
         return Link(None, "unknown")
-    token, contract = found
+    token, contract, settings = found
+    # the identity map holds rows weakly: kept for the request, ``ShopSettings.get`` finds it without a statement
+    db.session.info["shop_settings"] = settings
     if token.revoked_at is not None:
         return Link(contract, "replaced")
     if expired(contract, token.created_at, now):

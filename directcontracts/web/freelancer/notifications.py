@@ -13,9 +13,7 @@ from . import bp
 def notification_list():
     """The member's notifications, newest first; the mediator's about other members' contracts link to
     the owner's read-only page of the contract."""
-    notes = activity.recent_notifications(current_user.id)
-    return render_template("freelancer/notifications.html", notes=notes,
-                           others=activity.others_contracts(current_user.id, notes))
+    return render_template("freelancer/notifications.html", notes=activity.recent_notifications(current_user.id))
 
 
 @bp.post("/notifications/read")
