@@ -119,16 +119,29 @@ def _sums_select(key, *where):
 
 
 @cache
-def _contract_sums_select():
-    """``contract_sums``' statement, built once (parameter ``cid``): every contract page asks it."""
-    return _sums_select(LedgerEntry.milestone_id, LedgerEntry.contract_id == db.bindparam("cid"))
+def _contract_entries_select():
+    """``contract_entries``' statement, built once (parameter ``cid``): every contract page asks it."""
+    return (db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id, LedgerEntry.account,
+                      LedgerEntry.amount_minor)
+            .join(Journal, Journal.id == LedgerEntry.journal_id)
+            .where(LedgerEntry.contract_id == db.bindparam("cid"), Journal.contract_id == db.bindparam("cid"))
+            .order_by(Journal.created_at, Journal.id, LedgerEntry.id))
 
 
 @memo.per_request
+def contract_entries(contract_id: int) -> list:
+    """One contract's entries as (journal id, journal kind, posted at, milestone, account, amount) rows, oldest
+    first: its sums (``contract_sums``) and the client's money timeline (``thread.money_events``) both read
+    these, one statement a request (a write in it asks again). A contract has tens of entries, not thousands."""
+    return db.session.execute(_contract_entries_select(), {"cid": contract_id}).all()
+
+
 def contract_sums(contract_id: int) -> list:
-    """One contract's (milestone, journal kind, account, sum) rows: the page's money questions all read these
-    (once a request; a write in it asks again)."""
-    return db.session.execute(_contract_sums_select(), {"cid": contract_id}).all()
+    """One contract's (milestone, journal kind, account, sum) rows: the page's money questions all read these."""
+    sums: dict[tuple, int] = defaultdict(int)
+    for _journal, kind, _at, milestone_id, account, amount in contract_entries(contract_id):
+        sums[(milestone_id, kind, account)] += amount
+    return [(*key, total) for key, total in sums.items()]
 
 
 def per_milestone(contract: Contract) -> dict[int, MilestoneMoney]:

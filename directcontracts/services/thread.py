@@ -25,8 +25,8 @@ from ..domain.rules import THREAD_MESSAGE
 from ..domain.ledger import CLIENT, ESCROW
 from ..domain.states import ContractState, MilestoneState
 from ..extensions import db
-from ..models import Chargeback, Contract, Dispute, Journal, LedgerEntry, Message, Milestone, utcnow
-from . import activity, brand, mailer, memo, presence
+from ..models import Chargeback, Contract, Dispute, Message, Milestone, utcnow
+from . import activity, brand, ledger, mailer, memo, presence
 from .errors import InvalidTransition, clean_text
 from .isolation import each, isolated
 from .links import external_url, freelancer_link, fresh_client_link
@@ -290,17 +290,9 @@ def _titles(titles: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-@cache
-def _money_statement():
-    """Escrow's side of a contract's fundings, releases and refunds; what a take-back gave the client is its
-    client side (part of it may have come from releases). One query for both, built once (parameter ``cid``)."""
-    escrow_side = db.and_(LedgerEntry.account == ESCROW, Journal.kind.in_(("funding", "release", "refund")))
-    client_side = db.and_(LedgerEntry.account == CLIENT, Journal.kind.in_(("reversal", "chargeback")))
-    return (db.select(Journal.id, Journal.kind, Journal.created_at, LedgerEntry.milestone_id,
-                      LedgerEntry.amount_minor)
-            .join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-            .where(Journal.contract_id == db.bindparam("cid"), db.or_(escrow_side, client_side))
-            .order_by(Journal.created_at, Journal.id, LedgerEntry.id))
+#: The entries the client's money timeline tells: escrow's side of a contract's fundings, releases and refunds;
+#: what a take-back gave the client is its client side (part of it may have come from releases).
+TOLD = {(ESCROW, "funding"), (ESCROW, "release"), (ESCROW, "refund"), (CLIENT, "reversal"), (CLIENT, "chargeback")}
 
 
 def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyEvent]:
@@ -312,9 +304,10 @@ def money_events(contract: Contract, now: datetime | None = None) -> list[MoneyE
     now = now or utcnow()
     titles = {m.id: m.title for m in contract.milestones}
     freelancer = contract.member.name
-    rows = db.session.execute(_money_statement(), {"cid": contract.id}).all()
     journals: dict[int, tuple[str, datetime, list[str], int]] = {}
-    for journal_id, kind, at, milestone_id, amount in rows:
+    for journal_id, kind, at, milestone_id, account, amount in ledger.contract_entries(contract.id):
+        if (account, kind) not in TOLD:
+            continue
         _, _, names, total = journals.get(journal_id, (kind, at, [], 0))
         amount = amount if kind in ("reversal", "chargeback") else abs(amount)
         journals[journal_id] = (kind, at, [*names, titles.get(milestone_id, "a milestone")], total + amount)
