@@ -5,6 +5,7 @@ from functools import cache
 
 from ..extensions import db
 from ..models import Contract, Notification, TimelineEvent, utcnow
+from . import memo
 
 
 def record(contract: Contract, kind: str, actor: str, message: str) -> TimelineEvent:
@@ -37,8 +38,10 @@ def notify_member(member_id: int, contract: Contract, message: str) -> Notificat
     return note
 
 
+@memo.per_request
 def unread_count(member_id: int) -> int:
-    """Unread notifications of a member, for the bell."""
+    """Unread notifications of a member, for the bell (once a request: the bell's fragment and the page around
+    it both ask; a write in it asks again)."""
     return db.session.scalar(
         db.select(db.func.count(Notification.id)).where(
             Notification.member_id == member_id, Notification.read_at.is_(None)
