@@ -113,6 +113,7 @@ def _sums(key, *where):
 
 
 def _sums_select(key, *where):
+    """``_sums``' statement, to run or to build a cached statement on."""
     return (db.select(key, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
             .join(Journal, Journal.id == LedgerEntry.journal_id).where(*where)
             .group_by(key, Journal.kind, LedgerEntry.account))
@@ -212,10 +213,7 @@ def _contracts_sums():
     The journals are narrowed to the same contracts (a journal and its entries are always one contract's:
     ``post``), so PostgreSQL joins the page's few journals by index instead of hashing every journal."""
     ids = db.bindparam("ids", expanding=True)
-    return (db.select(LedgerEntry.contract_id, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
-            .join(Journal, Journal.id == LedgerEntry.journal_id)
-            .where(LedgerEntry.contract_id.in_(ids), Journal.contract_id.in_(ids))
-            .group_by(LedgerEntry.contract_id, Journal.kind, LedgerEntry.account))
+    return _sums_select(LedgerEntry.contract_id, LedgerEntry.contract_id.in_(ids), Journal.contract_id.in_(ids))
 
 
 def contract_money(contracts: list[Contract]) -> dict[int, ContractMoney]:
@@ -243,11 +241,8 @@ def _member_money_statement(summed_days: bool):
     ``member_id``, ``since`` and ``through``), not at every request."""
     def wanted(account, kind):
         return db.and_(account != rules.CLIENT, db.or_(account != rules.FREELANCER, kind.in_(TAKE_BACKS)))
-    live = (db.select(LedgerEntry.currency, Journal.kind, LedgerEntry.account, db.func.sum(LedgerEntry.amount_minor))
-            .select_from(Journal).join(LedgerEntry, LedgerEntry.journal_id == Journal.id)
-            .join(Contract, Contract.id == Journal.contract_id)
-            .where(Contract.member_id == db.bindparam("member_id"), wanted(LedgerEntry.account, Journal.kind))
-            .group_by(LedgerEntry.currency, Journal.kind, LedgerEntry.account))
+    live = _sums_select(LedgerEntry.currency, Contract.member_id == db.bindparam("member_id"),
+                        wanted(LedgerEntry.account, Journal.kind)).join(Contract, Contract.id == Journal.contract_id)
     if not summed_days:
         return live
     return db.union_all(

@@ -11,7 +11,6 @@ entry is counted once with any ``through`` no later than the stored one, even on
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import insert
@@ -119,9 +118,9 @@ def rebuild() -> int:
 def problems() -> list[str]:
     """Where ``LedgerDay`` and the entries disagree (one query each), naming the member and day."""
     stored_through = through_stored()
-    stored: dict[tuple, int] = defaultdict(int)
-    for row in db.session.scalars(db.select(LedgerDay)):
-        stored[(row.member_id, row.day, row.currency, row.kind, row.account)] += row.amount_minor
+    stored = {(member, day, currency, kind, account): amount for member, day, currency, kind, account, amount
+              in db.session.execute(db.select(LedgerDay.member_id, LedgerDay.day, LedgerDay.currency, LedgerDay.kind,
+                                              LedgerDay.account, LedgerDay.amount_minor))}
     expected = _entry_sums(Journal.created_at < start_of(stored_through)) if stored_through else {}
     differing = sorted(key for key in set(stored) | set(expected) if stored.get(key, 0) != expected.get(key, 0))
     out = [f"the day's ledger sums of member {member} on {day.isoformat()} ({currency} {kind}, {account}) say "
